@@ -1,0 +1,89 @@
+/**
+ * gzip / brotli / none as a streaming compressor: events are compressed while they are buffered (~173 B per
+ * buffered 1.2 KB event with gzip instead of ~1.3 KB), and the work runs on the host's zlib thread pool,
+ * so sealing a batch never blocks the event loop the way gzipSync of a whole batch did.
+ */
+import * as zlib from 'zlib'
+import type { Compression } from './config'
+
+export const GZIP_LEVEL = 6
+/** brotli's default quality 11 compresses at ~0.6 MB/s; 5 keeps ~70 MB/s at a ratio close to gzip 9's */
+export const BROTLI_QUALITY = 5
+/** zlib output chunks of 256 KiB: fewer, larger callbacks (small chunks multiply thread-pool round trips) */
+const CHUNK_BYTES = 256 * 1024
+
+export interface FileFormat {
+    extension: string
+    contentType: string
+    contentEncoding?: string
+}
+
+export function fileFormat(compression: Compression): FileFormat {
+    if (compression === 'gzip') return { extension: '.jsonl.gz', contentType: 'application/x-ndjson', contentEncoding: 'gzip' }
+    if (compression === 'brotli') return { extension: '.jsonl.br', contentType: 'application/x-ndjson', contentEncoding: 'br' }
+    return { extension: '.jsonl', contentType: 'application/x-ndjson' }
+}
+
+export interface Compressor {
+    /** Queue bytes for compression. Takes a host Buffer (made with Buffer.from) so it crosses into zlib as is. */
+    write(chunk: Buffer): void
+    /** Finish the stream; resolves with the whole compressed body. */
+    end(): Promise<Buffer>
+    /** bytes this compressor holds right now: output so far plus input not yet compressed */
+    memoryBytes(): number
+}
+
+/** Stores chunks as they are: the `none` compression. */
+function passThrough(): Compressor {
+    const chunks: Buffer[] = []
+    let bytes = 0
+    return {
+        write(chunk) {
+            chunks.push(chunk)
+            bytes += chunk.length
+        },
+        end() {
+            return Promise.resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes))
+        },
+        memoryBytes: () => bytes,
+    }
+}
+
+export function createCompressor(compression: Compression): Compressor {
+    if (compression === 'none') return passThrough()
+    const stream =
+        compression === 'gzip'
+            ? zlib.createGzip({ level: GZIP_LEVEL, chunkSize: CHUNK_BYTES })
+            : zlib.createBrotliCompress({
+                  chunkSize: CHUNK_BYTES,
+                  params: {
+                      [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+                      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
+                  },
+              })
+    const chunks: Buffer[] = []
+    let outputBytes = 0
+    let failure: Error | undefined
+    stream.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+        outputBytes += chunk.length
+    })
+    // Without a listener an 'error' event would crash the host process; end() reports it instead.
+    stream.on('error', (error: Error) => {
+        failure = error
+    })
+    const done = new Promise<Buffer>((resolve, reject) => {
+        stream.on('end', () => (failure ? reject(failure) : resolve(Buffer.concat(chunks, outputBytes))))
+        stream.on('error', reject)
+    })
+    return {
+        write(chunk) {
+            stream.write(chunk)
+        },
+        end() {
+            stream.end()
+            return done
+        },
+        memoryBytes: () => outputBytes + stream.writableLength,
+    }
+}

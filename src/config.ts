@@ -1,0 +1,208 @@
+/**
+ * Raw plugin.json strings → one typed, validated Config, parsed once in setupPlugin. Nothing downstream re-checks.
+ * Defaults come from plugin.json itself, so the settings page and the code cannot disagree.
+ */
+import pluginJson from '../plugin.json'
+import { ConfigError } from './errors'
+
+export type Compression = 'gzip' | 'brotli' | 'none'
+
+export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
+
+export interface Config {
+    accessKeyId: string
+    secretAccessKey: string
+    bucket: string
+    /** '' only when an endpoint is set (the SDK then signs for us-east-1) */
+    region: string
+    /** prepended to every key as is, e.g. 'backups/posthog/' */
+    prefix: string
+    endpoint?: string
+    forcePathStyle: boolean
+    /** the oldest buffered event waits at most this long */
+    uploadIntervalMs: number
+    /** a batch is sealed when its uncompressed JSON lines reach this many bytes */
+    maxBatchBytes: number
+    /** per worker thread: buffered plus pending (compressed) bytes never exceed this */
+    bufferLimitBytes: number
+    eventsToIgnore: ReadonlySet<string>
+    format: 'jsonl'
+    compression: Compression
+    sse: Sse
+}
+
+export const MEGABYTE = 1024 * 1024
+
+/** The exact strings the choice settings accept, mapped to what they mean. */
+export const CHOICES = {
+    uploadFormat: { jsonl: 'jsonl' },
+    compression: { gzip: 'gzip', brotli: 'brotli', 'no compression': 'none' },
+    s3ForcePathStyle: { true: true, false: false },
+    sse: { disabled: 'disabled', AES256: 'AES256', 'aws:kms': 'aws:kms' },
+} as const
+
+export const LIMITS = {
+    uploadMinutes: { min: 0.05, max: 60 },
+    uploadMegabytes: { min: 1, max: 100 },
+    bufferLimitMegabytes: { min: 1, max: 1024 },
+} as const
+
+type RawConfig = Record<string, unknown>
+
+interface SettingSpec {
+    key: string
+    name?: string
+    default?: string
+}
+
+const SETTINGS: SettingSpec[] = (pluginJson.config as SettingSpec[]).filter((s) => typeof s.key === 'string')
+
+/** Every key the parser reads: a unit test checks this equals plugin.json's keys. */
+export const SETTING_KEYS: readonly string[] = SETTINGS.map((s) => s.key)
+
+function label(key: string): string {
+    const spec = SETTINGS.find((s) => s.key === key)
+    return spec?.name ? `"${spec.name}" (${key})` : key
+}
+
+/** A setting as a trimmed string, plugin.json's default when the host did not pass it at all. */
+function text(raw: RawConfig, key: string): string {
+    const value = raw[key]
+    if (value === undefined || value === null) return SETTINGS.find((s) => s.key === key)?.default ?? ''
+    return String(value).trim()
+}
+
+/** S3's bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
+export function bucketNameProblem(name: string): string | undefined {
+    if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long'
+    if (/^s3:\/\//i.test(name) || name.includes('/')) return 'must be the bare name, without "s3://" or slashes'
+    if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+        return 'may only hold lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit'
+    }
+    if (name.includes('..')) return 'must not hold two dots in a row'
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address'
+    if (name.startsWith('xn--') || name.endsWith('-s3alias') || name.endsWith('--ol-s3')) {
+        return 'must not begin with "xn--" or end with "-s3alias" or "--ol-s3"'
+    }
+    return undefined
+}
+
+function choice<K extends keyof typeof CHOICES>(raw: RawConfig, key: K, problems: string[]): (typeof CHOICES)[K][keyof (typeof CHOICES)[K]] {
+    const value = text(raw, key)
+    const options = CHOICES[key] as Record<string, unknown>
+    if (Object.prototype.hasOwnProperty.call(options, value)) return options[value] as any
+    const fallback = text({}, key)
+    problems.push(`${label(key)} is "${value}": choose one of ${Object.keys(options).map((o) => `"${o}"`).join(', ')}`)
+    return options[fallback] as any
+}
+
+function numberIn(raw: RawConfig, key: keyof typeof LIMITS, unit: string, problems: string[]): number {
+    const value = text(raw, key)
+    const { min, max } = LIMITS[key]
+    const n = value === '' ? NaN : Number(value)
+    if (!Number.isFinite(n) || n < min || n > max) {
+        problems.push(`${label(key)} is "${value}": enter a number of ${unit} between ${min} and ${max}`)
+        return Number(text({}, key))
+    }
+    return n
+}
+
+/** Parse and validate every setting. Throws one ConfigError naming every bad field and its fix. */
+export function parseConfig(raw: RawConfig): Config {
+    const problems: string[] = []
+
+    const accessKeyId = text(raw, 'awsAccessKey')
+    if (!accessKeyId) problems.push(`${label('awsAccessKey')} is empty: paste the access key ID of an IAM user allowed to s3:PutObject`)
+    else if (/\s/.test(accessKeyId)) problems.push(`${label('awsAccessKey')} contains spaces: paste the access key ID alone`)
+
+    // The secret is never echoed back, not even in part.
+    const secretAccessKey = text(raw, 'awsSecretAccessKey')
+    if (!secretAccessKey) problems.push(`${label('awsSecretAccessKey')} is empty: paste the secret that belongs to the access key`)
+
+    const bucket = text(raw, 's3BucketName')
+    if (!bucket) problems.push(`${label('s3BucketName')} is empty: enter the name of the bucket to write to`)
+    else {
+        const problem = bucketNameProblem(bucket)
+        if (problem) problems.push(`${label('s3BucketName')} "${bucket}" ${problem}`)
+    }
+
+    const endpointText = text(raw, 's3BucketEndpoint')
+    let endpoint: string | undefined
+    if (endpointText) {
+        // A regex, not `new URL`: the endpoint check must not depend on which globals the host's sandbox offers.
+        const match = /^(https?):\/\/([a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?\/*$/.exec(endpointText)
+        if (!match) {
+            problems.push(
+                `${label('s3BucketEndpoint')} "${endpointText}" is not a valid endpoint: use the form http(s)://host[:port] with no path, query or credentials, e.g. http://127.0.0.1:9000`
+            )
+        } else {
+            endpoint = endpointText.replace(/\/+$/, '')
+        }
+    }
+
+    const region = text(raw, 'awsRegion')
+    if (!region && !endpointText) {
+        problems.push(`${label('awsRegion')} is empty: enter the bucket's region (e.g. us-east-1), or set "S3 Bucket Endpoint" for an S3-compatible store`)
+    } else if (region && !/^[a-z0-9-]+$/.test(region)) {
+        problems.push(`${label('awsRegion')} "${region}" is not a region name: use the form us-east-1 (R2: auto)`)
+    }
+
+    const prefix = text(raw, 'prefix')
+    if (prefix.startsWith('/')) problems.push(`${label('prefix')} "${prefix}" starts with "/": remove the leading slash (S3 keys have none)`)
+    if (prefix.split('/').some((segment) => segment === '..' || segment === '.')) {
+        problems.push(`${label('prefix')} "${prefix}" holds a "." or ".." segment: use plain folder names like backups/posthog/`)
+    }
+    if (prefix.includes('//')) problems.push(`${label('prefix')} "${prefix}" holds an empty folder ("//"): remove the doubled slash`)
+
+    const uploadMinutes = numberIn(raw, 'uploadMinutes', 'minutes', problems)
+    const uploadMegabytes = numberIn(raw, 'uploadMegabytes', 'megabytes', problems)
+    const bufferLimitMegabytes = numberIn(raw, 'bufferLimitMegabytes', 'megabytes', problems)
+    if (bufferLimitMegabytes < uploadMegabytes) {
+        problems.push(`${label('bufferLimitMegabytes')} (${bufferLimitMegabytes}) is below the upload size (${uploadMegabytes}): raise it to at least the upload size`)
+    }
+
+    const eventsToIgnore = new Set(
+        text(raw, 'eventsToIgnore')
+            .split(',')
+            .map((name) => name.trim())
+            .filter((name) => name.length > 0)
+    )
+
+    const format = choice(raw, 'uploadFormat', problems)
+    const compression = choice(raw, 'compression', problems)
+    const forcePathStyle = choice(raw, 's3ForcePathStyle', problems)
+    const sseKind = choice(raw, 'sse', problems)
+    const kmsKeyId = text(raw, 'sseKmsKeyId')
+    let sse: Sse = { kind: 'disabled' }
+    if (sseKind === 'aws:kms') {
+        if (!kmsKeyId) problems.push(`${label('sseKmsKeyId')} is empty but encryption is aws:kms: enter the KMS key ID or ARN, or choose AES256`)
+        sse = { kind: 'aws:kms', kmsKeyId }
+    } else if (sseKind === 'AES256') {
+        sse = { kind: 'AES256' }
+    }
+
+    if (problems.length > 0) throw new ConfigError(problems)
+
+    return {
+        accessKeyId,
+        secretAccessKey,
+        bucket,
+        region,
+        prefix,
+        endpoint,
+        forcePathStyle,
+        uploadIntervalMs: Math.round(uploadMinutes * 60_000),
+        maxBatchBytes: Math.floor(uploadMegabytes * MEGABYTE),
+        bufferLimitBytes: Math.floor(bufferLimitMegabytes * MEGABYTE),
+        eventsToIgnore,
+        format,
+        compression,
+        sse,
+    }
+}
+
+/** The config without its secret, for log lines and error messages. */
+export function describeConfig(config: Config): string {
+    const where = config.endpoint ? `${config.endpoint} (${config.forcePathStyle ? 'path style' : 'virtual host'})` : `region ${config.region}`
+    return `s3://${config.bucket}/${config.prefix} at ${where}, ${config.compression}, ${config.maxBatchBytes / MEGABYTE} MB / ${config.uploadIntervalMs / 60_000} min`
+}

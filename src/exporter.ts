@@ -1,0 +1,405 @@
+/**
+ * One worker thread's exporter: filter → encode → open batch → sealed batches → uploads, one in flight.
+ *
+ *   add(event)   synchronous and promise-free (the host wraps every promise step in a 30 s host timer)
+ *   seal         when the batch's raw bytes reach the cap, when its oldest event has waited the interval,
+ *                or at close; the key is chosen here and kept for every retry
+ *   upload       FIFO, one at a time; retryable failures back off with full jitter, fatal ones are reported
+ *                (once a minute, not once per event) and kept, because the user may fix the settings
+ *   close        seals, waits for uploads within a deadline, tries pending batches once more, and hands what is
+ *                left to `spill` (the host's durable job queue)
+ *
+ * Memory bound per thread: `bufferLimitBytes` over the open batch (compressed + ≤ 256 KiB pending text) plus every
+ * sealed batch not yet stored. Past it the oldest sealed batch is spilled; only if spilling fails is it dropped,
+ * and then counted and reported.
+ */
+import { OpenBatch } from './buffer'
+import { fileFormat, type FileFormat } from './compression'
+import type { Config } from './config'
+import { ClosedError } from './errors'
+import { encodeEvent, shouldExport, utf8Length, type ExportableEvent } from './events'
+import { batchId, objectKey } from './keys'
+import { backoffMs, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from './retry'
+import type { ObjectStore } from './s3'
+
+export interface Logger {
+    info(message: string): void
+    warn(message: string): void
+    error(message: string): void
+}
+
+export interface Cancel {
+    cancel(): void
+}
+
+/** A one-shot timer that works where the exporter runs (inside PostHog: the host's, via plugin-contrib). */
+export type Schedule = (delayMs: number, fn: () => void) => Cancel
+
+export interface SealedBatch {
+    key: string
+    events: number
+    rawBytes: number
+    /** epoch ms the batch was sealed */
+    sealedAt: number
+    /** the compressed body once compression finished */
+    body?: Buffer
+    bodyPromise: Promise<Buffer>
+    attempts: number
+    /** epoch ms before which the batch is not tried again */
+    notBefore: number
+    lastFailure?: S3Failure
+}
+
+/** Hand a batch to durable storage (PostHog's job queue). Resolves true when it was accepted. */
+export type Spill = (batch: { key: string; body: Buffer; events: number; contentType: string; contentEncoding?: string }) => Promise<boolean>
+
+export interface ExporterOptions {
+    config: Pick<Config, 'bucket' | 'prefix' | 'compression' | 'maxBatchBytes' | 'uploadIntervalMs' | 'bufferLimitBytes' | 'eventsToIgnore'>
+    store: ObjectStore
+    now: () => number
+    /** uniform in [0, 1): backoff jitter */
+    random: () => number
+    /** n random bytes: batch ids */
+    randomBytes: (n: number) => ArrayLike<number>
+    schedule: Schedule
+    log: Logger
+    spill?: Spill
+    backoff?: BackoffPolicy
+    /** wait after a fatal failure before trying the same batch again */
+    fatalRetryMs?: number
+    /** how often the same kind of problem may be logged */
+    reportEveryMs?: number
+}
+
+export interface ExporterStats {
+    seen: number
+    ignored: number
+    /** events stored in S3 */
+    delivered: number
+    objects: number
+    bytesStored: number
+    retries: number
+    failures: number
+    /** events handed to the job queue */
+    spilled: number
+    /** events lost for good (memory limit with no job queue, or teardown deadline) — always reported */
+    dropped: number
+}
+
+export interface CloseReport {
+    delivered: number
+    spilled: number
+    dropped: number
+    pendingEvents: number
+    timedOut: boolean
+}
+
+export class Exporter {
+    readonly stats: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0 }
+    /** the batch events are added to; undefined until the first event after a seal */
+    private open?: OpenBatch
+    /** fires when the open batch's oldest event has waited the interval */
+    private openTimer?: Cancel
+    /** sealed batches not yet stored, oldest first; the head is the one being uploaded or waiting to retry */
+    private readonly queue: SealedBatch[] = []
+    /** the upload in flight: at most one, so uploads never overlap and order is kept */
+    private inflight?: Promise<void>
+    /** wakes the pump when the head batch's backoff has passed */
+    private retryTimer?: Cancel
+    private retryTimerAt = 0
+    private closed = false
+    /** during close: skip backoff waits, the deadline bounds everything */
+    private draining = false
+    private readonly lastReport = new Map<string, number>()
+    private readonly suppressed = new Map<string, number>()
+    private readonly format: FileFormat
+    /** called whenever the queue drains, for flush() and close() */
+    private idleWaiters: Array<() => void> = []
+
+    constructor(private readonly opts: ExporterOptions) {
+        this.format = fileFormat(opts.config.compression)
+    }
+
+    /** onEvent: synchronous, bounded work per event. */
+    add(event: ExportableEvent): void {
+        if (this.closed) throw new ClosedError()
+        this.stats.seen++
+        if (!shouldExport(event, this.opts.config.eventsToIgnore)) {
+            this.stats.ignored++
+            return
+        }
+        const line = encodeEvent(event)
+        const bytes = utf8Length(line)
+        const { maxBatchBytes, uploadIntervalMs } = this.opts.config
+        // Seal before the cap would be crossed, so each object stays within it (a single larger event goes alone).
+        if (this.open && this.open.rawBytes + bytes > maxBatchBytes) this.seal()
+        const now = this.opts.now()
+        if (!this.open) this.openBatch(now)
+        const open = this.open!
+        open.add(line, bytes)
+        if (open.rawBytes >= maxBatchBytes || now - open.openedAt >= uploadIntervalMs) this.seal()
+        this.enforceMemoryLimit()
+    }
+
+    /** A periodic nudge (runEveryMinute): seals an overdue batch even if its timer was lost. */
+    tick(): void {
+        if (this.open && this.opts.now() - this.open.openedAt >= this.opts.config.uploadIntervalMs) this.seal()
+        this.pump()
+    }
+
+    /** Seal what is open and resolve when every sealed batch is stored (or has failed fatally once). For tests and tools. */
+    flush(): Promise<void> {
+        if (this.open) this.seal()
+        return this.whenIdle()
+    }
+
+    /** Bytes this exporter holds: the open batch plus every sealed batch not yet stored. */
+    memoryBytes(): number {
+        let bytes = this.open ? this.open.memoryBytes() : 0
+        for (const batch of this.queue) bytes += batch.body ? batch.body.length : batch.rawBytes
+        return bytes
+    }
+
+    pendingEvents(): number {
+        return (this.open ? this.open.events : 0) + this.queue.reduce((n, b) => n + b.events, 0)
+    }
+
+    /**
+     * teardownPlugin: seal, upload what can be uploaded before `deadlineMs` (epoch ms), then spill the rest.
+     * Idempotent; adding events afterwards throws.
+     */
+    close(deadlineMs: number): Promise<CloseReport> {
+        const deliveredBefore = this.stats.delivered
+        this.closed = true
+        this.draining = true
+        for (const batch of this.queue) batch.notBefore = 0 // every pending batch gets one more try
+        if (this.open) this.seal()
+        this.cancelRetryTimer()
+        this.pump()
+        return new Promise<boolean>((resolve) => {
+            if (this.queue.length === 0) return resolve(false)
+            const timer = this.opts.schedule(Math.max(0, deadlineMs - this.opts.now()), () => resolve(true))
+            this.whenIdle().then(() => {
+                timer.cancel()
+                resolve(false)
+            })
+        })
+            .then((timedOut) => this.spillRemaining().then(() => timedOut))
+            .then((timedOut) => {
+                const report: CloseReport = {
+                    delivered: this.stats.delivered - deliveredBefore,
+                    spilled: this.stats.spilled,
+                    dropped: this.stats.dropped,
+                    pendingEvents: this.pendingEvents(),
+                    timedOut,
+                }
+                return report
+            })
+    }
+
+    private openBatch(now: number): void {
+        this.open = new OpenBatch(this.opts.config.compression, now)
+        this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {
+            this.openTimer = undefined
+            this.tick()
+        })
+    }
+
+    private seal(): void {
+        const open = this.open
+        if (!open) return
+        this.open = undefined
+        this.openTimer?.cancel()
+        this.openTimer = undefined
+        const now = this.opts.now()
+        const batch: SealedBatch = {
+            key: objectKey({
+                prefix: this.opts.config.prefix,
+                sealedAt: new Date(now),
+                batchId: batchId(this.opts.randomBytes(8)),
+                extension: this.format.extension,
+            }),
+            events: open.events,
+            rawBytes: open.rawBytes,
+            sealedAt: now,
+            bodyPromise: open.seal(),
+            attempts: 0,
+            notBefore: 0,
+        }
+        batch.bodyPromise.then((body) => {
+            batch.body = body
+        })
+        this.queue.push(batch)
+        this.pump()
+    }
+
+    /** The batch to upload now: the head once its backoff has passed; while closing, any batch not yet retried. */
+    private nextDue(now: number): SealedBatch | undefined {
+        if (this.draining) return this.queue.find((b) => b.notBefore !== Number.POSITIVE_INFINITY)
+        const head = this.queue[0]
+        // head-of-line on purpose: while the head backs off, S3 is in trouble and the others would fail too
+        return head && head.notBefore <= now ? head : undefined
+    }
+
+    /** Start the next upload if none is in flight and a batch is due; otherwise arm the retry timer. */
+    private pump(): void {
+        if (this.inflight) return
+        const next = this.nextDue(this.opts.now())
+        if (!next) {
+            if (!this.draining && this.queue.length > 0) this.armRetryTimer(this.queue[0].notBefore)
+            this.notifyIdle()
+            return
+        }
+        this.inflight = this.upload(next).then(
+            () => {
+                this.inflight = undefined
+                this.pump()
+            },
+            (error: unknown) => {
+                // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
+                this.inflight = undefined
+                this.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
+                next.notBefore = this.draining ? Number.POSITIVE_INFINITY : this.opts.now() + (this.opts.fatalRetryMs ?? 60_000)
+                this.pump()
+            }
+        )
+    }
+
+    private upload(batch: SealedBatch): Promise<void> {
+        return batch.bodyPromise
+            .then((body) =>
+                this.opts.store.put({
+                    key: batch.key,
+                    body,
+                    contentType: this.format.contentType,
+                    contentEncoding: this.format.contentEncoding,
+                })
+            )
+            .then((outcome) => {
+                batch.attempts++
+                if (outcome.kind === 'ok') {
+                    this.remove(batch)
+                    this.stats.delivered += batch.events
+                    this.stats.objects++
+                    this.stats.bytesStored += batch.body ? batch.body.length : 0
+                    if (batch.attempts > 1 || batch.lastFailure) {
+                        this.opts.log.info(`S3 Export: stored ${batch.key} (${batch.events} events) after ${batch.attempts} attempts`)
+                    }
+                    return
+                }
+                batch.lastFailure = outcome.failure
+                const now = this.opts.now()
+                if (outcome.kind === 'retry') {
+                    this.stats.retries++
+                    batch.notBefore = now + backoffMs(batch.attempts, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
+                    this.report(
+                        `retry:${outcome.failure.code}`,
+                        `S3 Export: upload of ${batch.key} to bucket ${this.opts.config.bucket} failed (${describeFailure(outcome.failure)}); ` +
+                            `retrying with backoff, ${this.pendingEvents()} events wait in memory`,
+                        'warn'
+                    )
+                } else {
+                    this.stats.failures++
+                    batch.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
+                    this.report(
+                        `fatal:${outcome.failure.code}`,
+                        `S3 Export cannot write to s3://${this.opts.config.bucket}/${this.opts.config.prefix}: ${fixFor(outcome.failure)} ` +
+                            `(S3 said: ${describeFailure(outcome.failure)}). ${this.pendingEvents()} events are kept in memory and will be retried.`
+                    )
+                }
+                if (this.draining) batch.notBefore = Number.POSITIVE_INFINITY // one more try per batch at teardown
+            })
+    }
+
+    private remove(batch: SealedBatch): void {
+        const index = this.queue.indexOf(batch)
+        if (index >= 0) this.queue.splice(index, 1)
+    }
+
+    /** Past the memory limit: spill the oldest sealed batches (never the open one, never the one uploading). */
+    private enforceMemoryLimit(): void {
+        const limit = this.opts.config.bufferLimitBytes
+        if (this.memoryBytes() <= limit) return
+        if (this.open && this.open.rawBytes > 0 && this.queue.length === 0) return // only the open batch: the cap bounds it
+        for (let i = this.inflight ? 1 : 0; i < this.queue.length && this.memoryBytes() > limit; ) {
+            const batch = this.queue[i]
+            this.queue.splice(i, 1)
+            this.spillOrDrop(batch)
+        }
+    }
+
+    private spillOrDrop(batch: SealedBatch): Promise<void> {
+        const spill = this.opts.spill
+        const drop = (why: string) => {
+            this.stats.dropped += batch.events
+            this.report('dropped', `S3 Export dropped ${batch.events} events (${batch.key}): ${why}. ${this.stats.dropped} events dropped so far.`)
+        }
+        if (!spill) {
+            drop('the memory limit was reached and no job queue is available')
+            return Promise.resolve()
+        }
+        return batch.bodyPromise
+            .then((body) =>
+                spill({ key: batch.key, body, events: batch.events, contentType: this.format.contentType, contentEncoding: this.format.contentEncoding })
+            )
+            .then(
+                (accepted) => {
+                    if (accepted) this.stats.spilled += batch.events
+                    else drop('the job queue refused the batch')
+                },
+                (error: unknown) => drop(`the job queue failed: ${String(error)}`)
+            )
+    }
+
+    private spillRemaining(): Promise<void> {
+        // the batch in flight may still land; spilling it too would store it twice under the same key (harmless)
+        const left = this.queue.splice(0, this.queue.length)
+        return Promise.all(left.map((batch) => this.spillOrDrop(batch))).then(() => undefined)
+    }
+
+    private armRetryTimer(at: number): void {
+        if (this.retryTimer && this.retryTimerAt <= at) return
+        this.cancelRetryTimer()
+        this.retryTimerAt = at
+        this.retryTimer = this.opts.schedule(Math.max(0, at - this.opts.now()), () => {
+            this.retryTimer = undefined
+            this.pump()
+        })
+    }
+
+    private cancelRetryTimer(): void {
+        this.retryTimer?.cancel()
+        this.retryTimer = undefined
+    }
+
+    /** Resolves once nothing is in flight and no batch is due: all stored, or the rest waiting for a retry. */
+    private whenIdle(): Promise<void> {
+        if (!this.inflight && !this.nextDue(this.opts.now())) return Promise.resolve()
+        return new Promise((resolve) => this.idleWaiters.push(resolve))
+    }
+
+    private notifyIdle(): void {
+        const waiters = this.idleWaiters
+        this.idleWaiters = []
+        for (const resolve of waiters) resolve()
+    }
+
+    /** The one place problems are logged: the same kind at most once per `reportEveryMs`, with a count of the rest. */
+    private report(kind: string, message: string, level: 'warn' | 'error' = 'error'): void {
+        const now = this.opts.now()
+        const every = this.opts.reportEveryMs ?? 60_000
+        const last = this.lastReport.get(kind)
+        if (last !== undefined && now - last < every) {
+            this.suppressed.set(kind, (this.suppressed.get(kind) ?? 0) + 1)
+            return
+        }
+        const more = this.suppressed.get(kind) ?? 0
+        this.suppressed.delete(kind)
+        this.lastReport.set(kind, now)
+        this.opts.log[level](more > 0 ? `${message} (${more} similar messages suppressed)` : message)
+    }
+}
+
+function describeFailure(f: S3Failure): string {
+    return `${f.statusCode ? `${f.statusCode} ` : ''}${f.code}${f.message && f.message !== f.code ? `: ${f.message}` : ''}`
+}

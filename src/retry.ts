@@ -1,0 +1,89 @@
+/**
+ * Retry policy as data plus pure functions: which S3 failures are worth trying again, and how long to wait.
+ * Transport code (s3.ts) only reports what happened; the uploader asks this module what to do about it.
+ */
+
+/** An S3 failure flattened to plain fields (see s3.ts `toFailure`). */
+export interface S3Failure {
+    /** S3 error code (`SlowDown`, `NoSuchBucket`, ...) or a network error name (`ECONNRESET`, `TimeoutError`, ...) */
+    code: string
+    statusCode?: number
+    message: string
+    /** from a `Retry-After` header, when the server sent one */
+    retryAfterMs?: number
+}
+
+/** Codes that mean "your settings are wrong": retrying now cannot help, the user has to act. */
+export const FATAL_CODES: Record<string, string> = {
+    InvalidAccessKeyId: 'the access key ID does not exist: check "AWS Access Key"',
+    SignatureDoesNotMatch: 'the secret does not match the access key: check "AWS Secret Access Key"',
+    AccessDenied: 'the key may not write here: grant s3:PutObject on arn:aws:s3:::<bucket>/<prefix>* (and kms:GenerateDataKey on the KMS key when SSE is aws:kms)',
+    NoSuchBucket: 'the bucket does not exist: check "S3 Bucket name", "AWS Region" and the endpoint',
+    PermanentRedirect: 'the bucket is in another region: set "AWS Region" to the bucket\'s region',
+    AuthorizationHeaderMalformed: 'the region does not match the bucket: set "AWS Region" to the bucket\'s region',
+    InvalidBucketName: 'the bucket name is not valid: check "S3 Bucket name"',
+    KMS: 'the KMS key refused the request: check "SSE KMS key ID" and that the key policy allows kms:GenerateDataKey',
+    InvalidArgument: 'S3 refused a parameter (often the server-side encryption settings): check "Server-side encryption"',
+    ExpiredToken: 'the credentials have expired: create a new access key',
+}
+
+/** Codes worth trying again, even when a status code would say otherwise (400 RequestTimeout). */
+const RETRYABLE_CODES = new Set([
+    'SlowDown',
+    'RequestTimeout',
+    'RequestTimeTooSkewed',
+    'InternalError',
+    'ServiceUnavailable',
+    'Throttling',
+    'ThrottlingException',
+    'TooManyRequestsException',
+    'RequestLimitExceeded',
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'TimeoutError',
+    'AbortError',
+    'FetchError',
+    'request-timeout',
+    'socket hang up',
+])
+
+export function isKmsFailure(f: S3Failure): boolean {
+    return f.code.startsWith('KMS') || /\bKMS\b/i.test(f.message)
+}
+
+/** 'retry' for transient trouble (5xx, 429, throttling, network); 'fatal' for what only the user can fix. */
+export function classifyFailure(f: S3Failure): 'retry' | 'fatal' {
+    if (f.code in FATAL_CODES || isKmsFailure(f)) return 'fatal'
+    if (RETRYABLE_CODES.has(f.code)) return 'retry'
+    if (f.statusCode === undefined) return 'retry' // no HTTP answer at all: a network problem
+    if (f.statusCode === 429 || f.statusCode >= 500) return f.statusCode === 501 ? 'fatal' : 'retry'
+    return 'fatal'
+}
+
+/** A user-facing hint for a fatal failure: the likely fix. */
+export function fixFor(f: S3Failure): string {
+    if (f.code in FATAL_CODES) return FATAL_CODES[f.code]
+    if (isKmsFailure(f)) return FATAL_CODES.KMS
+    return `S3 answered ${f.statusCode ?? ''} ${f.code}: check the bucket settings`
+}
+
+export interface BackoffPolicy {
+    baseMs: number
+    capMs: number
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 }
+
+/**
+ * Capped exponential backoff with full jitter (AWS architecture blog): a uniform wait in [0, min(cap, base*2^n)).
+ * `random` is in [0, 1) and passed in so tests are exact. A server's Retry-After is a floor: never retry sooner.
+ */
+export function backoffMs(attempt: number, random: number, policy: BackoffPolicy = DEFAULT_BACKOFF, retryAfterMs?: number): number {
+    const ceiling = Math.min(policy.capMs, policy.baseMs * Math.pow(2, Math.max(0, attempt - 1)))
+    const jittered = Math.floor(random * ceiling)
+    return Math.max(jittered, retryAfterMs ?? 0)
+}

@@ -1,0 +1,175 @@
+/**
+ * The only module that imports the AWS SDK. It builds the client and sends one PutObject; it never retries
+ * (retry.ts decides, the uploader waits) and never throws: every answer is a typed outcome.
+ *
+ * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
+ * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
+ * (node-fetch 2), whose own `timeout` option is enforced by the host's timers. Outside the sandbox (tests, bench)
+ * Node's fetch is used and bounded with an AbortSignal instead.
+ */
+import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3'
+import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
+import type { HttpRequest } from '@smithy/types'
+import { createHash } from 'crypto'
+import type { Config } from './config'
+import { classifyFailure, type S3Failure } from './retry'
+
+export interface PutObjectRequest {
+    key: string
+    body: Buffer
+    contentType: string
+    contentEncoding?: string
+    metadata?: Record<string, string>
+}
+
+export type PutOutcome =
+    | { kind: 'ok'; etag?: string }
+    | { kind: 'retry'; failure: S3Failure }
+    | { kind: 'fatal'; failure: S3Failure }
+
+/** What the rest of the app knows about S3: one verb. A fake is a few lines. */
+export interface ObjectStore {
+    put(request: PutObjectRequest): Promise<PutOutcome>
+}
+
+type FetchLike = (url: string, init: Record<string, unknown>) => Promise<{
+    status: number
+    headers: { forEach(cb: (value: string, name: string) => void): void }
+    text(): Promise<string>
+}>
+
+/** Upper bound of one request, connect to last byte. 1 s per MB at a pessimistic 1 MB/s, never below 30 s. */
+export function requestTimeoutMs(bodyBytes: number): number {
+    return Math.max(30_000, Math.ceil(bodyBytes / 1_000_000) * 1_000 + 30_000)
+}
+
+/**
+ * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
+ * they are read as text and handed to the SDK as bytes through the client's own utf8 decoder.
+ */
+class FetchRequestHandler {
+    constructor(
+        private readonly fetchFn: FetchLike,
+        private readonly toBytes: (s: string) => Uint8Array
+    ) {}
+
+    handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
+        const query = buildQueryString(request.query || {})
+        const port = request.port ? `:${request.port}` : ''
+        const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ''}`
+        const bodyBytes = request.body && typeof request.body.length === 'number' ? request.body.length : 0
+        const timeout = requestTimeoutMs(bodyBytes)
+        const init: Record<string, unknown> = {
+            method: request.method,
+            headers: request.headers,
+            body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
+            // node-fetch 2 (the sandbox's fetch) enforces this with the host's timer
+            timeout,
+        }
+        // Node's own fetch ignores `timeout`; bound it with a signal where signals exist
+        if (typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function') {
+            init.signal = AbortSignal.timeout(timeout)
+        }
+        return this.fetchFn(url, init).then((res) =>
+            res.text().then((text) => {
+                const headers: Record<string, string> = {}
+                res.headers.forEach((value, name) => {
+                    headers[name.toLowerCase()] = value
+                })
+                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(text) }) }
+            })
+        )
+    }
+
+    updateHttpClientConfig(): void {}
+    httpHandlerConfigs(): Record<string, never> {
+        return {}
+    }
+    destroy(): void {}
+}
+
+export interface S3StoreDeps {
+    /** the `fetch` to send requests with: the sandbox's global one in PostHog */
+    fetch: FetchLike
+}
+
+function sseParams(config: Config): Partial<PutObjectCommandInput> {
+    if (config.sse.kind === 'AES256') return { ServerSideEncryption: 'AES256' }
+    if (config.sse.kind === 'aws:kms') return { ServerSideEncryption: 'aws:kms', SSEKMSKeyId: config.sse.kmsKeyId }
+    return {}
+}
+
+export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
+    const client = new S3Client({
+        region: config.region || 'us-east-1',
+        endpoint: config.endpoint,
+        forcePathStyle: config.forcePathStyle,
+        credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
+        // SDK retries sleep with setTimeout, which the sandbox lacks: our uploader retries instead
+        maxAttempts: 1,
+        // newer SDKs add CRC32 headers that R2, B2 and older MinIO reject (aws-sdk-js-v3 #6810)
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        requestHandler: new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s)),
+        // our handler answers with bytes already; the browser default would look for a ReadableStream
+        streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8Bytes(body == null ? '' : String(body))),
+    })
+    // The SigV4 payload hash of a large body is computed by the host's native crypto, not the SDK's pure-JS SHA-256
+    // (which would loop over every byte under the host's loop instrumentation).
+    client.middlewareStack.add(
+        (next) => (args) => {
+            const request = args.request as HttpRequest
+            if (request && Buffer.isBuffer(request.body)) {
+                request.headers['x-amz-content-sha256'] = createHash('sha256').update(request.body).digest('hex')
+            }
+            return next(args)
+        },
+        { step: 'build', name: 'hostPayloadHash' }
+    )
+
+    return {
+        put(request) {
+            const command = new PutObjectCommand({
+                Bucket: config.bucket,
+                Key: request.key,
+                Body: request.body,
+                ContentType: request.contentType,
+                ContentEncoding: request.contentEncoding,
+                ContentLength: request.body.length,
+                Metadata: request.metadata,
+                ...sseParams(config),
+            })
+            return client.send(command).then(
+                (out): PutOutcome => ({ kind: 'ok', etag: out.ETag }),
+                (error: unknown): PutOutcome => {
+                    const failure = toFailure(error)
+                    return { kind: classifyFailure(failure), failure } as PutOutcome
+                }
+            )
+        },
+    }
+}
+
+/** Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. */
+export function toFailure(error: unknown): S3Failure {
+    const e = (error || {}) as Record<string, any>
+    const meta = (e.$metadata || {}) as Record<string, any>
+    const response = (e.$response || {}) as Record<string, any>
+    const headers = (response.headers || {}) as Record<string, string>
+    const retryAfter = headers['retry-after']
+    const seconds = retryAfter !== undefined ? Number(retryAfter) : NaN
+    return {
+        code: String(e.Code || e.code || e.name || 'UnknownError'),
+        statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
+        message: String(e.message || e),
+        retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,
+    }
+}
+
+/** UTF-8 bytes of a short string without TextEncoder (absent in the sandbox). Only used for small responses. */
+export function utf8Bytes(s: string): Uint8Array {
+    const encoded = unescape(encodeURIComponent(s))
+    const out = new Uint8Array(encoded.length)
+    for (let i = 0; i < encoded.length; i++) out[i] = encoded.charCodeAt(i)
+    return out
+}
