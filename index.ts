@@ -6,6 +6,7 @@ import { createBuffer } from '@posthog/plugin-contrib'
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
 import { parseConfig, type Config } from './src/config'
+import { checkWrite } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { createS3Store, type S3StoreDeps } from './src/s3'
 
@@ -45,18 +46,21 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
     }
 }
 
-export function setupPlugin(meta: AnyMeta): void {
+/** Parse the settings (a bad one throws a message naming it), check the bucket takes writes, start the exporter. */
+export function setupPlugin(meta: AnyMeta): Promise<void> {
     const config = parseConfig(meta.config)
     const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
     meta.global.config = config
-    meta.global.exporter = new Exporter({
-        config,
-        store,
-        now: () => Date.now(),
-        random: () => Math.random(),
-        randomBytes: (n) => randomBytes(n),
-        schedule: hostSchedule,
-        log: console,
+    return checkWrite(store, config).then(() => {
+        meta.global.exporter = new Exporter({
+            config,
+            store,
+            now: () => Date.now(),
+            random: () => Math.random(),
+            randomBytes: (n) => randomBytes(n),
+            schedule: hostSchedule,
+            log: console,
+        })
     })
 }
 
