@@ -5,7 +5,7 @@
 // - the whole file is wrapped in a function: vm2 makes `root`, `global`, ... read-only, so top-level `var root`
 //   in a library would be silently ignored
 import * as esbuild from 'esbuild'
-import { writeFileSync, mkdirSync } from 'fs'
+import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'fs'
 import path from 'path'
 
 export const HOST_MODULES = ['zlib', 'crypto', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
@@ -46,6 +46,17 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-    const { code } = await build()
-    console.log(`dist/index.js: ${(code.length / 1024).toFixed(0)} KB`)
+    if (process.argv.includes('--check')) {
+        // exit 1 when the committed bundle is not what the sources build: PostHog loads dist/index.js, not index.ts
+        const { code } = await build({ write: false })
+        const committed = existsSync('dist/index.js') ? readFileSync('dist/index.js', 'utf8') : ''
+        if (committed !== code) {
+            console.error('dist/index.js is stale: run `npm run build` and commit dist/')
+            process.exit(1)
+        }
+        console.log(`dist/index.js is fresh (${(code.length / 1024).toFixed(0)} KB)`)
+    } else {
+        const { code } = await build()
+        console.log(`dist/index.js: ${(code.length / 1024).toFixed(0)} KB`)
+    }
 }

@@ -1,0 +1,69 @@
+/**
+ * dist/index.js is what PostHog loads. These checks read the file itself, the way the host's Babel pass sees it.
+ */
+import { execFileSync } from 'child_process'
+import { readFileSync } from 'fs'
+import path from 'path'
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const Babel = require('@babel/standalone')
+
+const ROOT = path.join(__dirname, '../..')
+const bundle = readFileSync(path.join(ROOT, 'dist/index.js'), 'utf8')
+/** the host modules a v1.10.5 plugin-server provides (shared docs: plugin-server.md) */
+const ALLOWLIST = new Set([
+    '@google-cloud/bigquery', '@google-cloud/pubsub', '@google-cloud/storage', '@posthog/plugin-contrib',
+    '@posthog/plugin-scaffold', 'aws-sdk', 'generic-pool', 'node-fetch', 'snowflake-sdk', 'crypto', 'jsonwebtoken',
+    'faker', 'pg', 'stream', 'url', 'zlib',
+])
+
+function walk(node: any, visit: (node: any) => void): void {
+    if (!node || typeof node.type !== 'string') return
+    visit(node)
+    for (const key of Object.keys(node)) {
+        if (key === 'loc' || key === 'start' || key === 'end') continue
+        const child = node[key]
+        if (Array.isArray(child)) child.forEach((c) => walk(c, visit))
+        else if (child && typeof child.type === 'string') walk(child, visit)
+    }
+}
+
+const ast = Babel.transform(bundle, { ast: true, code: false, babelrc: false, configFile: false, sourceType: 'script' }).ast
+
+describe('the committed bundle', () => {
+    it('is exactly what npm run build makes from the committed sources', () => {
+        expect(() => execFileSync('node', ['scripts/build.mjs', '--check'], { cwd: ROOT, stdio: 'pipe' })).not.toThrow()
+    })
+
+    it('stays within the 400 KB budget every worker thread pays at load', () => {
+        expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(400 * 1024)
+    })
+
+    it('contains no await expression, which the host would evaluate twice', () => {
+        let awaits = 0
+        walk(ast.program, (node) => {
+            if (node.type === 'AwaitExpression') awaits++
+        })
+        expect(awaits).toBe(0)
+    })
+
+    it('requires only host modules on the allowlist, each by a literal name', () => {
+        const required: string[] = []
+        walk(ast.program, (node) => {
+            if (node.type === 'ImportDeclaration') required.push(node.source.value)
+            if (node.type === 'CallExpression' && node.callee.type === 'Identifier' && node.callee.name === 'require') {
+                const arg = node.arguments[0]
+                required.push(arg && arg.type === 'StringLiteral' ? arg.value : '<non-literal>')
+            }
+        })
+        expect(required.length).toBeGreaterThan(0)
+        expect(required.filter((name) => !ALLOWLIST.has(name))).toEqual([])
+    })
+
+    it('runs nothing at the top level of the script but one wrapping function', () => {
+        const statements = ast.program.body
+        expect(statements).toHaveLength(1)
+        expect(statements[0].type).toBe('ExpressionStatement')
+        expect(statements[0].expression.type).toBe('CallExpression')
+    })
+})
