@@ -8,14 +8,16 @@ import { randomBytes } from 'crypto'
 import { parseConfig, type Config } from './src/config'
 import { checkWrite } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
-import { createS3Store, type S3StoreDeps } from './src/s3'
+import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
+import { JOB_NAME, runSpilledBatch, toPayload, type Enqueue, type SpilledBatchPayload } from './src/spill'
 
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
 
 interface S3ExportMeta {
     config: Record<string, string>
-    global: { exporter?: Exporter; config?: Config }
+    global: { exporter?: Exporter; config?: Config; store?: ObjectStore }
+    jobs?: Record<string, (payload: SpilledBatchPayload) => { runIn(duration: number, unit: string): Promise<void> }>
 }
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
@@ -51,6 +53,8 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     const config = parseConfig(meta.config)
     const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
     meta.global.config = config
+    meta.global.store = store
+    const enqueue = enqueueFor(meta)
     return checkWrite(store, config).then(() => {
         meta.global.exporter = new Exporter({
             config,
@@ -60,8 +64,26 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
             randomBytes: (n) => randomBytes(n),
             schedule: hostSchedule,
             log: console,
+            spill: enqueue ? (batch) => enqueue(toPayload(batch), 30).then(() => true) : undefined,
         })
     })
+}
+
+/** The host's durable job queue, when this host has one (every PostHog since 1.25 does). */
+function enqueueFor(meta: AnyMeta): Enqueue | undefined {
+    const job = meta.jobs?.[JOB_NAME]
+    if (!job) return undefined
+    return (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
+}
+
+/** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory. */
+export const jobs = {
+    [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
+        const store = meta.global.store
+        const enqueue = enqueueFor(meta)
+        if (!store || !enqueue) throw new Error('S3 Export: a spilled batch job ran before setupPlugin finished')
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: meta.global.config!.bucket }).then(() => undefined)
+    },
 }
 
 export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta): void {

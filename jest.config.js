@@ -6,6 +6,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 60000,
+  setupFiles: ['<rootDir>/__tests__/setup-env.ts'],
   // Integration suites start their own S3 servers on random ports; two workers match this 2-core machine.
   maxWorkers: 2,
 }

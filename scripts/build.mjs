@@ -13,9 +13,10 @@ export const HOST_MODULES = ['zlib', 'crypto', '@posthog/plugin-contrib', '@post
 const useNodeXmlParser = {
     name: 'sdk-xml-parser-without-dom',
     setup(build) {
-        build.onResolve({ filter: /xml-parser\.browser$/ }, (args) => ({
-            path: path.join(args.resolveDir, 'xml-parser.js'),
-        }))
+        // xml-builder's package.json maps ./xml-parser to a DOMParser version for browsers; the sandbox has none
+        build.onResolve({ filter: /^\.\/xml-parser(\.browser)?(\.js)?$/ }, (args) =>
+            args.resolveDir.includes(`${path.sep}xml-builder${path.sep}`) ? { path: path.join(args.resolveDir, 'xml-parser.js') } : undefined
+        )
     },
 }
 

@@ -1,0 +1,80 @@
+/**
+ * dist/index.js inside the local plugin-server's sandbox (the real host's Babel pass, import allowlist, globals
+ * and vm2 realm), several worker threads, against the local S3.
+ */
+import path from 'path'
+import { DevHost } from '../../dev/host'
+import { withS3, readAll, countByUuid } from '../helpers/s3'
+import { makeEvent } from '../helpers/events'
+
+const ROOT = path.join(__dirname, '../..')
+let s3: Awaited<ReturnType<typeof withS3>>
+const logs: string[] = []
+
+beforeAll(async () => {
+    s3 = await withS3(['sandbox-export', 'sandbox-schedule'])
+})
+afterAll(async () => {
+    await s3.close()
+})
+
+function settings(bucket: string, overrides: Record<string, string> = {}) {
+    return {
+        awsAccessKey: s3.accessKeyId,
+        awsSecretAccessKey: s3.secretAccessKey,
+        s3BucketName: bucket,
+        s3BucketEndpoint: s3.endpoint,
+        s3ForcePathStyle: 'true',
+        awsRegion: 'us-east-1',
+        ...overrides,
+    }
+}
+
+describe('the bundle in the plugin-server sandbox', () => {
+    it('exports 10,000 events from two worker threads exactly once, in objects that never collide', async () => {
+        const host = await DevHost.start({
+            pluginDir: ROOT,
+            config: settings('sandbox-export'),
+            threads: 2,
+            log: (level, message) => void logs.push(`${level}: ${message}`),
+        })
+        const sent = Array.from({ length: 10_000 }, (_, i) => makeEvent(i))
+        for (const event of sent) await host.onEvent(event)
+        const report = await host.shutdown()
+        expect(report.errors).toEqual([])
+        expect(report.cappedAt5s).toBe(false)
+        expect(report.queuedJobs).toHaveLength(0)
+
+        const objects = await readAll(s3.client, 'sandbox-export')
+        const counts = countByUuid(objects)
+        expect(counts.size).toBe(10_000)
+        expect([...counts.values()].every((n) => n === 1)).toBe(true)
+        expect(new Set(objects.map((o) => o.key)).size).toBe(objects.length)
+        const byUuid = new Map(objects.flatMap((o) => o.events).map((e) => [e.uuid, e]))
+        expect(byUuid.get(sent[1234].uuid)).toEqual(sent[1234])
+        expect(byUuid.get(sent[9999].uuid)).toEqual(sent[9999])
+        expect(logs.filter((l) => l.startsWith('error'))).toEqual([])
+    })
+
+    it('flushes every thread on its own host timer, with no schedule and no new event', async () => {
+        const host = await DevHost.start({ pluginDir: ROOT, config: settings('sandbox-schedule', { uploadMinutes: '0.05' }), threads: 3, log: () => undefined })
+        for (let i = 0; i < 6; i++) await host.onEvent(makeEvent(i)) // two events per thread
+        // each thread arms its own host timer (plugin-contrib's createBuffer): it fires after 3 s in every thread
+        const deadline = Date.now() + 10_000
+        let delivered = 0
+        while (Date.now() < deadline && delivered < 6) {
+            await new Promise((r) => setTimeout(r, 200))
+            delivered = host.threads.reduce((n, t) => n + ((t.meta.global as any).exporter.stats.delivered as number), 0)
+        }
+        expect(delivered).toBe(6)
+        expect(host.threads.map((t) => (t.meta.global as any).exporter.stats.delivered)).toEqual([2, 2, 2])
+        await host.shutdown()
+        expect(countByUuid(await readAll(s3.client, 'sandbox-schedule')).size).toBe(6)
+    })
+
+    it('fails to start with the setting named when the bucket refuses the write check', async () => {
+        await expect(
+            DevHost.start({ pluginDir: ROOT, config: settings('sandbox-export', { awsSecretAccessKey: 'not-the-secret' }), threads: 1, log: () => undefined })
+        ).rejects.toThrow(/AWS Secret Access Key/)
+    })
+})

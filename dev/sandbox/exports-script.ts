@@ -1,0 +1,83 @@
+/**
+ * Sandbox-side code that finds what a plugin exported and binds `meta` as the LAST argument of each call —
+ * the host runs equivalent code in a second `vm.run`, after the plugin file. Kept as a string because it must run
+ * inside the sandbox (it reads the script-scope `exports` / `module` that the first run declared).
+ *
+ * Host rules reproduced:
+ * - Exports are looked up in `exports` (ES `export` compiled by Babel, or `exports.x = ...`), `exports.default`,
+ *   then `module.exports`; the global object only when nothing at all was exported (plain top-level functions).
+ *   The first destination with a truthy value wins.
+ * - `meta` is `{ ...__pluginHostMeta, global: {} }`, one object per loaded copy, shared by all calls.
+ * - `runEvery*` functions and the `jobs` object's functions are collected from every destination.
+ * - A plugin exporting only `processEventBatch` gets a `processEvent` built from it.
+ * Not a host rule: `exported` also binds every other exported function (not the global object's), so tests and
+ * dev tools can call helpers the host itself would never call.
+ */
+export const PLUGIN_METHOD_NAMES = [
+    'setupPlugin',
+    'teardownPlugin',
+    'exportEvents',
+    'onEvent',
+    'onSnapshot',
+    'processEvent',
+] as const
+
+export const BIND_EXPORTS_SCRIPT = `
+(() => {
+    const destinations = [exports, exports.default, module.exports].filter((d) => typeof d === 'object');
+    if (!destinations.find((d) => Object.keys(d).length > 0)) {
+        destinations.push(global);
+    }
+    const findExported = (key) => destinations.find((d) => d[key])?.[key];
+
+    const meta = { ...__pluginHostMeta, global: {} };
+    const bindMeta = (func) => (func ? (...args) => func(...args, meta) : undefined);
+
+    if (!findExported('processEvent') && findExported('processEventBatch')) {
+        exports.processEvent = async (event, eventMeta) => (await findExported('processEventBatch')([event], eventMeta))?.[0];
+    }
+
+    const methods = {};
+    for (const name of ${JSON.stringify(PLUGIN_METHOD_NAMES)}) {
+        methods[name] = bindMeta(findExported(name));
+    }
+
+    const schedule = {};
+    const jobs = {};
+    const exported = {};
+    for (const destination of [...destinations].reverse()) {
+        if (destination !== global) {
+            for (const [name, value] of Object.entries(destination)) {
+                if (typeof value === 'function') {
+                    exported[name] = bindMeta(value);
+                }
+            }
+        }
+        for (const [name, value] of Object.entries(destination)) {
+            if (name.startsWith('runEvery') && typeof value === 'function') {
+                schedule[name] = bindMeta(value);
+            }
+        }
+        if (typeof destination.jobs === 'object' && destination.jobs) {
+            for (const [name, value] of Object.entries(destination.jobs)) {
+                jobs[name] = bindMeta(value);
+            }
+        }
+    }
+    return { methods, schedule, jobs, exported, meta };
+})()
+`
+
+/**
+ * What comes before the plugin's code in the host's first `vm.run`: the two export objects, on the same number
+ * of lines as the host's template so line numbers in stack traces match.
+ */
+export const PLUGIN_SCRIPT_PREFIX = [
+    '',
+    '// where a CommonJS-style plugin file puts its exports',
+    'const module = { exports: {} };',
+    'let exports = {};',
+    '',
+    '// the plugin JS code',
+    '',
+].join('\n')

@@ -1,0 +1,11 @@
+/** The local plugin-server's sandbox: loads an app as the real PostHog plugin-server would. */
+export { ALLOWLISTS, DEFAULT_ALLOWLIST } from './allowlist'
+export type { AllowlistName } from './allowlist'
+export { TimeoutError } from './async-guard'
+export { cannotImportMessage } from './babel/replace-imports'
+export { notAvailableMessage } from './host-modules'
+export type { LogFn, LogLevel } from './meta'
+export { HOST_TASK_TIMEOUT_MS, transformPluginCode } from './transform'
+export type { TransformPluginOptions, TransformResult } from './transform'
+export { loadPluginInSandbox } from './vm'
+export type { LoadedPlugin, LoadPluginOptions, PluginMethods } from './vm'

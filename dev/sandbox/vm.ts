@@ -1,0 +1,179 @@
+/**
+ * Loads a plugin the way the real PostHog plugin-server does, so that what breaks there breaks here:
+ * plugin.json → the ONE file named by `main` → host Babel transform → vm2 `VM` with the host's globals →
+ * exported functions bound with `meta` as last argument, each call raced against TASK_TIMEOUT.
+ *
+ * What is deliberately NOT done here: calling `setupPlugin` (the host does it right after loading; our caller
+ * decides when), the host's `exportEvents` buffer/retry upgrade, and any multi-thread behaviour (one load = one
+ * worker thread's copy: load several times to emulate several threads).
+ */
+import { promises as fs } from 'fs'
+import * as path from 'path'
+
+import { VM } from 'vm2'
+
+import type { AllowlistName } from './allowlist'
+import { createAsyncGuard } from './async-guard'
+import { BIND_EXPORTS_SCRIPT, PLUGIN_METHOD_NAMES, PLUGIN_SCRIPT_PREFIX } from './exports-script'
+import { CapturedEvent, installHostGlobals } from './globals'
+import { createHostModules } from './host-modules'
+import { createDefaultMetaParts, createLocalJobs, HostMetaParts, LogFn } from './meta'
+import { HOST_TASK_TIMEOUT_MS, transformPluginCode } from './transform'
+
+export interface LoadPluginOptions {
+    pluginDir: string
+    config: Record<string, unknown>
+    /** Replace any of the host's meta extensions; the rest get in-memory stand-ins. */
+    meta?: Partial<HostMetaParts>
+    /** Where the plugin's `console.*` goes (the host shows it in the app's log). Default: host console. */
+    log?: LogFn
+    /** Race for each method call and each awaited promise; the host's TASK_TIMEOUT is 30 s. */
+    taskTimeoutMs?: number
+    allowlist?: AllowlistName | readonly string[]
+    /** Loop wall-clock limit; the host uses TASK_TIMEOUT (30 s). */
+    loopTimeoutMs?: number
+}
+
+type AnyFn = (...args: any[]) => Promise<unknown>
+
+export interface PluginMethods {
+    setupPlugin?: AnyFn
+    teardownPlugin?: AnyFn
+    onEvent?: AnyFn
+    exportEvents?: AnyFn
+    onSnapshot?: AnyFn
+    processEvent?: AnyFn
+    runEveryMinute?: AnyFn
+    runEveryHour?: AnyFn
+    runEveryDay?: AnyFn
+    [name: string]: AnyFn | undefined
+}
+
+export interface LoadedPlugin {
+    /** Exported lifecycle functions and `runEvery*` tasks. Each call appends meta and is raced against the timeout. */
+    methods: PluginMethods
+    /** Functions of the exported `jobs` object, called as the host's job queue would: `(payload)` + meta. */
+    jobs: Record<string, (payload: unknown) => Promise<unknown>>
+    /**
+     * Every exported function, bound and guarded like `methods`. NOT a host feature (the host only ever calls the
+     * names in `methods`): for tests and dev tools that want to call a plugin's helpers.
+     */
+    exported: Record<string, AnyFn>
+    /** Babel transform time for this load (what each host worker thread pays at each load). */
+    transformMs: number
+    /** Size of the loaded `main` file. */
+    bundleBytes: number
+    /** The file that was loaded (resolved `main`). */
+    mainFile: string
+    /** The meta object handed to the plugin (sandbox-side, includes `global`), for inspection. */
+    meta: Record<string, unknown>
+    /** Events the plugin sent with the `posthog.capture()` global. */
+    captured: CapturedEvent[]
+    /** `asyncGuardCalls`: guarded awaits/thens so far; `pendingGuardTimers`: host timers they left pending. */
+    stats: () => { asyncGuardCalls: number; pendingGuardTimers: number }
+    /** Drops pending guard timers and locally scheduled jobs. The VM itself is left to the garbage collector. */
+    dispose: () => void
+}
+
+const defaultLog: LogFn = (level, message) => console[level](`[plugin] ${message}`)
+
+async function readMainFile(pluginDir: string): Promise<{ file: string; source: Buffer }> {
+    const manifestPath = path.join(pluginDir, 'plugin.json')
+    let manifest: { main?: unknown }
+    try {
+        manifest = JSON.parse(await fs.readFile(manifestPath, 'utf8'))
+    } catch (error) {
+        throw new Error(`Could not read ${manifestPath}: ${(error as Error).message}`)
+    }
+    const main = typeof manifest.main === 'string' && manifest.main ? manifest.main : 'index.js'
+    const file = path.resolve(pluginDir, main)
+    return { file, source: await fs.readFile(file) }
+}
+
+export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<LoadedPlugin> {
+    const log = opts.log ?? defaultLog
+    const taskTimeoutMs = opts.taskTimeoutMs ?? HOST_TASK_TIMEOUT_MS
+
+    const { file, source } = await readMainFile(opts.pluginDir)
+    const { code, transformMs } = transformPluginCode(source.toString('utf8'), {
+        allowlist: opts.allowlist,
+        loopTimeoutMs: opts.loopTimeoutMs ?? taskTimeoutMs,
+    })
+
+    const guard = createAsyncGuard(taskTimeoutMs)
+    const captured: CapturedEvent[] = []
+    // Jobs scheduled with the default meta.jobs run through `jobs` below, once it exists.
+    const boundJobs: Record<string, (payload: unknown) => Promise<unknown>> = {}
+    const localJobs = createLocalJobs(async (name, payload) => {
+        const job = boundJobs[name]
+        if (!job) {
+            throw new Error(`The plugin has no job named '${name}'`)
+        }
+        return job(payload)
+    }, log)
+    const hostMeta = {
+        ...createDefaultMetaParts(localJobs.jobs),
+        ...opts.meta,
+        config: opts.config,
+    }
+
+    // As the host: the sync part of each vm.run is limited to TASK_TIMEOUT (+1 ms, as there).
+    const vm = new VM({ timeout: taskTimeoutMs + 1, sandbox: {} })
+    installHostGlobals(vm, {
+        log,
+        captured,
+        hostImports: createHostModules(opts.allowlist),
+        asyncGuard: guard.guard,
+        hostMeta,
+    })
+
+    // The plugin runs at the script's top level: its top-level `var`s are globals (see globals.ts on `root`).
+    vm.run(`${PLUGIN_SCRIPT_PREFIX}${code};\n`)
+    const bound = vm.run(BIND_EXPORTS_SCRIPT) as {
+        methods: Record<string, ((...args: unknown[]) => unknown) | undefined>
+        schedule: Record<string, (...args: unknown[]) => unknown>
+        jobs: Record<string, (...args: unknown[]) => unknown>
+        exported: Record<string, (...args: unknown[]) => unknown>
+        meta: Record<string, unknown>
+    }
+
+    const methods: PluginMethods = {}
+    const wrap = (name: string, fn: (...args: unknown[]) => unknown): AnyFn => {
+        return (...args: unknown[]) => guard.guardCall(name, () => fn(...args))
+    }
+    for (const name of PLUGIN_METHOD_NAMES) {
+        const fn = bound.methods[name]
+        if (fn) {
+            methods[name] = wrap(name, fn)
+        }
+    }
+    for (const [name, fn] of Object.entries(bound.schedule)) {
+        methods[name] = wrap(name, fn)
+    }
+    for (const [name, fn] of Object.entries(bound.jobs)) {
+        boundJobs[name] = wrap(`jobs.${name}`, fn)
+    }
+    const exported: Record<string, AnyFn> = {}
+    for (const [name, fn] of Object.entries(bound.exported)) {
+        exported[name] = wrap(name, fn)
+    }
+
+    return {
+        methods,
+        jobs: boundJobs,
+        exported,
+        transformMs,
+        bundleBytes: source.length,
+        mainFile: file,
+        meta: bound.meta,
+        captured,
+        stats: () => {
+            const { calls, pending } = guard.stats()
+            return { asyncGuardCalls: calls, pendingGuardTimers: pending }
+        },
+        dispose: () => {
+            guard.clearAll()
+            localJobs.cancelAll()
+        },
+    }
+}

@@ -1,0 +1,194 @@
+/**
+ * npm start: the app in a local plugin-server, the way PostHog runs it, against an embedded S3.
+ *
+ *   1. starts the embedded S3-compatible server (signatures checked), data in .s3-data/
+ *   2. loads dist/index.js into N sandboxed worker threads (import allowlist, host globals, 30 s per call) and
+ *      runs setupPlugin in each
+ *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1
+ *   4. sends sample events through posthog-node, waits until they are stored, prints what was written
+ *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap
+ *
+ * Settings: plugin.json defaults, then a JSON file (--config FILE), then S3_EXPORT_<key>=value variables.
+ * With an access key set there, it writes to that bucket instead and starts no local S3.
+ */
+import { existsSync, readFileSync } from 'fs'
+import path from 'path'
+import { PostHog } from 'posthog-node'
+import { startCaptureServer } from './capture'
+import { DevHost, type ShutdownReport } from './host'
+import { readerClient, listKeys, readObject } from './s3-read'
+import { startS3Server, type RunningS3 } from './s3server'
+import { sampleEvents } from './sample-events'
+
+// We pin an SDK release that supports Node 20 in the lockfile; its notice about future releases is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+
+const ROOT = path.join(__dirname, '..')
+const DEFAULT_BUCKET = 'posthog-events'
+
+interface Options {
+    config?: string
+    events: number
+    threads: number
+    port: number
+    data: string
+    once: boolean
+}
+
+function parseArgs(argv: string[]): Options {
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false }
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i]
+        const value = () => {
+            const v = argv[++i]
+            if (v === undefined) throw new Error(`${arg} needs a value`)
+            return v
+        }
+        if (arg === '--config') opts.config = value()
+        else if (arg === '--events') opts.events = Number(value())
+        else if (arg === '--threads') opts.threads = Number(value())
+        else if (arg === '--port') opts.port = Number(value())
+        else if (arg === '--data') opts.data = path.resolve(value())
+        else if (arg === '--once') opts.once = true
+        else if (arg === '--help' || arg === '-h') {
+            console.log(readFileSync(__filename, 'utf8').split('*/')[0])
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once')
+            process.exit(0)
+        } else throw new Error(`unknown flag ${arg} (try --help)`)
+    }
+    return opts
+}
+
+/** plugin.json defaults ← --config file ← S3_EXPORT_<key> environment variables */
+function loadSettings(opts: Options): Record<string, string> {
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'plugin.json'), 'utf8'))
+    const settings: Record<string, string> = {}
+    for (const field of manifest.config) if (field.key) settings[field.key] = field.default ?? ''
+    const file = opts.config ?? process.env.S3_EXPORT_CONFIG
+    if (file) {
+        if (!existsSync(file)) throw new Error(`config file ${file} not found`)
+        Object.assign(settings, JSON.parse(readFileSync(file, 'utf8')))
+    }
+    for (const key of Object.keys(settings)) {
+        const env = process.env[`S3_EXPORT_${key}`]
+        if (env !== undefined) settings[key] = env
+    }
+    return settings
+}
+
+function kb(bytes: number): string {
+    return bytes < 10_240 ? `${bytes} B` : `${(bytes / 1024).toFixed(0)} KB`
+}
+
+async function main(): Promise<void> {
+    const opts = parseArgs(process.argv.slice(2))
+    const settings = loadSettings(opts)
+    let s3: RunningS3 | undefined
+    if (!settings.awsAccessKey) {
+        s3 = await startS3Server({ buckets: [settings.s3BucketName || DEFAULT_BUCKET], directory: opts.data })
+        Object.assign(settings, {
+            awsAccessKey: s3.accessKeyId,
+            awsSecretAccessKey: s3.secretAccessKey,
+            s3BucketName: settings.s3BucketName || DEFAULT_BUCKET,
+            s3BucketEndpoint: s3.endpoint,
+            s3ForcePathStyle: 'true',
+            awsRegion: 'us-east-1',
+        })
+        // a demo should show files within seconds; PostHog's default stays 1 minute
+        if (!process.env.S3_EXPORT_uploadMinutes && !opts.config) settings.uploadMinutes = '0.2'
+        console.log(`embedded S3 at ${s3.endpoint} (data in ${path.relative(process.cwd(), opts.data) || '.'}/${settings.s3BucketName}/), key ${s3.accessKeyId}`)
+    } else {
+        console.log(`writing to the bucket from your settings: s3://${settings.s3BucketName}/${settings.prefix}`)
+    }
+    const reader = readerClient({
+        endpoint: settings.s3BucketEndpoint || undefined,
+        accessKeyId: settings.awsAccessKey,
+        secretAccessKey: settings.awsSecretAccessKey,
+        region: settings.awsRegion,
+        forcePathStyle: settings.s3ForcePathStyle === 'true',
+    })
+    const bucket = settings.s3BucketName
+    const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
+
+    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    const host = await DevHost.start(hostOptions as any)
+    const t0 = host.threads[0]
+    console.log(
+        `loaded ${path.relative(ROOT, t0.mainFile)} (${kb(t0.bundleBytes)}) into ${opts.threads} sandboxed worker threads; ` +
+            `host transform ${t0.transformMs.toFixed(0)} ms per thread; uploads every ${settings.uploadMinutes} min or ${settings.uploadMegabytes} MB`
+    )
+
+    let accepted = 0
+    const capture = await startCaptureServer({
+        port: opts.port,
+        onEvents: async (events) => {
+            accepted += events.length
+            await Promise.all(events.map((e) => host.onEvent(e as any)))
+        },
+    }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e as any)))) }))
+    console.log(`capture API at ${capture.url} (/batch/, /capture/, /e/, /i/v0/e/): point posthog-js or posthog-node here`)
+
+    const stats = () => {
+        const sum = { seen: 0, ignored: 0, delivered: 0 }
+        for (const t of host.threads) {
+            const s = (t.meta.global as any)?.exporter?.stats
+            if (s) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += s[k]
+        }
+        return sum
+    }
+
+    // 4. sample events through a real PostHog client
+    const client = new PostHog('phc_local_dev_host', { host: capture.url, flushAt: 100, flushInterval: 250 })
+    const samples = sampleEvents(opts.events, 1)
+    for (const s of samples) {
+        if (s.event === '$identify') client.identify({ distinctId: s.distinctId, properties: s.properties })
+        else client.capture({ distinctId: s.distinctId, event: s.event, properties: s.properties, timestamp: s.timestamp })
+    }
+    await client.shutdown()
+    console.log(`sent ${samples.length} sample events through posthog-node; waiting for the upload timer...`)
+    const until = Date.now() + 90_000
+    while (Date.now() < until) {
+        const s = stats()
+        if (s.seen >= samples.length && s.delivered + s.ignored >= s.seen) break
+        await new Promise((r) => setTimeout(r, 200))
+    }
+
+    const tally = async () => {
+        const keys = (await listKeys(reader, bucket, settings.prefix)).filter((k) => !before.has(k) && !k.endsWith('.s3-export-write-check'))
+        let events = 0
+        for (const key of keys) {
+            const object = await readObject(reader, bucket, key)
+            events += object.events.length
+            console.log(`  s3://${bucket}/${key}  ${kb(object.size)} stored, ${kb(object.raw.length)} raw, ${object.events.length} events`)
+        }
+        return { events, objects: keys.length }
+    }
+    const shown = await tally().catch((error) => {
+        console.log(`  (could not list the bucket: ${String(error)}; the app needs only s3:PutObject, listing needs s3:ListBucket)`)
+        return undefined
+    })
+    const st = stats()
+    console.log(`${st.ignored} ignored by eventsToIgnore; stored ${shown?.events ?? st.delivered} events in ${shown?.objects ?? '?'} objects so far`)
+
+    const stop = async () => {
+        const report: ShutdownReport = await host.shutdown()
+        await capture.close()
+        const final = await tally().catch(() => undefined)
+        console.log(
+            `teardown took ${report.ms} ms${report.cappedAt5s ? ' (cut at the 5 s cap!)' : ''}; ${report.queuedJobs.length} jobs left queued; ` +
+                `${accepted} events received from clients`
+        )
+        if (s3) await s3.close()
+        console.log(`stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects`)
+        process.exit(report.errors.length > 0 ? 1 : 0)
+    }
+    if (opts.once) return stop()
+    console.log('accepting events until Ctrl-C ...')
+    process.once('SIGINT', () => void stop())
+    process.once('SIGTERM', () => void stop())
+}
+
+main().catch((error) => {
+    console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+})
