@@ -3,7 +3,7 @@
  * one copy per thread), one shared durable-ish job queue, schedules run in one thread only, and a shutdown that
  * broadcasts teardownPlugin and waits at most 5 s, as the real host does before it destroys its threads.
  */
-import type { PluginEvent } from '@posthog/plugin-scaffold'
+import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
@@ -80,7 +80,7 @@ export class DevHost {
     }
 
     /** Hand one event to the next thread, as the host spreads ingestion batches over its threads. */
-    onEvent(event: PluginEvent | Record<string, unknown>): Promise<unknown> {
+    onEvent(event: ProcessedPluginEvent | PluginEvent | Record<string, unknown>): Promise<unknown> {
         if (this.stopped) return Promise.reject(new Error('the dev host is shut down'))
         const thread = this.threads[this.next]
         this.next = (this.next + 1) % this.threads.length

@@ -123,9 +123,9 @@ async function main(): Promise<void> {
         port: opts.port,
         onEvents: async (events) => {
             accepted += events.length
-            await Promise.all(events.map((e) => host.onEvent(e as any)))
+            await Promise.all(events.map((e) => host.onEvent(e)))
         },
-    }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e as any)))) }))
+    }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e)))) }))
     console.log(`capture API at ${capture.url} (/batch/, /capture/, /e/, /i/v0/e/): point posthog-js or posthog-node here`)
 
     const stats = () => {

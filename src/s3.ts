@@ -50,7 +50,8 @@ export function requestTimeoutMs(bodyBytes: number): number {
 class FetchRequestHandler {
     constructor(
         private readonly fetchFn: FetchLike,
-        private readonly toBytes: (s: string) => Uint8Array
+        private readonly toBytes: (s: string) => Uint8Array,
+        private readonly timeoutFor: (bodyBytes: number) => number = requestTimeoutMs
     ) {}
 
     handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
@@ -58,7 +59,7 @@ class FetchRequestHandler {
         const port = request.port ? `:${request.port}` : ''
         const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ''}`
         const bodyBytes = request.body && typeof request.body.length === 'number' ? request.body.length : 0
-        const timeout = requestTimeoutMs(bodyBytes)
+        const timeout = this.timeoutFor(bodyBytes)
         const init: Record<string, unknown> = {
             method: request.method,
             headers: request.headers,
@@ -91,6 +92,8 @@ class FetchRequestHandler {
 export interface S3StoreDeps {
     /** the `fetch` to send requests with: the sandbox's global one in PostHog */
     fetch: FetchLike
+    /** overall deadline of one request (connect, send, answer); default `requestTimeoutMs(body size)` */
+    timeoutMs?: (bodyBytes: number) => number
 }
 
 function sseParams(config: Config): Partial<PutObjectCommandInput> {
@@ -110,7 +113,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         // newer SDKs add CRC32 headers that R2, B2 and older MinIO reject (aws-sdk-js-v3 #6810)
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s)),
+        requestHandler: new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s), deps.timeoutMs),
         // our handler answers with bytes already; the browser default would look for a ReadableStream
         streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8Bytes(body == null ? '' : String(body))),
     })
