@@ -48,6 +48,8 @@ export interface SealedBatch {
     /** epoch ms before which the batch is not tried again */
     notBefore: number
     lastFailure?: S3Failure
+    /** what the last attempt said: flush() waits out 'retry', not 'fatal' (only the user can fix that) */
+    lastOutcome?: 'retry' | 'fatal'
 }
 
 /** Hand a batch to durable storage (PostHog's job queue). Resolves true when it was accepted. */
@@ -113,8 +115,8 @@ export class Exporter {
     private readonly lastReport = new Map<string, number>()
     private readonly suppressed = new Map<string, number>()
     private readonly format: FileFormat
-    /** called whenever the queue drains, for flush() and close() */
-    private idleWaiters: Array<() => void> = []
+    /** flush() and close() waiting for a condition, checked whenever the pump stops */
+    private idleWaiters: Array<{ ready: () => boolean; resolve: () => void }> = []
 
     constructor(private readonly opts: ExporterOptions) {
         this.format = fileFormat(opts.config.compression)
@@ -147,10 +149,11 @@ export class Exporter {
         this.pump()
     }
 
-    /** Seal what is open and resolve when every sealed batch is stored (or has failed fatally once). For tests and tools. */
+    /** Seal what is open and resolve when every sealed batch is stored (or has failed fatally). For tests and tools. */
     flush(): Promise<void> {
         if (this.open) this.seal()
-        return this.whenIdle()
+        // the rest of the queue waits behind its head, so a fatally refused head means nothing more can happen now
+        return this.when(() => !this.inflight && (this.queue.length === 0 || this.queue[0].lastOutcome === 'fatal'))
     }
 
     /** Bytes this exporter holds: the open batch plus every sealed batch not yet stored. */
@@ -179,7 +182,7 @@ export class Exporter {
         return new Promise<boolean>((resolve) => {
             if (this.queue.length === 0) return resolve(false)
             const timer = this.opts.schedule(Math.max(0, deadlineMs - this.opts.now()), () => resolve(true))
-            this.whenIdle().then(() => {
+            this.when(() => !this.inflight && !this.nextDue(this.opts.now())).then(() => {
                 timer.cancel()
                 resolve(false)
             })
@@ -198,10 +201,12 @@ export class Exporter {
     }
 
     private openBatch(now: number): void {
-        this.open = new OpenBatch(this.opts.config.compression, now)
+        const batch = new OpenBatch(this.opts.config.compression, now)
+        this.open = batch
         this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {
             this.openTimer = undefined
-            this.tick()
+            // The timer belongs to this batch: seal it even if the clock reads a hair short (timers fire early).
+            if (this.open === batch) this.seal()
         })
     }
 
@@ -288,6 +293,7 @@ export class Exporter {
                     return
                 }
                 batch.lastFailure = outcome.failure
+                batch.lastOutcome = outcome.kind
                 const now = this.opts.now()
                 if (outcome.kind === 'retry') {
                     this.stats.retries++
@@ -372,16 +378,16 @@ export class Exporter {
         this.retryTimer = undefined
     }
 
-    /** Resolves once nothing is in flight and no batch is due: all stored, or the rest waiting for a retry. */
-    private whenIdle(): Promise<void> {
-        if (!this.inflight && !this.nextDue(this.opts.now())) return Promise.resolve()
-        return new Promise((resolve) => this.idleWaiters.push(resolve))
+    /** Resolves once `ready()` holds; checked now and each time the pump stops. */
+    private when(ready: () => boolean): Promise<void> {
+        if (ready()) return Promise.resolve()
+        return new Promise((resolve) => this.idleWaiters.push({ ready, resolve }))
     }
 
     private notifyIdle(): void {
-        const waiters = this.idleWaiters
-        this.idleWaiters = []
-        for (const resolve of waiters) resolve()
+        const waiting = this.idleWaiters
+        this.idleWaiters = waiting.filter((w) => !w.ready())
+        for (const w of waiting) if (!this.idleWaiters.includes(w)) w.resolve()
     }
 
     /** The one place problems are logged: the same kind at most once per `reportEveryMs`, with a count of the rest. */

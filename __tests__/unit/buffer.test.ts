@@ -1,0 +1,86 @@
+import { brotliDecompressSync, gunzipSync } from 'zlib'
+import { OpenBatch } from '../../src/buffer'
+import type { Compression } from '../../src/config'
+import { utf8Length } from '../../src/events'
+
+const decompress: Record<Compression, (body: Buffer) => Buffer> = {
+    gzip: (body) => gunzipSync(body),
+    brotli: (body) => brotliDecompressSync(body),
+    none: (body) => body,
+}
+
+const line = (i: number) => `{"event":"e${i}","uuid":"${i}","text":"${i % 3 === 0 ? 'ü😀漢' : 'plain'}"}\n`
+
+function fill(batch: OpenBatch, count: number): string[] {
+    const lines = Array.from({ length: count }, (_, i) => line(i))
+    for (const l of lines) batch.add(l, utf8Length(l))
+    return lines
+}
+
+describe('OpenBatch', () => {
+    it('counts the raw UTF-8 bytes and the events added', () => {
+        const batch = new OpenBatch('gzip', 0)
+        const lines = fill(batch, 10)
+        expect(batch.events).toBe(10)
+        expect(batch.rawBytes).toBe(Buffer.byteLength(lines.join(''), 'utf8'))
+        return batch.seal()
+    })
+
+    it('remembers when it was opened', () => {
+        const batch = new OpenBatch('none', 1_234)
+        expect(batch.openedAt).toBe(1_234)
+    })
+
+    describe.each<Compression>(['gzip', 'brotli', 'none'])('with %s', (compression) => {
+        it('seals into a body that decompresses to exactly the lines added, in order', async () => {
+            const batch = new OpenBatch(compression, 0)
+            const lines = fill(batch, 500)
+            const body = await batch.seal()
+            expect(decompress[compression](body).toString('utf8')).toBe(lines.join(''))
+        })
+
+        it('keeps every line in order when lines are handed to the compressor in many small chunks', async () => {
+            const batch = new OpenBatch(compression, 0, 100)
+            const lines = fill(batch, 500)
+            const body = await batch.seal()
+            expect(decompress[compression](body).toString('utf8').split('\n').slice(0, -1)).toEqual(lines.map((l) => l.slice(0, -1)))
+        })
+    })
+
+    it('seals an empty batch into an empty body', async () => {
+        const body = await new OpenBatch('gzip', 0).seal()
+        expect(gunzipSync(body).length).toBe(0)
+    })
+
+    it('holds far fewer bytes than it was given for repetitive content once sealed', async () => {
+        const batch = new OpenBatch('gzip', 0)
+        const l = '{"event":"$pageview","properties":{"$browser":"Chrome","$os":"Mac OS X","$current_url":"https://example.com/"}}\n'
+        for (let i = 0; i < 40_000; i++) batch.add(l, l.length)
+        expect(batch.rawBytes).toBe(40_000 * l.length)
+        const body = await batch.seal()
+        expect(batch.memoryBytes()).toBe(body.length)
+        expect(batch.memoryBytes()).toBeLessThan(batch.rawBytes / 50)
+    })
+
+    it('counts lines not yet handed to the compressor in its memory', () => {
+        const batch = new OpenBatch('gzip', 0)
+        batch.add('{"a":1}\n', 8)
+        expect(batch.memoryBytes()).toBe(8)
+        return batch.seal()
+    })
+
+    it('throws when a line is added after seal', async () => {
+        const batch = new OpenBatch('gzip', 0)
+        fill(batch, 3)
+        const sealed = batch.seal()
+        expect(() => batch.add('{"late":true}\n', 14)).toThrow(/after seal/)
+        expect(gunzipSync(await sealed).toString()).not.toContain('late')
+    })
+
+    it('throws when sealed twice', async () => {
+        const batch = new OpenBatch('none', 0)
+        const sealed = batch.seal()
+        expect(() => batch.seal()).toThrow(/twice/)
+        await sealed
+    })
+})

@@ -1,0 +1,81 @@
+import { randomBytes } from 'crypto'
+import { brotliDecompressSync, gunzipSync } from 'zlib'
+import { createCompressor, fileFormat } from '../../src/compression'
+import type { Compression } from '../../src/config'
+
+const decompress: Record<Compression, (body: Buffer) => Buffer> = {
+    gzip: (body) => gunzipSync(body),
+    brotli: (body) => brotliDecompressSync(body),
+    none: (body) => body,
+}
+
+/** JSON-ish lines with some variety, as many separate chunks. */
+function chunks(count: number): Buffer[] {
+    return Array.from({ length: count }, (_, i) =>
+        Buffer.from(`{"event":"$pageview","i":${i},"uuid":"${i.toString(16).padStart(12, '0')}","text":"ü😀漢 ${'x'.repeat(i % 97)}"}\n`, 'utf8')
+    )
+}
+
+describe.each<Compression>(['gzip', 'brotli', 'none'])('%s compression', (compression) => {
+    it('round-trips many written chunks in order', async () => {
+        const input = chunks(2_000)
+        const compressor = createCompressor(compression)
+        for (const chunk of input) compressor.write(chunk)
+        const body = await compressor.end()
+        expect(decompress[compression](body).equals(Buffer.concat(input))).toBe(true)
+    })
+
+    it('round-trips a single chunk', async () => {
+        const compressor = createCompressor(compression)
+        compressor.write(Buffer.from('{"a":1}\n'))
+        expect(decompress[compression](await compressor.end()).toString()).toBe('{"a":1}\n')
+    })
+
+    it('holds as many bytes as its output once finished, and more for a larger input', async () => {
+        const small = createCompressor(compression)
+        small.write(randomBytes(16 * 1024))
+        const smallBody = await small.end()
+        const large = createCompressor(compression)
+        for (let i = 0; i < 16; i++) large.write(randomBytes(16 * 1024))
+        const largeBody = await large.end()
+        expect(small.memoryBytes()).toBe(smallBody.length)
+        expect(large.memoryBytes()).toBe(largeBody.length)
+        expect(large.memoryBytes()).toBeGreaterThan(small.memoryBytes() * 8)
+    })
+})
+
+describe('compression memory while writing', () => {
+    it('counts written input that is not yet compressed', () => {
+        const compressor = createCompressor('gzip')
+        expect(compressor.memoryBytes()).toBe(0)
+        compressor.write(randomBytes(64 * 1024))
+        expect(compressor.memoryBytes()).toBeGreaterThan(0)
+        return compressor.end()
+    })
+
+    it('compresses repetitive JSON lines far below their raw size', async () => {
+        const input = Buffer.from('{"event":"$pageview","properties":{"$browser":"Chrome"}}\n'.repeat(20_000))
+        const compressor = createCompressor('gzip')
+        compressor.write(input)
+        const body = await compressor.end()
+        expect(compressor.memoryBytes()).toBe(body.length)
+        expect(body.length).toBeLessThan(input.length / 50)
+    })
+})
+
+describe('fileFormat', () => {
+    it('gives .jsonl.gz with Content-Encoding gzip for gzip', () => {
+        expect(fileFormat('gzip')).toEqual({ extension: '.jsonl.gz', contentType: 'application/x-ndjson', contentEncoding: 'gzip' })
+    })
+
+    it('gives .jsonl.br with Content-Encoding br for brotli', () => {
+        expect(fileFormat('brotli')).toEqual({ extension: '.jsonl.br', contentType: 'application/x-ndjson', contentEncoding: 'br' })
+    })
+
+    it('gives .jsonl with no Content-Encoding without compression', () => {
+        const format = fileFormat('none')
+        expect(format.extension).toBe('.jsonl')
+        expect(format.contentType).toBe('application/x-ndjson')
+        expect(format.contentEncoding).toBeUndefined()
+    })
+})

@@ -1,0 +1,270 @@
+import pluginJson from '../../plugin.json'
+import { CHOICES, describeConfig, LIMITS, MEGABYTE, parseConfig, SETTING_KEYS, type Config } from '../../src/config'
+import { ConfigError } from '../../src/errors'
+
+interface PluginSetting {
+    key?: string
+    type?: string
+    default?: string
+    choices?: string[]
+    required?: boolean
+}
+
+const pluginSettings = (pluginJson.config as PluginSetting[]).filter((s): s is PluginSetting & { key: string } => typeof s.key === 'string')
+const pluginKeys = pluginSettings.map((s) => s.key)
+
+/** The three settings without a usable default, filled in. */
+const REQUIRED = { awsAccessKey: 'AKIAEXAMPLE123', awsSecretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', s3BucketName: 'my-posthog-archive' }
+
+/** Every setting at its plugin.json default, as the settings page would submit it, plus the required fields. */
+function defaultsWithRequired(): Record<string, string> {
+    const raw: Record<string, string> = {}
+    for (const s of pluginSettings) raw[s.key] = s.default ?? ''
+    return { ...raw, ...REQUIRED }
+}
+
+/** parseConfig's ConfigError, or a test failure if it parsed. */
+function configError(raw: Record<string, unknown>): ConfigError {
+    try {
+        parseConfig(raw)
+    } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError)
+        return error as ConfigError
+    }
+    throw new Error(`expected a ConfigError for ${JSON.stringify(raw)}`)
+}
+
+describe('plugin.json and the parser agree', () => {
+    it('lists every setting key once in plugin.json', () => {
+        expect(new Set(pluginKeys).size).toBe(pluginKeys.length)
+    })
+
+    it('knows every plugin.json key and no other', () => {
+        expect([...SETTING_KEYS].sort()).toEqual([...pluginKeys].sort())
+    })
+
+    it('reads every setting plugin.json offers, so no setting is left over after the code stops reading it', () => {
+        const read = new Set<string>()
+        const raw = new Proxy(defaultsWithRequired(), {
+            get(target, key) {
+                if (typeof key === 'string') read.add(key)
+                return target[key as string]
+            },
+        })
+        parseConfig(raw)
+        expect([...read].filter((k) => pluginKeys.includes(k)).sort()).toEqual([...pluginKeys].sort())
+    })
+
+    it('offers exactly the choices the parser accepts for every choice setting', () => {
+        const choiceSettings = pluginSettings.filter((s) => s.type === 'choice')
+        expect(choiceSettings.map((s) => s.key).sort()).toEqual(Object.keys(CHOICES).sort())
+        for (const s of choiceSettings) {
+            expect({ key: s.key, choices: s.choices }).toEqual({ key: s.key, choices: Object.keys(CHOICES[s.key as keyof typeof CHOICES]) })
+        }
+    })
+
+    it('defaults every choice setting to one of its choices', () => {
+        for (const s of pluginSettings.filter((x) => x.type === 'choice')) {
+            expect(s.choices).toContain(s.default)
+        }
+    })
+
+    it('parses the plugin.json defaults without error once the required fields are set', () => {
+        const config = parseConfig(defaultsWithRequired())
+        expect(config).toMatchObject({
+            region: 'us-west-1',
+            prefix: '',
+            forcePathStyle: false,
+            uploadIntervalMs: 60_000,
+            maxBatchBytes: 1_048_576,
+            bufferLimitBytes: 64 * 1_048_576,
+            format: 'jsonl',
+            compression: 'gzip',
+            sse: { kind: 'disabled' },
+        })
+        expect([...config.eventsToIgnore]).toEqual(['$feature_flag_called'])
+        expect(config.endpoint).toBeUndefined()
+    })
+
+    it('falls back to the plugin.json default for a setting the host did not pass at all', () => {
+        expect(parseConfig({ ...REQUIRED })).toEqual(parseConfig(defaultsWithRequired()))
+    })
+})
+
+describe('a valid config', () => {
+    it('parses into the typed config with units in bytes and milliseconds', () => {
+        const config = parseConfig({
+            awsAccessKey: ' AKIAFULL ',
+            awsSecretAccessKey: 'full-secret',
+            s3BucketName: 'archive.example-1',
+            awsRegion: 'eu-central-1',
+            prefix: 'backups/posthog/',
+            uploadMinutes: '2.5',
+            uploadMegabytes: '5',
+            eventsToIgnore: '$pageleave, $autocapture',
+            uploadFormat: 'jsonl',
+            compression: 'no compression',
+            bufferLimitMegabytes: '128',
+            s3BucketEndpoint: 'http://127.0.0.1:9000/',
+            s3ForcePathStyle: 'true',
+            sse: 'aws:kms',
+            sseKmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/abcd',
+        })
+        const expected: Config = {
+            accessKeyId: 'AKIAFULL',
+            secretAccessKey: 'full-secret',
+            bucket: 'archive.example-1',
+            region: 'eu-central-1',
+            prefix: 'backups/posthog/',
+            endpoint: 'http://127.0.0.1:9000',
+            forcePathStyle: true,
+            uploadIntervalMs: 150_000,
+            maxBatchBytes: 5 * 1_048_576,
+            bufferLimitBytes: 128 * 1_048_576,
+            eventsToIgnore: new Set(['$pageleave', '$autocapture']),
+            format: 'jsonl',
+            compression: 'none',
+            sse: { kind: 'aws:kms', kmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/abcd' },
+        }
+        expect(config).toEqual(expected)
+        expect(MEGABYTE).toBe(1_048_576)
+    })
+
+    it('maps each compression choice to its meaning', () => {
+        expect(parseConfig({ ...REQUIRED, compression: 'gzip' }).compression).toBe('gzip')
+        expect(parseConfig({ ...REQUIRED, compression: 'brotli' }).compression).toBe('brotli')
+        expect(parseConfig({ ...REQUIRED, compression: 'no compression' }).compression).toBe('none')
+    })
+
+    it('accepts AES256 encryption without a KMS key', () => {
+        expect(parseConfig({ ...REQUIRED, sse: 'AES256' }).sse).toEqual({ kind: 'AES256' })
+    })
+
+    it('accepts an endpoint without a region, for S3-compatible stores', () => {
+        const config = parseConfig({ ...REQUIRED, awsRegion: '', s3BucketEndpoint: 'https://account.r2.cloudflarestorage.com' })
+        expect(config.region).toBe('')
+        expect(config.endpoint).toBe('https://account.r2.cloudflarestorage.com')
+    })
+
+    it('accepts the limits of every numeric setting', () => {
+        const low = parseConfig({ ...REQUIRED, uploadMinutes: String(LIMITS.uploadMinutes.min), uploadMegabytes: '1', bufferLimitMegabytes: '1' })
+        expect(low.uploadIntervalMs).toBe(3_000)
+        expect(low.maxBatchBytes).toBe(1_048_576)
+        const high = parseConfig({ ...REQUIRED, uploadMinutes: '60', uploadMegabytes: '100', bufferLimitMegabytes: '1024' })
+        expect(high.uploadIntervalMs).toBe(3_600_000)
+        expect(high.maxBatchBytes).toBe(100 * 1_048_576)
+        expect(high.bufferLimitBytes).toBe(1024 * 1_048_576)
+    })
+
+    it('never shows the secret when describing the config', () => {
+        const config = parseConfig({ ...REQUIRED, awsSecretAccessKey: 'zz-DESCRIBE-SECRET-zz' })
+        const text = describeConfig(config)
+        expect(text).toContain('my-posthog-archive')
+        expect(text).not.toContain('DESCRIBE-SECRET')
+    })
+})
+
+describe('eventsToIgnore', () => {
+    it('splits on commas, trims every name and drops empty entries', () => {
+        const config = parseConfig({ ...REQUIRED, eventsToIgnore: ' $pageview ,, $autocapture,  ,my event ,' })
+        expect([...config.eventsToIgnore].sort()).toEqual(['$autocapture', '$pageview', 'my event'])
+    })
+
+    it('is empty when the setting is blank', () => {
+        expect(parseConfig({ ...REQUIRED, eventsToIgnore: '  ' }).eventsToIgnore.size).toBe(0)
+    })
+})
+
+describe('a bad value', () => {
+    // [what is wrong, the settings that differ from a valid config, the key named, the fix the message must give]
+    const cases: Array<[string, Record<string, string>, string, RegExp]> = [
+        ['missing access key', { awsAccessKey: '' }, 'awsAccessKey', /paste the access key ID/],
+        ['access key with spaces', { awsAccessKey: 'AKIA ABC' }, 'awsAccessKey', /paste the access key ID alone/],
+        ['missing secret', { awsSecretAccessKey: '  ' }, 'awsSecretAccessKey', /paste the secret/],
+        ['missing bucket', { s3BucketName: '' }, 's3BucketName', /enter the name of the bucket/],
+        ['no region and no endpoint', { awsRegion: '', s3BucketEndpoint: '' }, 'awsRegion', /enter the bucket's region.*or set "S3 Bucket Endpoint"/],
+        ['a region that is not a region name', { awsRegion: 'EU Central' }, 'awsRegion', /use the form us-east-1/],
+        ['non-numeric uploadMinutes', { uploadMinutes: 'five' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
+        ['empty uploadMinutes', { uploadMinutes: '' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
+        ['uploadMinutes below the minimum', { uploadMinutes: '0.01' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
+        ['uploadMinutes above the maximum', { uploadMinutes: '61' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
+        ['non-numeric uploadMegabytes', { uploadMegabytes: '1MB' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
+        ['uploadMegabytes below the minimum', { uploadMegabytes: '0.5' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
+        ['uploadMegabytes above the maximum', { uploadMegabytes: '101' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
+        ['negative uploadMegabytes', { uploadMegabytes: '-1' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
+        ['a memory limit below the upload size', { uploadMegabytes: '10', bufferLimitMegabytes: '5' }, 'bufferLimitMegabytes', /raise it to at least the upload size/],
+        ['aws:kms without a key id', { sse: 'aws:kms', sseKmsKeyId: '' }, 'sseKmsKeyId', /enter the KMS key ID or ARN, or choose AES256/],
+        ['an ftp endpoint', { s3BucketEndpoint: 'ftp://x' }, 's3BucketEndpoint', /use the form http\(s\):\/\/host\[:port\]/],
+        ['an endpoint that is not a url', { s3BucketEndpoint: 'not a url' }, 's3BucketEndpoint', /use the form http\(s\):\/\/host\[:port\]/],
+        ['an endpoint with a path and query', { s3BucketEndpoint: 'http://host/path?q' }, 's3BucketEndpoint', /with no path, query or credentials/],
+        ['an endpoint with credentials', { s3BucketEndpoint: 'https://user:pw@host' }, 's3BucketEndpoint', /with no path, query or credentials/],
+        ['a bucket with capitals and an underscore', { s3BucketName: 'My_Bucket' }, 's3BucketName', /may only hold lowercase letters, digits, dots and hyphens/],
+        ['a bucket name too short', { s3BucketName: 'ab' }, 's3BucketName', /must be 3 to 63 characters long/],
+        ['a bucket name too long', { s3BucketName: 'a'.repeat(64) }, 's3BucketName', /must be 3 to 63 characters long/],
+        ['a bucket given as a url', { s3BucketName: 's3://bucket' }, 's3BucketName', /must be the bare name, without "s3:\/\/"/],
+        ['a bucket with a slash', { s3BucketName: 'bucket/folder' }, 's3BucketName', /must be the bare name/],
+        ['a bucket that looks like an ip address', { s3BucketName: '192.168.1.1' }, 's3BucketName', /must not look like an IP address/],
+        ['a bucket with two dots in a row', { s3BucketName: 'a..b' }, 's3BucketName', /must not hold two dots in a row/],
+        ['a bucket ending in a hyphen', { s3BucketName: 'bucket-' }, 's3BucketName', /must begin and end with a letter or digit/],
+        ['a prefix with a leading slash', { prefix: '/backups/' }, 'prefix', /remove the leading slash/],
+        ['a prefix that starts with ..', { prefix: '../other/' }, 'prefix', /use plain folder names/],
+        ['a prefix with .. inside', { prefix: 'backups/../other/' }, 'prefix', /use plain folder names/],
+        ['a prefix with a doubled slash', { prefix: 'backups//posthog/' }, 'prefix', /remove the doubled slash/],
+        ['an unknown compression', { compression: 'zip' }, 'compression', /choose one of "gzip", "brotli", "no compression"/],
+        ['an unknown format', { uploadFormat: 'csv' }, 'uploadFormat', /choose one of "jsonl"/],
+        ['an unknown path style', { s3ForcePathStyle: 'yes' }, 's3ForcePathStyle', /choose one of "true", "false"/],
+        ['an unknown encryption', { sse: 'KMS' }, 'sse', /choose one of "disabled", "AES256", "aws:kms"/],
+    ]
+
+    it.each(cases)('%s gives a ConfigError naming the field and its fix', (_what, bad, key, fix) => {
+        const error = configError({ ...defaultsWithRequired(), ...bad })
+        expect(error.problems).toHaveLength(1)
+        expect(error.message).toContain(`(${key})`)
+        expect(error.problems[0]).toContain(`(${key})`)
+        expect(error.problems[0]).toMatch(fix)
+        expect(error.message).toContain(error.problems[0])
+    })
+
+    it('lists several bad fields in one error', () => {
+        const error = configError({
+            ...defaultsWithRequired(),
+            awsAccessKey: '',
+            s3BucketName: 'My_Bucket',
+            uploadMinutes: 'soon',
+            uploadMegabytes: '1000',
+            compression: 'zip',
+            prefix: '/x/',
+        })
+        expect(error.problems).toHaveLength(6)
+        for (const key of ['awsAccessKey', 's3BucketName', 'uploadMinutes', 'uploadMegabytes', 'compression', 'prefix']) {
+            expect(error.message).toContain(`(${key})`)
+            expect(error.problems.filter((p) => p.includes(`(${key})`))).toHaveLength(1)
+        }
+    })
+
+    it('never echoes the secret, whatever else is wrong', () => {
+        const secret = 'Zq9-VERY-DISTINCTIVE-s3cr3t/value+XYZ'
+        const error = configError({
+            awsAccessKey: 'AKIA WITH SPACE',
+            awsSecretAccessKey: `  ${secret}  `,
+            s3BucketName: 's3://Bad_Bucket',
+            awsRegion: 'Not A Region',
+            prefix: '/../',
+            uploadMinutes: 'x',
+            uploadMegabytes: 'y',
+            bufferLimitMegabytes: 'z',
+            eventsToIgnore: '',
+            uploadFormat: 'csv',
+            compression: 'zip',
+            s3BucketEndpoint: 'ftp://nope',
+            s3ForcePathStyle: 'maybe',
+            sse: 'aws:kms',
+            sseKmsKeyId: '',
+        })
+        expect(error.problems.length).toBeGreaterThan(5)
+        const everything = [error.message, String(error), JSON.stringify(error), error.stack ?? '', ...error.problems].join('\n')
+        expect(everything).not.toContain(secret)
+        expect(everything).not.toContain('DISTINCTIVE')
+        expect(everything).not.toContain('s3cr3t')
+    })
+})

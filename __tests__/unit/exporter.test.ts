@@ -1,0 +1,676 @@
+/**
+ * The Exporter with fakes only: a scripted ObjectStore, a fake clock, a fake one-shot scheduler the test fires by
+ * advancing the clock, a fixed random and counting random bytes. Nothing here sleeps; the only real asynchrony is
+ * zlib's thread pool, awaited with `waitFor` / `settle`.
+ */
+import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import { brotliDecompressSync, gunzipSync } from 'zlib'
+import type { Config } from '../../src/config'
+import { ClosedError } from '../../src/errors'
+import { encodeEvent, utf8Length } from '../../src/events'
+import { Exporter, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { backoffMs } from '../../src/retry'
+import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3'
+
+// ---------------------------------------------------------------------------------------------------------------
+// fakes
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0, 0)
+const OK: PutOutcome = { kind: 'ok', etag: '"etag"' }
+const SLOW_DOWN: PutOutcome = { kind: 'retry', failure: { code: 'SlowDown', statusCode: 503, message: 'Please reduce your request rate.' } }
+const CONN_RESET: PutOutcome = { kind: 'retry', failure: { code: 'ECONNRESET', message: 'socket hang up' } }
+const ACCESS_DENIED: PutOutcome = { kind: 'fatal', failure: { code: 'AccessDenied', statusCode: 403, message: 'Access Denied' } }
+
+interface FakeTimer {
+    delayMs: number
+    at: number
+    fn: () => void
+    cancelled: boolean
+    fired: boolean
+}
+
+class FakeClock {
+    t = T0
+    readonly timers: FakeTimer[] = []
+    now = (): number => this.t
+    schedule = (delayMs: number, fn: () => void): Cancel => {
+        const timer: FakeTimer = { delayMs, at: this.t + delayMs, fn, cancelled: false, fired: false }
+        this.timers.push(timer)
+        return {
+            cancel: () => {
+                timer.cancelled = true
+            },
+        }
+    }
+    pending(): FakeTimer[] {
+        return this.timers.filter((t) => !t.cancelled && !t.fired)
+    }
+    /** Move the clock forward and fire every timer that is due by then, earliest first. */
+    advance(ms: number): void {
+        const until = this.t + ms
+        for (;;) {
+            const due = this.pending()
+                .filter((t) => t.at <= until)
+                .sort((a, b) => a.at - b.at)[0]
+            if (!due) break
+            this.t = Math.max(this.t, due.at)
+            due.fired = true
+            due.fn()
+        }
+        this.t = until
+    }
+    /** Fire one timer without moving the clock (a host timer that runs a little early). */
+    fire(timer: FakeTimer): void {
+        timer.fired = true
+        timer.fn()
+    }
+}
+
+type Step = PutOutcome | 'hang' | 'hold'
+
+/** An ObjectStore that records every put, answers from a script (then ok), and checks puts never overlap. */
+class FakeStore implements ObjectStore {
+    readonly requests: PutObjectRequest[] = []
+    readonly outcomes: Array<PutOutcome | undefined> = []
+    readonly script: Step[] = []
+    inFlight = 0
+    maxInFlight = 0
+    private readonly held: Array<(outcome: PutOutcome) => void> = []
+
+    put(request: PutObjectRequest): Promise<PutOutcome> {
+        this.inFlight++
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
+        const index = this.requests.push(request) - 1
+        const step = this.script.shift() ?? OK
+        const answer = (outcome: PutOutcome): PutOutcome => {
+            this.inFlight--
+            this.outcomes[index] = outcome
+            return outcome
+        }
+        if (step === 'hang') return new Promise<PutOutcome>(() => undefined)
+        if (step === 'hold') return new Promise<PutOutcome>((resolve) => this.held.push((o) => resolve(answer(o))))
+        // answer a few turns later, like a network would, so an overlapping put would be seen
+        return new Promise<PutOutcome>((resolve) => setImmediate(() => setImmediate(() => resolve(answer(step)))))
+    }
+
+    /** Answer the oldest held put. */
+    release(outcome: PutOutcome = OK): void {
+        const next = this.held.shift()
+        if (!next) throw new Error('no held put to release')
+        next(outcome)
+    }
+
+    stored(): PutObjectRequest[] {
+        return this.requests.filter((_, i) => this.outcomes[i]?.kind === 'ok')
+    }
+}
+
+class FakeLog {
+    readonly lines: Array<{ level: 'info' | 'warn' | 'error'; message: string }> = []
+    info = (message: string) => void this.lines.push({ level: 'info', message })
+    warn = (message: string) => void this.lines.push({ level: 'warn', message })
+    error = (message: string) => void this.lines.push({ level: 'error', message })
+    at(level: 'info' | 'warn' | 'error'): string[] {
+        return this.lines.filter((l) => l.level === level).map((l) => l.message)
+    }
+}
+
+type ExporterConfig = ExporterOptions['config']
+
+function setup(config: Partial<ExporterConfig> = {}, options: Partial<ExporterOptions> = {}) {
+    const clock = new FakeClock()
+    const store = new FakeStore()
+    const log = new FakeLog()
+    let counter = 0
+    const fullConfig: ExporterConfig = {
+        bucket: 'test-bucket',
+        prefix: 'exports/',
+        compression: 'gzip',
+        maxBatchBytes: 1_000_000,
+        uploadIntervalMs: 60_000,
+        bufferLimitBytes: 64 * 1_048_576,
+        eventsToIgnore: new Set<string>(),
+        ...config,
+    }
+    const exporter = new Exporter({
+        config: fullConfig,
+        store,
+        now: clock.now,
+        random: () => 0.5,
+        // counting bytes: deterministic, yet every batch id differs
+        randomBytes: (n) => {
+            counter++
+            return Array.from({ length: n }, (_, i) => (i === n - 1 ? counter & 0xff : i === n - 2 ? (counter >> 8) & 0xff : 0))
+        },
+        schedule: clock.schedule,
+        log,
+        fatalRetryMs: 30_000,
+        ...options,
+    })
+    return { clock, store, log, exporter, config: fullConfig }
+}
+
+/** A recording spill that accepts everything. */
+function recordingSpill() {
+    const batches: Array<Parameters<Spill>[0]> = []
+    const spill: Spill = (batch) => {
+        batches.push(batch)
+        return Promise.resolve(true)
+    }
+    return { spill, batches }
+}
+
+function makeEvent(i: number, opts: { name?: string; padBytes?: number } = {}): ProcessedPluginEvent {
+    return {
+        distinct_id: `user-${i % 7}`,
+        ip: null,
+        team_id: 1,
+        event: opts.name ?? '$pageview',
+        properties: { i, pad: 'x'.repeat(opts.padBytes ?? 0), text: 'ü😀漢' },
+        timestamp: new Date(T0 + i).toISOString(),
+        uuid: `00000000-0000-7000-8000-${i.toString().padStart(12, '0')}`,
+    }
+}
+
+const lineBytes = (event: ProcessedPluginEvent) => utf8Length(encodeEvent(event))
+
+function decode(body: Buffer, contentEncoding?: string): Buffer {
+    if (contentEncoding === 'gzip') return gunzipSync(body)
+    if (contentEncoding === 'br') return brotliDecompressSync(body)
+    return body
+}
+
+function linesOf(request: { body: Buffer; contentEncoding?: string }): string[] {
+    const text = decode(request.body, request.contentEncoding).toString('utf8')
+    expect(text.endsWith('\n')).toBe(true)
+    return text.slice(0, -1).split('\n')
+}
+
+const uuidsOf = (request: { body: Buffer; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).uuid as string)
+
+/** Every uuid in `expected` appears exactly once across `requests`, and nothing else does. */
+function expectEachExactlyOnce(requests: Array<{ body: Buffer; contentEncoding?: string }>, expected: string[]): void {
+    const seen = requests.flatMap(uuidsOf)
+    const counts = new Map<string, number>()
+    for (const uuid of seen) counts.set(uuid, (counts.get(uuid) ?? 0) + 1)
+    expect([...counts.entries()].filter(([, n]) => n !== 1)).toEqual([])
+    expect([...counts.keys()].sort()).toEqual([...expected].sort())
+}
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+    const started = Date.now()
+    while (!condition()) {
+        if (Date.now() - started > 3_000) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((resolve) => setImmediate(resolve))
+    }
+}
+
+/** Let pending zlib work and promise chains run, for checks that something did NOT happen. */
+async function settle(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 2))
+    for (let i = 0; i < 30; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+function track<T>(promise: Promise<T>): { done: () => boolean; value: () => T | undefined } {
+    let done = false
+    let value: T | undefined
+    promise.then((v) => {
+        done = true
+        value = v
+    })
+    return { done: () => done, value: () => value }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('Exporter', () => {
+    describe('filtering', () => {
+        it('does not upload ignored events, and counts them', async () => {
+            const { exporter, store } = setup({ eventsToIgnore: new Set(['$feature_flag_called', 'secret event']) })
+            const kept = [makeEvent(1), makeEvent(2), makeEvent(3)]
+            exporter.add(makeEvent(10, { name: '$feature_flag_called' }))
+            exporter.add(kept[0])
+            exporter.add(makeEvent(11, { name: 'secret event' }))
+            exporter.add(kept[1])
+            exporter.add(makeEvent(12, { name: '$feature_flag_called' }))
+            exporter.add(kept[2])
+            await exporter.flush()
+
+            expect(exporter.stats.seen).toBe(6)
+            expect(exporter.stats.ignored).toBe(3)
+            expect(exporter.stats.delivered).toBe(3)
+            expectEachExactlyOnce(store.requests, kept.map((e) => e.uuid))
+            expect(store.requests.flatMap(linesOf).map((l) => JSON.parse(l).event)).not.toContain('$feature_flag_called')
+        })
+
+        it('uploads nothing when every event is ignored', async () => {
+            const { exporter, store, clock } = setup({ eventsToIgnore: new Set(['$pageview']) })
+            for (let i = 0; i < 5; i++) exporter.add(makeEvent(i))
+            await exporter.flush()
+            clock.advance(120_000)
+            await settle()
+            expect(store.requests).toHaveLength(0)
+            expect(exporter.stats.ignored).toBe(5)
+            expect(exporter.pendingEvents()).toBe(0)
+        })
+    })
+
+    describe('objects', () => {
+        it('stores each batch under {prefix}{day}/{stamp}Z-{id}.jsonl.gz with the gzip content encoding', async () => {
+            const { exporter, store } = setup()
+            exporter.add(makeEvent(1))
+            await exporter.flush()
+            expect(store.requests).toHaveLength(1)
+            const [put] = store.requests
+            expect(put.key).toBe('exports/2026-11-25/20261125-100000.000Z-0000000000000001.jsonl.gz')
+            expect(put.contentEncoding).toBe('gzip')
+            expect(put.contentType).toBe('application/x-ndjson')
+            expect(uuidsOf(put)).toEqual([makeEvent(1).uuid])
+        })
+
+        it('writes events in the order they were added, batches in the order they were sealed', async () => {
+            const events = Array.from({ length: 60 }, (_, i) => makeEvent(i, { padBytes: 100 }))
+            const { exporter, store } = setup({ maxBatchBytes: 5 * lineBytes(events[0]) })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(store.requests.length).toBeGreaterThan(5)
+            expect(store.requests.flatMap(uuidsOf)).toEqual(events.map((e) => e.uuid))
+        })
+    })
+
+    describe('the size cap', () => {
+        it('seals a batch before the size cap would be crossed, so every object holds at most the cap', async () => {
+            const cap = 4_000
+            // sizes that do not divide the cap evenly
+            const events = Array.from({ length: 200 }, (_, i) => makeEvent(i, { padBytes: (i * 137) % 900 }))
+            const { exporter, store } = setup({ maxBatchBytes: cap })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+
+            const raw = store.requests.map((r) => decode(r.body, r.contentEncoding).length)
+            expect(raw.every((bytes) => bytes <= cap)).toBe(true)
+            // and not sealed early: the next object's first event would not have fitted into the previous one
+            for (let i = 0; i + 1 < store.requests.length; i++) {
+                const firstOfNext = Buffer.byteLength(linesOf(store.requests[i + 1])[0] + '\n')
+                expect(raw[i] + firstOfNext).toBeGreaterThan(cap)
+            }
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+            expect(exporter.stats.objects).toBe(store.requests.length)
+        })
+
+        it('seals as soon as a batch reaches the cap exactly, without waiting for the next event', async () => {
+            const event = makeEvent(1, { padBytes: 300 })
+            const { exporter, store } = setup({ maxBatchBytes: 2 * lineBytes(event) })
+            exporter.add(event)
+            exporter.add(makeEvent(2, { padBytes: 300 }))
+            await waitFor(() => store.requests.length === 1, 'the full batch to be uploaded')
+            expect(uuidsOf(store.requests[0])).toEqual([makeEvent(1).uuid, makeEvent(2).uuid])
+        })
+
+        it('uploads an event bigger than the cap alone', async () => {
+            const cap = 2_000
+            const small1 = makeEvent(1)
+            const big = makeEvent(2, { padBytes: 5_000 })
+            const small2 = makeEvent(3)
+            const { exporter, store } = setup({ maxBatchBytes: cap })
+            exporter.add(small1)
+            exporter.add(big)
+            exporter.add(small2)
+            await exporter.flush()
+            expect(store.requests.map(uuidsOf)).toEqual([[small1.uuid], [big.uuid], [small2.uuid]])
+        })
+    })
+
+    describe('the time trigger', () => {
+        it('seals after uploadIntervalMs when the scheduled timer fires, with no new event', async () => {
+            const { exporter, store, clock } = setup({ uploadIntervalMs: 60_000 })
+            exporter.add(makeEvent(1))
+            clock.advance(10_000)
+            exporter.add(makeEvent(2))
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([60_000])
+
+            clock.advance(49_999)
+            await settle()
+            expect(store.requests).toHaveLength(0)
+
+            clock.advance(1)
+            await waitFor(() => store.requests.length === 1, 'the timed upload')
+            expect(store.requests[0].key).toContain('/20261125-100100.000Z-') // sealed at T0 + 60 s
+            expect(uuidsOf(store.requests[0])).toEqual([makeEvent(1).uuid, makeEvent(2).uuid])
+            await waitFor(() => exporter.stats.delivered === 2, 'delivery')
+        })
+
+        it('seals when its timer fires even if the clock reads a millisecond short of the interval', async () => {
+            // Host timers may fire ~1 ms early against Date.now(); the batch must not then wait for another minute.
+            const { exporter, store, clock } = setup({ uploadIntervalMs: 60_000 })
+            exporter.add(makeEvent(1))
+            const [timer] = clock.pending()
+            clock.t = T0 + 59_999
+            clock.fire(timer)
+            clock.advance(1) // the interval has now passed; fires whatever the exporter scheduled meanwhile
+            await settle()
+            expect(store.requests).toHaveLength(1)
+        })
+
+        it('seals an overdue batch on tick() even when its timer never fired', async () => {
+            const { exporter, store, clock } = setup({ uploadIntervalMs: 60_000 })
+            exporter.add(makeEvent(1))
+            clock.t = T0 + 30_000
+            exporter.tick()
+            await settle()
+            expect(store.requests).toHaveLength(0)
+            clock.t = T0 + 60_000
+            exporter.tick()
+            await waitFor(() => store.requests.length === 1, 'the upload after tick')
+        })
+
+        it('seals an overdue batch when the next event arrives', async () => {
+            const { exporter, store, clock } = setup({ uploadIntervalMs: 60_000 })
+            exporter.add(makeEvent(1))
+            clock.t = T0 + 60_000
+            exporter.add(makeEvent(2))
+            await waitFor(() => store.requests.length === 1, 'the upload')
+            expect(uuidsOf(store.requests[0])).toEqual([makeEvent(1).uuid, makeEvent(2).uuid])
+        })
+    })
+
+    describe('retries', () => {
+        it('retries a retryable failure under the same key after the backoff and delivers exactly once', async () => {
+            const { exporter, store, clock, log } = setup()
+            store.script.push(SLOW_DOWN)
+            const events = Array.from({ length: 20 }, (_, i) => makeEvent(i))
+            for (const e of events) exporter.add(e)
+            void exporter.flush()
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+
+            const wait = backoffMs(1, 0.5)
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([wait])
+            clock.advance(wait - 1)
+            await settle()
+            expect(store.requests).toHaveLength(1)
+
+            clock.advance(1)
+            await waitFor(() => exporter.stats.delivered === 20, 'the retried upload')
+            expect(store.requests).toHaveLength(2)
+            expect(store.requests[1].key).toBe(store.requests[0].key)
+            expect(store.requests[1].body.equals(store.requests[0].body)).toBe(true)
+            expect(store.stored()).toHaveLength(1)
+            expectEachExactlyOnce(store.stored(), events.map((e) => e.uuid))
+            expect(exporter.stats).toMatchObject({ delivered: 20, objects: 1, retries: 1, failures: 0 })
+            expect(log.at('warn').join('\n')).toContain('SlowDown')
+            expect(log.at('error')).toEqual([])
+        })
+
+        it('honours the server Retry-After as the least wait', async () => {
+            const { exporter, store, clock } = setup()
+            store.script.push({ kind: 'retry', failure: { code: 'SlowDown', statusCode: 503, message: 'slow', retryAfterMs: 20_000 } })
+            exporter.add(makeEvent(1))
+            void exporter.flush()
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([20_000])
+        })
+
+        it('flush() does not resolve while a batch waits out a retryable backoff', async () => {
+            const { exporter, store, clock } = setup()
+            store.script.push(SLOW_DOWN)
+            exporter.add(makeEvent(1))
+            const flushed = track(exporter.flush())
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+            await settle()
+            expect(flushed.done()).toBe(false) // nothing is stored yet
+
+            clock.advance(backoffMs(1, 0.5))
+            await waitFor(() => flushed.done(), 'flush after the retry')
+            expect(exporter.stats.delivered).toBe(1)
+        })
+    })
+
+    describe('a fatal failure', () => {
+        it('is reported once with the bucket and the fix, the batch is kept, retried after fatalRetryMs and delivered once S3 answers ok', async () => {
+            const events = Array.from({ length: 50 }, (_, i) => makeEvent(i, { padBytes: 200 }))
+            const { exporter, store, clock, log } = setup({ maxBatchBytes: 20 * lineBytes(events[0]) })
+            store.script.push(ACCESS_DENIED, ACCESS_DENIED)
+            for (const e of events) exporter.add(e)
+            void exporter.flush()
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+            await settle()
+
+            expect(store.requests).toHaveLength(1) // the later batches wait behind the failing one
+            expect(exporter.pendingEvents()).toBe(50)
+            const errors = log.at('error')
+            expect(errors).toHaveLength(1)
+            expect(errors[0]).toContain('test-bucket')
+            expect(errors[0]).toContain('s3:PutObject')
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([30_000])
+
+            clock.advance(29_999)
+            await settle()
+            expect(store.requests).toHaveLength(1)
+
+            clock.advance(1) // second attempt: still denied, within the report interval
+            await waitFor(() => store.outcomes[1] !== undefined, 'the second attempt')
+            await settle()
+            expect(log.at('error')).toHaveLength(1)
+            expect(exporter.pendingEvents()).toBe(50)
+
+            clock.advance(30_000) // third attempt: the user fixed the policy
+            await waitFor(() => exporter.stats.delivered === 50, 'delivery after the fix')
+            expect(store.requests[1].key).toBe(store.requests[0].key)
+            expect(store.requests[2].key).toBe(store.requests[0].key)
+            expect(log.at('error')).toHaveLength(1)
+            expect(exporter.stats.failures).toBe(2)
+            expect(exporter.pendingEvents()).toBe(0)
+            expectEachExactlyOnce(store.stored(), events.map((e) => e.uuid))
+            expect(log.at('info').join('\n')).toContain('after 3 attempts')
+        })
+    })
+
+    describe('uploads in flight', () => {
+        it('never overlaps two uploads, even while events keep arriving', async () => {
+            const events = Array.from({ length: 300 }, (_, i) => makeEvent(i, { padBytes: 50 }))
+            const { exporter, store } = setup({ maxBatchBytes: 10 * lineBytes(events[0]) })
+            for (let i = 0; i < events.length; i++) {
+                exporter.add(events[i])
+                if (i % 25 === 0) await new Promise((resolve) => setImmediate(resolve)) // let uploads start meanwhile
+            }
+            await exporter.flush()
+            expect(store.requests.length).toBeGreaterThanOrEqual(30)
+            expect(store.maxInFlight).toBe(1)
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+        })
+
+        it('flush() resolves once every batch is stored', async () => {
+            const events = Array.from({ length: 40 }, (_, i) => makeEvent(i, { padBytes: 100 }))
+            const { exporter, store } = setup({ maxBatchBytes: 8 * lineBytes(events[0]) })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(store.inFlight).toBe(0)
+            expect(exporter.stats.delivered).toBe(40)
+            expect(exporter.pendingEvents()).toBe(0)
+            expect(store.stored()).toHaveLength(store.requests.length)
+        })
+
+        it('flush() waits for an upload that is held by the store', async () => {
+            const { exporter, store } = setup()
+            store.script.push('hold')
+            exporter.add(makeEvent(1))
+            const flushed = track(exporter.flush())
+            await waitFor(() => store.requests.length === 1, 'the upload')
+            await settle()
+            expect(flushed.done()).toBe(false)
+            store.release()
+            await waitFor(() => flushed.done(), 'flush')
+            expect(exporter.stats.delivered).toBe(1)
+        })
+    })
+
+    describe('close()', () => {
+        it('seals the open batch, uploads it and resolves with a report', async () => {
+            const { exporter, store, clock } = setup()
+            const events = Array.from({ length: 10 }, (_, i) => makeEvent(i))
+            for (const e of events) exporter.add(e)
+            const report = await exporter.close(T0 + 4_500)
+            expect(report).toEqual({ delivered: 10, spilled: 0, dropped: 0, pendingEvents: 0, timedOut: false })
+            expectEachExactlyOnce(store.stored(), events.map((e) => e.uuid))
+            expect(clock.pending()).toEqual([]) // the deadline timer and the open batch's timer are cancelled
+        })
+
+        it('resolves at once with an empty report when nothing is buffered', async () => {
+            const { exporter, store } = setup()
+            await expect(exporter.close(T0 + 4_500)).resolves.toEqual({ delivered: 0, spilled: 0, dropped: 0, pendingEvents: 0, timedOut: false })
+            expect(store.requests).toHaveLength(0)
+        })
+
+        it('makes add() throw ClosedError afterwards, without counting the event', async () => {
+            const { exporter } = setup()
+            exporter.add(makeEvent(1))
+            await exporter.close(T0 + 4_500)
+            expect(() => exporter.add(makeEvent(2))).toThrow(ClosedError)
+            expect(exporter.stats.seen).toBe(1)
+            expect(exporter.pendingEvents()).toBe(0)
+        })
+
+        it('resolves at the deadline when the store never answers, and hands the batch to spill', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store, clock } = setup({}, { spill })
+            store.script.push('hang')
+            const events = Array.from({ length: 7 }, (_, i) => makeEvent(i))
+            for (const e of events) exporter.add(e)
+            const closing = track(exporter.close(T0 + 4_500))
+            await waitFor(() => store.requests.length === 1, 'the upload')
+            await settle()
+            expect(closing.done()).toBe(false)
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([4_500])
+
+            clock.advance(4_500)
+            await waitFor(() => closing.done(), 'close at the deadline')
+            expect(closing.value()).toEqual({ delivered: 0, spilled: 7, dropped: 0, pendingEvents: 0, timedOut: true })
+            expect(batches).toHaveLength(1)
+            expect(batches[0]).toMatchObject({ key: store.requests[0].key, events: 7, contentEncoding: 'gzip', contentType: 'application/x-ndjson' })
+            expectEachExactlyOnce(batches, events.map((e) => e.uuid))
+        })
+
+        it('counts the batch as dropped at the deadline when there is no spill, and reports it', async () => {
+            const { exporter, store, clock, log } = setup()
+            store.script.push('hang')
+            for (let i = 0; i < 7; i++) exporter.add(makeEvent(i))
+            const closing = track(exporter.close(T0 + 4_500))
+            await waitFor(() => store.requests.length === 1, 'the upload')
+            clock.advance(4_500)
+            await waitFor(() => closing.done(), 'close at the deadline')
+            expect(closing.value()).toEqual({ delivered: 0, spilled: 0, dropped: 7, pendingEvents: 0, timedOut: true })
+            expect(exporter.stats.dropped).toBe(7)
+            expect(log.at('error').join('\n')).toMatch(/dropped 7 events/)
+        })
+
+        it('hands a batch that fails fatally at teardown to spill without waiting for the deadline', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store } = setup({}, { spill })
+            store.script.push(ACCESS_DENIED)
+            for (let i = 0; i < 3; i++) exporter.add(makeEvent(i))
+            const report = await exporter.close(T0 + 4_500)
+            expect(report).toEqual({ delivered: 0, spilled: 3, dropped: 0, pendingEvents: 0, timedOut: false })
+            expect(store.requests).toHaveLength(1)
+            expect(batches.map((b) => b.key)).toEqual([store.requests[0].key])
+        })
+
+        it('gives a batch waiting out a backoff one more try at once', async () => {
+            const { exporter, store } = setup()
+            store.script.push(SLOW_DOWN)
+            exporter.add(makeEvent(1))
+            void exporter.flush()
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+            const report = await exporter.close(T0 + 4_500)
+            expect(report).toMatchObject({ delivered: 1, dropped: 0, pendingEvents: 0, timedOut: false })
+            expect(store.requests.map((r) => r.key)).toEqual([store.requests[0].key, store.requests[0].key])
+        })
+    })
+
+    describe('the memory limit', () => {
+        /** 'none' compression: a sealed batch's memory is its raw bytes, so the arithmetic is exact. */
+        function overLimit(spill?: Spill) {
+            // two-digit numbers only, so every line has the same length
+            const events = Array.from({ length: 30 }, (_, i) => makeEvent(10 + i, { padBytes: 200 }))
+            const bytes = lineBytes(events[0])
+            expect(events.every((e) => lineBytes(e) === bytes)).toBe(true)
+            // 3 events per batch; room for exactly 3 full batches, not one event more
+            const h = setup({ compression: 'none', maxBatchBytes: 3 * bytes, bufferLimitBytes: 9 * bytes }, { spill })
+            h.store.script.push('hold')
+            return { ...h, events, bytes }
+        }
+
+        it('spills the oldest sealed batch past bufferLimitBytes, never the one in flight', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store, events, bytes, config } = overLimit(spill)
+            for (const e of events.slice(0, 3)) exporter.add(e) // batch 1: sealed, its upload held
+            await waitFor(() => store.requests.length === 1, 'the first upload')
+            for (const e of events.slice(3, 9)) exporter.add(e) // batches 2 and 3 sealed, waiting
+            expect(batches).toHaveLength(0)
+            exporter.add(events[9]) // 10 events buffered, 9 fit: batch 2 must go
+            await waitFor(() => batches.length === 1, 'the spill')
+
+            expect(uuidsOf(batches[0])).toEqual(events.slice(3, 6).map((e) => e.uuid)) // batch 2, the oldest waiting
+            expect(batches[0].key).not.toBe(store.requests[0].key)
+            expect(exporter.memoryBytes()).toBeLessThanOrEqual(config.bufferLimitBytes)
+            expect(exporter.memoryBytes()).toBe(7 * bytes)
+            await waitFor(() => exporter.stats.spilled === 3, 'the spill count')
+            expect(exporter.stats.dropped).toBe(0)
+
+            store.release()
+            for (const e of events.slice(10)) exporter.add(e)
+            await exporter.flush()
+            expectEachExactlyOnce([...store.stored(), ...batches], events.map((e) => e.uuid))
+            expect(store.maxInFlight).toBe(1)
+        })
+
+        it('drops and counts the oldest sealed batch past the limit when there is no spill', async () => {
+            const { exporter, store, events, log } = overLimit()
+            for (const e of events.slice(0, 3)) exporter.add(e)
+            await waitFor(() => store.requests.length === 1, 'the first upload')
+            for (const e of events.slice(3, 10)) exporter.add(e)
+            expect(exporter.stats.dropped).toBe(3)
+            expect(log.at('error').join('\n')).toMatch(/dropped 3 events/)
+            store.release()
+            await exporter.flush()
+            const stored = store.stored().flatMap(uuidsOf)
+            expect(stored).toEqual([...events.slice(0, 3), ...events.slice(6, 10)].map((e) => e.uuid))
+        })
+    })
+
+    describe('end to end through fakes', () => {
+        it('stores every event exactly once across all puts through retries, fatal failures and timers', async () => {
+            const events = Array.from({ length: 400 }, (_, i) => makeEvent(i, { padBytes: (i * 53) % 400, name: i % 9 === 0 ? 'ignored' : '$pageview' }))
+            const { exporter, store, clock } = setup({ maxBatchBytes: 3_000, uploadIntervalMs: 5_000, eventsToIgnore: new Set(['ignored']) })
+            store.script.push(SLOW_DOWN, OK, CONN_RESET, CONN_RESET, OK, ACCESS_DENIED, OK, OK, SLOW_DOWN, OK)
+            for (let i = 0; i < events.length; i++) {
+                exporter.add(events[i])
+                if (i % 40 === 0) {
+                    clock.advance(1_000)
+                    await new Promise((resolve) => setImmediate(resolve))
+                }
+            }
+            for (let round = 0; round < 200 && exporter.pendingEvents() > 0; round++) {
+                // flush() waits out retryable backoffs, which only the fake clock can end: do not await it here
+                void exporter.flush()
+                await settle()
+                const next = clock.pending().sort((a, b) => a.at - b.at)[0]
+                if (next) clock.advance(next.at - clock.t)
+                await settle()
+            }
+            expect(exporter.pendingEvents()).toBe(0)
+            expect(store.maxInFlight).toBe(1)
+            const exported = events.filter((e) => e.event !== 'ignored').map((e) => e.uuid)
+            expectEachExactlyOnce(store.stored(), exported)
+            expect(exporter.stats.delivered).toBe(exported.length)
+            expect(exporter.stats.ignored).toBe(events.length - exported.length)
+            // a key is stored at most once, and every attempt under a key sent the same body
+            const storedKeys = store.stored().map((r) => r.key)
+            expect(new Set(storedKeys).size).toBe(storedKeys.length)
+            for (const request of store.requests) {
+                const first = store.requests.find((r) => r.key === request.key)!
+                expect(request.body.equals(first.body)).toBe(true)
+            }
+            expect(store.requests.length).toBeGreaterThan(storedKeys.length) // the failures really happened
+        })
+    })
+})

@@ -1,0 +1,108 @@
+import { backoffMs, classifyFailure, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from '../../src/retry'
+
+const failure = (code: string, statusCode?: number, message = code): S3Failure => ({ code, statusCode, message })
+
+describe('classifyFailure', () => {
+    it.each<[string, S3Failure]>([
+        ['500 InternalError', failure('InternalError', 500)],
+        ['500 with an unknown code', failure('Unknown', 500)],
+        ['502 Bad Gateway', failure('BadGateway', 502)],
+        ['503 ServiceUnavailable', failure('ServiceUnavailable', 503)],
+        ['504 Gateway Timeout', failure('GatewayTimeout', 504)],
+        ['429 Too Many Requests', failure('TooManyRequests', 429)],
+        ['503 SlowDown', failure('SlowDown', 503, 'Please reduce your request rate.')],
+        ['400 RequestTimeout', failure('RequestTimeout', 400, 'Your socket connection to the server was not read from or written to within the timeout period.')],
+        ['ECONNRESET without a status', failure('ECONNRESET', undefined, 'socket hang up')],
+        ['TimeoutError without a status', failure('TimeoutError', undefined, 'The operation was aborted due to timeout')],
+        ['an unknown network error without a status', failure('EHOSTUNREACH')],
+    ])('retries %s', (_what, f) => {
+        expect(classifyFailure(f)).toBe('retry')
+    })
+
+    it.each<[string, S3Failure]>([
+        ['403 InvalidAccessKeyId', failure('InvalidAccessKeyId', 403)],
+        ['403 SignatureDoesNotMatch', failure('SignatureDoesNotMatch', 403)],
+        ['403 AccessDenied', failure('AccessDenied', 403, 'Access Denied')],
+        ['404 NoSuchBucket', failure('NoSuchBucket', 404)],
+        ['400 KMS.NotFoundException', failure('KMS.NotFoundException', 400, 'Invalid keyId')],
+        ['400 KMS.DisabledException', failure('KMS.DisabledException', 400, 'key is disabled')],
+        ['403 KMS.AccessDeniedException', failure('KMS.AccessDeniedException', 403, 'not authorized')],
+        ['400 MalformedXML', failure('MalformedXML', 400)],
+        ['400 EntityTooLarge', failure('EntityTooLarge', 400)],
+        ['501 NotImplemented', failure('NotImplemented', 501)],
+    ])('gives up on %s as fatal', (_what, f) => {
+        expect(classifyFailure(f)).toBe('fatal')
+    })
+})
+
+describe('fixFor', () => {
+    it('names the IAM action the key lacks for AccessDenied', () => {
+        expect(fixFor(failure('AccessDenied', 403))).toMatch(/s3:PutObject/)
+    })
+
+    it('tells to check the access key for InvalidAccessKeyId and the secret for SignatureDoesNotMatch', () => {
+        expect(fixFor(failure('InvalidAccessKeyId', 403))).toMatch(/AWS Access Key/)
+        expect(fixFor(failure('SignatureDoesNotMatch', 403))).toMatch(/AWS Secret Access Key/)
+    })
+
+    it('tells to check the bucket name for NoSuchBucket', () => {
+        expect(fixFor(failure('NoSuchBucket', 404))).toMatch(/S3 Bucket name/)
+    })
+
+    it('names kms:GenerateDataKey for any KMS code', () => {
+        expect(fixFor(failure('KMS.NotFoundException', 400))).toMatch(/kms:GenerateDataKey/)
+    })
+
+    it('names the status and code of a failure it has no hint for', () => {
+        const fix = fixFor(failure('MalformedXML', 400))
+        expect(fix).toContain('400')
+        expect(fix).toContain('MalformedXML')
+    })
+})
+
+describe('backoffMs', () => {
+    const policy: BackoffPolicy = { baseMs: 100, capMs: 5_000 }
+    const randoms = [0, 1e-9, 0.25, 0.5, 0.75, 0.999999, 1 - Number.EPSILON]
+
+    it('waits within [0, min(cap, base * 2^(attempt-1))) for every random in [0, 1)', () => {
+        for (let attempt = 1; attempt <= 12; attempt++) {
+            const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** (attempt - 1))
+            for (const r of randoms) {
+                const wait = backoffMs(attempt, r, policy)
+                expect(wait).toBeGreaterThanOrEqual(0)
+                expect(wait).toBeLessThan(ceiling)
+            }
+        }
+    })
+
+    it('waits nothing when random is 0 and nearly the ceiling when random is just below 1', () => {
+        expect(backoffMs(3, 0, policy)).toBe(0)
+        expect(backoffMs(3, 0.999999, policy)).toBe(399)
+    })
+
+    it('grows with the number of attempts for the same random', () => {
+        const waits = [1, 2, 3, 4, 5].map((attempt) => backoffMs(attempt, 0.5, policy))
+        expect(waits).toEqual([50, 100, 200, 400, 800])
+    })
+
+    it('is capped however many attempts were made', () => {
+        expect(backoffMs(30, 0.999999, policy)).toBe(4_999)
+        expect(backoffMs(5_000, 0.5, policy)).toBe(2_500)
+    })
+
+    it('uses the default policy of 1 s doubling up to 60 s', () => {
+        expect(DEFAULT_BACKOFF).toEqual({ baseMs: 1_000, capMs: 60_000 })
+        expect(backoffMs(1, 0.5)).toBe(500)
+        expect(backoffMs(20, 0.5)).toBe(30_000)
+    })
+
+    it('never retries sooner than the server asked with Retry-After', () => {
+        expect(backoffMs(1, 0, policy, 3_000)).toBe(3_000)
+        expect(backoffMs(1, 0.999999, policy, 3_000)).toBe(3_000)
+        expect(backoffMs(10, 0.5, policy, 60_000)).toBe(60_000)
+    })
+
+    it('keeps the jittered wait when Retry-After is shorter', () => {
+        expect(backoffMs(4, 0.5, policy, 10)).toBe(400)
+    })
+})
