@@ -153,17 +153,17 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 200))
     }
 
-    const tally = async () => {
+    const tally = async (print: boolean) => {
         const keys = (await listKeys(reader, bucket, settings.prefix)).filter((k) => !before.has(k) && !k.endsWith('.s3-export-write-check'))
         let events = 0
         for (const key of keys) {
             const object = await readObject(reader, bucket, key)
             events += object.events.length
-            console.log(`  s3://${bucket}/${key}  ${kb(object.size)} stored, ${kb(object.raw.length)} raw, ${object.events.length} events`)
+            if (print) console.log(`  s3://${bucket}/${key}  ${kb(object.size)} stored, ${kb(object.raw.length)} raw, ${object.events.length} events`)
         }
         return { events, objects: keys.length }
     }
-    const shown = await tally().catch((error) => {
+    const shown = await tally(true).catch((error) => {
         console.log(`  (could not list the bucket: ${String(error)}; the app needs only s3:PutObject, listing needs s3:ListBucket)`)
         return undefined
     })
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     const stop = async () => {
         const report: ShutdownReport = await host.shutdown()
         await capture.close()
-        const final = await tally().catch(() => undefined)
+        const final = await tally(false).catch(() => undefined)
         console.log(
             `teardown took ${report.ms} ms${report.cappedAt5s ? ' (cut at the 5 s cap!)' : ''}; ${report.queuedJobs.length} jobs left queued; ` +
                 `${accepted} events received from clients`
