@@ -19,19 +19,26 @@ export class OpenBatch {
     events = 0
     /** epoch ms of the first event: the time trigger counts from here */
     readonly openedAt: number
+    /** earliest and latest event time (ISO strings in UTC compare in time order), for the object's metadata */
+    minTime = ''
+    maxTime = ''
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
     private readonly compressor: Compressor
     private sealed = false
 
-    constructor(compression: Compression, openedAt: number, private readonly coalesceBytes = DEFAULT_COALESCE_BYTES) {
+    constructor(compression: Compression, openedAt: number, private readonly coalesceBytes = DEFAULT_COALESCE_BYTES, level?: number) {
         this.openedAt = openedAt
-        this.compressor = createCompressor(compression)
+        this.compressor = createCompressor(compression, level)
     }
 
-    add(line: string, bytes: number): void {
+    add(line: string, bytes: number, isoTime?: string): void {
         if (this.sealed) throw new Error('OpenBatch.add after seal')
+        if (isoTime !== undefined) {
+            if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
+            if (isoTime > this.maxTime) this.maxTime = isoTime
+        }
         this.pending += line
         this.pendingBytes += bytes
         this.rawBytes += bytes

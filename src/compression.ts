@@ -12,6 +12,11 @@ export const BROTLI_QUALITY = 5
 /** zlib output chunks of 256 KiB: fewer, larger callbacks (small chunks multiply thread-pool round trips) */
 const CHUNK_BYTES = 256 * 1024
 
+/** zlib.crc32 exists from Node 20.15 / 22.2: the host's Node decides, so the config parser asks. */
+export function hostHasCrc32(): boolean {
+    return typeof (zlib as { crc32?: unknown }).crc32 === 'function'
+}
+
 export interface FileFormat {
     extension: string
     contentType: string
@@ -49,15 +54,16 @@ function passThrough(): Compressor {
     }
 }
 
-export function createCompressor(compression: Compression): Compressor {
+/** `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. */
+export function createCompressor(compression: Compression, level?: number): Compressor {
     if (compression === 'none') return passThrough()
     const stream =
         compression === 'gzip'
-            ? zlib.createGzip({ level: GZIP_LEVEL, chunkSize: CHUNK_BYTES })
+            ? zlib.createGzip({ level: level ?? GZIP_LEVEL, chunkSize: CHUNK_BYTES })
             : zlib.createBrotliCompress({
                   chunkSize: CHUNK_BYTES,
                   params: {
-                      [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+                      [zlib.constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY,
                       [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
                   },
               })

@@ -4,6 +4,8 @@
  */
 import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
+import { LAYOUTS, templateProblem } from './keys'
+import { hostHasCrc32 } from './compression'
 
 export type Compression = 'gzip' | 'brotli' | 'none'
 
@@ -25,10 +27,28 @@ export interface Config {
     maxBatchBytes: number
     /** per worker thread: buffered plus pending (compressed) bytes never exceed this */
     bufferLimitBytes: number
+    /** event names or `*` patterns that are not exported */
     eventsToIgnore: ReadonlySet<string>
+    /** when not empty, only events matching one of these names or `*` patterns are exported */
+    eventsToInclude: ReadonlySet<string>
+    /** top-level property names removed from every exported event */
+    propertiesToRemove: readonly string[]
+    /** drop ip, $ip, $set, $set_once and person properties */
+    stripPersonalData: boolean
     format: 'jsonl'
     compression: Compression
+    /** gzip 1-9 or brotli 0-9 (defaults 6 / 5); unused for none */
+    compressionLevel: number
+    /** when set, a batch is sealed before its compressed size could pass this */
+    maxStoredBytes?: number
+    /** the key template under the prefix (keys.ts tokens); the extension is appended */
+    keyTemplate: string
     sse: Sse
+    /** S3 storage class; undefined sends no header (STANDARD) */
+    storageClass?: string
+    /** canned ACL; undefined sends none */
+    cannedAcl?: string
+    checksum: 'none' | 'Content-MD5' | 'CRC32'
 }
 
 export const MEGABYTE = 1024 * 1024
@@ -39,12 +59,29 @@ export const CHOICES = {
     compression: { gzip: 'gzip', brotli: 'brotli', 'no compression': 'none' },
     s3ForcePathStyle: { true: true, false: false },
     sse: { disabled: 'disabled', AES256: 'AES256', 'aws:kms': 'aws:kms' },
+    keyLayout: { original: 'original', hive: 'hive', custom: 'custom' },
+    stripPersonalData: { false: false, true: true },
+    storageClass: {
+        STANDARD: undefined,
+        INTELLIGENT_TIERING: 'INTELLIGENT_TIERING',
+        STANDARD_IA: 'STANDARD_IA',
+        ONEZONE_IA: 'ONEZONE_IA',
+        GLACIER_IR: 'GLACIER_IR',
+        GLACIER: 'GLACIER',
+        DEEP_ARCHIVE: 'DEEP_ARCHIVE',
+    },
+    cannedAcl: { none: undefined, 'bucket-owner-full-control': 'bucket-owner-full-control', private: 'private', 'bucket-owner-read': 'bucket-owner-read' },
+    checksum: { none: 'none', 'Content-MD5': 'Content-MD5', CRC32: 'CRC32' },
 } as const
+
+/** Compression levels: brotli stops at 9 because 10 and 11 compress at well under 1 MB/s on the event loop's host. */
+export const COMPRESSION_LEVELS = { gzip: { min: 1, max: 9, default: 6 }, brotli: { min: 0, max: 9, default: 5 } } as const
 
 export const LIMITS = {
     uploadMinutes: { min: 0.05, max: 60 },
     uploadMegabytes: { min: 1, max: 100 },
     bufferLimitMegabytes: { min: 1, max: 1024 },
+    storedMegabytesLimit: { min: 1, max: 100 },
 } as const
 
 type RawConfig = Record<string, unknown>
@@ -161,15 +198,47 @@ export function parseConfig(raw: RawConfig): Config {
         problems.push(`${label('bufferLimitMegabytes')} (${bufferLimitMegabytes}) is below the upload size (${uploadMegabytes}): raise it to at least the upload size`)
     }
 
-    const eventsToIgnore = new Set(
-        text(raw, 'eventsToIgnore')
+    const list = (key: string) =>
+        text(raw, key)
             .split(',')
             .map((name) => name.trim())
             .filter((name) => name.length > 0)
-    )
+    const eventsToIgnore = new Set(list('eventsToIgnore'))
+    const eventsToInclude = new Set(list('eventsToInclude'))
+    const propertiesToRemove = list('propertiesToRemove')
+    const stripPersonalData = choice(raw, 'stripPersonalData', problems)
+
+    const storedText = text(raw, 'storedMegabytesLimit')
+    const storedMegabytes = storedText === '' ? undefined : numberIn(raw, 'storedMegabytesLimit', 'megabytes', problems)
+
+    const layout = choice(raw, 'keyLayout', problems)
+    const customTemplate = text(raw, 'keyTemplate')
+    let keyTemplate: string = layout === 'hive' ? LAYOUTS.hive : LAYOUTS.original
+    if (layout === 'custom') {
+        const problem = templateProblem(customTemplate)
+        if (problem) problems.push(`${label('keyTemplate')} "${customTemplate}" ${problem}: e.g. event={event}/dt={date}/{upload_time}-{batch_id}`)
+        else keyTemplate = customTemplate
+    } else if (customTemplate) {
+        problems.push(`${label('keyTemplate')} is set but "File layout" is ${layout}: choose custom to use the template, or clear it`)
+    }
 
     const format = choice(raw, 'uploadFormat', problems)
     const compression = choice(raw, 'compression', problems)
+    const levelText = text(raw, 'compressionLevel')
+    let compressionLevel: number = compression === 'brotli' ? COMPRESSION_LEVELS.brotli.default : COMPRESSION_LEVELS.gzip.default
+    if (levelText !== '' && compression !== 'none') {
+        const range = COMPRESSION_LEVELS[compression]
+        const level = Number(levelText)
+        if (!Number.isInteger(level) || level < range.min || level > range.max) {
+            problems.push(`${label('compressionLevel')} is "${levelText}": enter a whole number from ${range.min} to ${range.max} for ${compression}, or leave it empty for ${range.default}`)
+        } else compressionLevel = level
+    }
+    const storageClass = choice(raw, 'storageClass', problems)
+    const cannedAcl = choice(raw, 'cannedAcl', problems)
+    const checksum = choice(raw, 'checksum', problems)
+    if (checksum === 'CRC32' && !hostHasCrc32()) {
+        problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
+    }
     const forcePathStyle = choice(raw, 's3ForcePathStyle', problems)
     const sseKind = choice(raw, 'sse', problems)
     const kmsKeyId = text(raw, 'sseKmsKeyId')
@@ -195,9 +264,18 @@ export function parseConfig(raw: RawConfig): Config {
         maxBatchBytes: Math.floor(uploadMegabytes * MEGABYTE),
         bufferLimitBytes: Math.floor(bufferLimitMegabytes * MEGABYTE),
         eventsToIgnore,
+        eventsToInclude,
+        propertiesToRemove,
+        stripPersonalData,
         format,
         compression,
+        compressionLevel,
+        maxStoredBytes: storedMegabytes === undefined ? undefined : Math.floor(storedMegabytes * MEGABYTE),
+        keyTemplate,
         sse,
+        storageClass,
+        cannedAcl,
+        checksum,
     }
 }
 

@@ -1,13 +1,70 @@
-/** Which events are exported, and each event as one JSON line. Pure; runs once per event, so it stays cheap. */
+/** Which events are exported, what of each is kept, and each event as one JSON line. Pure; runs once per event. */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 
 export type ExportableEvent = ProcessedPluginEvent | PluginEvent
+
+/** Matches event names against exact names and `*` patterns (`$feature_flag*`), compiled once. */
+export interface NameMatcher {
+    readonly empty: boolean
+    matches(name: string): boolean
+}
+
+export function nameMatcher(patterns: Iterable<string>): NameMatcher {
+    const exact = new Set<string>()
+    const wild: string[] = []
+    for (const p of patterns) {
+        if (p.includes('*')) wild.push(p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'))
+        else exact.add(p)
+    }
+    const regex = wild.length > 0 ? new RegExp(`^(?:${wild.join('|')})$`) : undefined
+    return {
+        empty: exact.size === 0 && !regex,
+        matches: (name) => exact.has(name) || (regex !== undefined && regex.test(name)),
+    }
+}
+
+export interface EventSelector {
+    accepts(event: ExportableEvent): boolean
+    /** the event as exported: the same object when nothing is removed, else a shallow copy (never the host's event) */
+    shape(event: ExportableEvent): ExportableEvent
+}
+
+/** Fields that identify a person: the `stripPersonalData` switch removes them. */
+const PERSONAL_TOP_LEVEL = ['ip', '$set', '$set_once', 'person', 'person_properties'] as const
+const PERSONAL_PROPERTIES = ['$ip', '$set', '$set_once'] as const
+
+export function eventSelector(opts: {
+    eventsToIgnore: Iterable<string>
+    eventsToInclude?: Iterable<string>
+    propertiesToRemove?: readonly string[]
+    stripPersonalData?: boolean
+}): EventSelector {
+    const ignore = nameMatcher(opts.eventsToIgnore)
+    const include = nameMatcher(opts.eventsToInclude ?? [])
+    const removeProps = [...(opts.propertiesToRemove ?? []), ...(opts.stripPersonalData ? PERSONAL_PROPERTIES : [])]
+    const removeTop: readonly string[] = opts.stripPersonalData ? PERSONAL_TOP_LEVEL : []
+    const reshapes = removeProps.length > 0 || removeTop.length > 0
+    return {
+        accepts: (event) => !ignore.matches(event.event) && (include.empty || include.matches(event.event)),
+        shape(event) {
+            if (!reshapes) return event
+            const copy: Record<string, any> = { ...event }
+            for (const key of removeTop) delete copy[key]
+            if (event.properties && removeProps.length > 0) {
+                const properties: Record<string, unknown> = { ...event.properties }
+                for (const key of removeProps) delete properties[key]
+                copy.properties = properties
+            }
+            return copy as ExportableEvent
+        },
+    }
+}
 
 export function shouldExport(event: ExportableEvent, eventsToIgnore: ReadonlySet<string>): boolean {
     return !eventsToIgnore.has(event.event)
 }
 
-/** The whole event as PostHog hands it to the app, as one line of JSON (newline included). */
+/** The whole event as PostHog hands it to the app (minus removed fields), as one line of JSON, newline included. */
 export function encodeEvent(event: ExportableEvent): string {
     return JSON.stringify(event) + '\n'
 }

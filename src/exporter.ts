@@ -17,8 +17,9 @@ import { OpenBatch } from './buffer'
 import { fileFormat, type FileFormat } from './compression'
 import type { Config } from './config'
 import { ClosedError } from './errors'
-import { encodeEvent, shouldExport, utf8Length, type ExportableEvent } from './events'
-import { batchId, objectKey } from './keys'
+import { encodeEvent, eventSelector, utf8Length, type EventSelector, type ExportableEvent } from './events'
+import { batchId, compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
+import { version as APP_VERSION } from '../package.json'
 import { backoffMs, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from './retry'
 import type { ObjectStore } from './s3'
 
@@ -38,6 +39,8 @@ export type Schedule = (delayMs: number, fn: () => void) => Cancel
 export interface SealedBatch {
     key: string
     events: number
+    /** x-amz-meta-* of the object: event count, first and last event time, app version */
+    metadata: Record<string, string>
     rawBytes: number
     /** epoch ms the batch was sealed */
     sealedAt: number
@@ -53,10 +56,17 @@ export interface SealedBatch {
 }
 
 /** Hand a batch to durable storage (PostHog's job queue). Resolves true when it was accepted. */
-export type Spill = (batch: { key: string; body: Buffer; events: number; contentType: string; contentEncoding?: string }) => Promise<boolean>
+export type Spill = (batch: { key: string; body: Buffer; events: number; contentType: string; contentEncoding?: string; metadata?: Record<string, string> }) => Promise<boolean>
+
+/** Most open partitions at once (event-time layouts with late events): past it the oldest is sealed early. */
+export const MAX_OPEN_PARTITIONS = 32
+
+/** Room kept below the stored-size cap for the compressor's own framing (headers, block ends, trailer). */
+const STORED_CAP_MARGIN = 1024
 
 export interface ExporterOptions {
-    config: Pick<Config, 'bucket' | 'prefix' | 'compression' | 'maxBatchBytes' | 'uploadIntervalMs' | 'bufferLimitBytes' | 'eventsToIgnore'>
+    config: Pick<Config, 'bucket' | 'prefix' | 'compression' | 'maxBatchBytes' | 'uploadIntervalMs' | 'bufferLimitBytes' | 'eventsToIgnore'> &
+        Partial<Pick<Config, 'eventsToInclude' | 'propertiesToRemove' | 'stripPersonalData' | 'compressionLevel' | 'maxStoredBytes' | 'keyTemplate'>>
     store: ObjectStore
     now: () => number
     /** uniform in [0, 1): backoff jitter */
@@ -98,9 +108,11 @@ export interface CloseReport {
 
 export class Exporter {
     readonly stats: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0 }
-    /** the batch events are added to; undefined until the first event after a seal */
-    private open?: OpenBatch
-    /** fires when the open batch's oldest event has waited the interval */
+    /** open batches by partition ('' when the layout has no event tokens); each becomes one object */
+    private readonly open = new Map<string, OpenBatch>()
+    /** epoch ms the oldest open batch was opened: the flush window counts from here */
+    private windowOpenedAt = 0
+    /** fires when the window's oldest event has waited the interval: every open batch is sealed then */
     private openTimer?: Cancel
     /** sealed batches not yet stored, oldest first; the head is the one being uploaded or waiting to retry */
     private readonly queue: SealedBatch[] = []
@@ -118,53 +130,67 @@ export class Exporter {
     /** flush() and close() waiting for a condition, checked whenever the pump stops */
     private idleWaiters: Array<{ ready: () => boolean; resolve: () => void }> = []
 
+    private readonly layout: KeyLayout
+    private readonly selector: EventSelector
+
     constructor(private readonly opts: ExporterOptions) {
-        this.format = fileFormat(opts.config.compression)
+        const config = opts.config
+        this.format = fileFormat(config.compression)
+        this.layout = compileLayout(config.keyTemplate ?? LAYOUTS.original, config.prefix, this.format.extension)
+        this.selector = eventSelector(config)
     }
 
     /** onEvent: synchronous, bounded work per event. */
     add(event: ExportableEvent): void {
         if (this.closed) throw new ClosedError()
         this.stats.seen++
-        if (!shouldExport(event, this.opts.config.eventsToIgnore)) {
+        if (!this.selector.accepts(event)) {
             this.stats.ignored++
             return
         }
-        const line = encodeEvent(event)
+        const line = encodeEvent(this.selector.shape(event))
         const bytes = utf8Length(line)
-        const { maxBatchBytes, uploadIntervalMs } = this.opts.config
-        // Seal before the cap would be crossed, so each object stays within it (a single larger event goes alone).
-        if (this.open && this.open.rawBytes + bytes > maxBatchBytes) this.seal()
         const now = this.opts.now()
-        if (!this.open) this.openBatch(now)
-        const open = this.open!
-        open.add(line, bytes)
-        if (open.rawBytes >= maxBatchBytes || now - open.openedAt >= uploadIntervalMs) this.seal()
+        const isoTime = eventIsoTime(event.timestamp, now)
+        const partition = this.layout.partitionOf(event, isoTime)
+        let batch = this.open.get(partition)
+        // Seal before a cap would be crossed, so each object stays within it (a single larger event goes alone).
+        if (batch && this.wouldOverflow(batch, bytes)) {
+            this.sealPartition(partition)
+            batch = undefined
+        }
+        if (!batch) batch = this.openPartition(partition, now)
+        batch.add(line, bytes, isoTime)
+        if (batch.rawBytes >= this.opts.config.maxBatchBytes) this.sealPartition(partition)
+        if (this.open.size > 0 && now - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
         this.enforceMemoryLimit()
     }
 
-    /** A periodic nudge (runEveryMinute): seals an overdue batch even if its timer was lost. */
+    /** A periodic nudge (runEveryMinute): seals overdue batches even if their timer was lost. */
     tick(): void {
-        if (this.open && this.opts.now() - this.open.openedAt >= this.opts.config.uploadIntervalMs) this.seal()
+        if (this.open.size > 0 && this.opts.now() - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
         this.pump()
     }
 
     /** Seal what is open and resolve when every sealed batch is stored (or has failed fatally). For tests and tools. */
     flush(): Promise<void> {
-        if (this.open) this.seal()
+        this.sealAll()
         // the rest of the queue waits behind its head, so a fatally refused head means nothing more can happen now
         return this.when(() => !this.inflight && (this.queue.length === 0 || this.queue[0].lastOutcome === 'fatal'))
     }
 
     /** Bytes this exporter holds: the open batch plus every sealed batch not yet stored. */
     memoryBytes(): number {
-        let bytes = this.open ? this.open.memoryBytes() : 0
+        let bytes = 0
+        for (const batch of this.open.values()) bytes += batch.memoryBytes()
         for (const batch of this.queue) bytes += batch.body ? batch.body.length : batch.rawBytes
         return bytes
     }
 
     pendingEvents(): number {
-        return (this.open ? this.open.events : 0) + this.queue.reduce((n, b) => n + b.events, 0)
+        let events = 0
+        for (const batch of this.open.values()) events += batch.events
+        return events + this.queue.reduce((n, b) => n + b.events, 0)
     }
 
     /**
@@ -176,7 +202,7 @@ export class Exporter {
         this.closed = true
         this.draining = true
         for (const batch of this.queue) batch.notBefore = 0 // every pending batch gets one more try
-        if (this.open) this.seal()
+        this.sealAll()
         this.cancelRetryTimer()
         this.pump()
         return new Promise<boolean>((resolve) => {
@@ -200,31 +226,59 @@ export class Exporter {
             })
     }
 
-    private openBatch(now: number): void {
-        const batch = new OpenBatch(this.opts.config.compression, now)
-        this.open = batch
-        this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {
-            this.openTimer = undefined
-            // The timer belongs to this batch: seal it even if the clock reads a hair short (timers fire early).
-            if (this.open === batch) this.seal()
-        })
+    /** True when adding `bytes` more would cross the raw cap or could cross the stored (compressed) cap. */
+    private wouldOverflow(batch: OpenBatch, bytes: number): boolean {
+        const { maxBatchBytes, maxStoredBytes } = this.opts.config
+        if (batch.rawBytes + bytes > maxBatchBytes) return true
+        // Text not yet compressed counts at full size: compressed bytes never exceed it (+ framing), so the cap holds.
+        return maxStoredBytes !== undefined && batch.memoryBytes() + bytes + STORED_CAP_MARGIN > maxStoredBytes
     }
 
-    private seal(): void {
-        const open = this.open
+    private openPartition(partition: string, now: number): OpenBatch {
+        if (this.open.size >= MAX_OPEN_PARTITIONS) this.sealOldestPartition()
+        const batch = new OpenBatch(this.opts.config.compression, now, undefined, this.opts.config.compressionLevel)
+        if (this.open.size === 0) {
+            this.windowOpenedAt = now
+            this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {
+                this.openTimer = undefined
+                // The timer belongs to this window: seal it even if the clock reads a hair short (timers fire early).
+                if (this.windowOpenedAt === now) this.sealAll()
+            })
+        }
+        this.open.set(partition, batch)
+        return batch
+    }
+
+    private sealOldestPartition(): void {
+        let oldest: string | undefined
+        for (const [partition, batch] of this.open) if (oldest === undefined || batch.openedAt < this.open.get(oldest)!.openedAt) oldest = partition
+        if (oldest !== undefined) this.sealPartition(oldest)
+    }
+
+    /** Seal every open batch: one flush, one object per partition. */
+    private sealAll(): void {
+        for (const partition of [...this.open.keys()]) this.sealPartition(partition)
+    }
+
+    private sealPartition(partition: string): void {
+        const open = this.open.get(partition)
         if (!open) return
-        this.open = undefined
-        this.openTimer?.cancel()
-        this.openTimer = undefined
+        this.open.delete(partition)
+        if (this.open.size === 0) {
+            this.openTimer?.cancel()
+            this.openTimer = undefined
+            this.windowOpenedAt = 0
+        }
         const now = this.opts.now()
         const batch: SealedBatch = {
-            key: objectKey({
-                prefix: this.opts.config.prefix,
-                sealedAt: new Date(now),
-                batchId: batchId(this.opts.randomBytes(8)),
-                extension: this.format.extension,
-            }),
+            key: this.layout.render({ partition, sealedAt: new Date(now), batchId: batchId(this.opts.randomBytes(8)) }),
             events: open.events,
+            metadata: {
+                'event-count': String(open.events),
+                'min-event-timestamp': open.minTime,
+                'max-event-timestamp': open.maxTime,
+                'app-version': `posthog-s3-export/${APP_VERSION}`,
+            },
             rawBytes: open.rawBytes,
             sealedAt: now,
             bodyPromise: open.seal(),
@@ -278,6 +332,7 @@ export class Exporter {
                     body,
                     contentType: this.format.contentType,
                     contentEncoding: this.format.contentEncoding,
+                    metadata: batch.metadata,
                 })
             )
             .then((outcome) => {
@@ -326,7 +381,7 @@ export class Exporter {
     private enforceMemoryLimit(): void {
         const limit = this.opts.config.bufferLimitBytes
         if (this.memoryBytes() <= limit) return
-        if (this.open && this.open.rawBytes > 0 && this.queue.length === 0) return // only the open batch: the cap bounds it
+        if (this.queue.length === 0) return // only open batches: the caps bound them
         for (let i = this.inflight ? 1 : 0; i < this.queue.length && this.memoryBytes() > limit; ) {
             const batch = this.queue[i]
             this.queue.splice(i, 1)
@@ -346,7 +401,14 @@ export class Exporter {
         }
         return batch.bodyPromise
             .then((body) =>
-                spill({ key: batch.key, body, events: batch.events, contentType: this.format.contentType, contentEncoding: this.format.contentEncoding })
+                spill({
+                    key: batch.key,
+                    body,
+                    events: batch.events,
+                    contentType: this.format.contentType,
+                    contentEncoding: this.format.contentEncoding,
+                    metadata: batch.metadata,
+                })
             )
             .then(
                 (accepted) => {

@@ -11,6 +11,7 @@ import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
 import type { HttpRequest } from '@smithy/types'
 import { createHash } from 'crypto'
+import * as zlib from 'zlib'
 import type { Config } from './config'
 import { classifyFailure, type S3Failure } from './retry'
 
@@ -102,6 +103,21 @@ function sseParams(config: Config): Partial<PutObjectCommandInput> {
     return {}
 }
 
+/**
+ * Checksums are computed with the host's native code (the SDK's pure-JS CRC32 would read a host Buffer byte by byte
+ * through the sandbox's proxies). None by default: R2, B2 and older MinIO reject the newer checksum headers.
+ */
+function checksumParams(config: Pick<Config, 'checksum'>, body: Buffer): Partial<PutObjectCommandInput> {
+    if (config.checksum === 'Content-MD5') return { ContentMD5: createHash('md5').update(body).digest('base64') }
+    if (config.checksum === 'CRC32') {
+        const crc = (zlib as unknown as { crc32(data: Buffer): number }).crc32(body)
+        const bytes = Buffer.alloc(4)
+        bytes.writeUInt32BE(crc >>> 0)
+        return { ChecksumCRC32: bytes.toString('base64') }
+    }
+    return {}
+}
+
 export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     const client = new S3Client({
         region: config.region || 'us-east-1',
@@ -140,7 +156,10 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
                 ContentEncoding: request.contentEncoding,
                 ContentLength: request.body.length,
                 Metadata: request.metadata,
+                StorageClass: config.storageClass as PutObjectCommandInput['StorageClass'],
+                ACL: config.cannedAcl as PutObjectCommandInput['ACL'],
                 ...sseParams(config),
+                ...checksumParams(config, request.body),
             })
             return client.send(command).then(
                 (out): PutOutcome => ({ kind: 'ok', etag: out.ETag }),

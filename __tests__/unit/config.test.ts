@@ -109,6 +109,15 @@ describe('a valid config', () => {
             s3ForcePathStyle: 'true',
             sse: 'aws:kms',
             sseKmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/abcd',
+            keyLayout: 'custom',
+            keyTemplate: 'team={team_id}/{date}/{batch_id}',
+            eventsToInclude: '$pageview, order_*',
+            propertiesToRemove: 'email, $elements',
+            stripPersonalData: 'true',
+            storedMegabytesLimit: '2',
+            storageClass: 'STANDARD_IA',
+            cannedAcl: 'bucket-owner-full-control',
+            checksum: 'Content-MD5',
         })
         const expected: Config = {
             accessKeyId: 'AKIAFULL',
@@ -122,9 +131,18 @@ describe('a valid config', () => {
             maxBatchBytes: 5 * 1_048_576,
             bufferLimitBytes: 128 * 1_048_576,
             eventsToIgnore: new Set(['$pageleave', '$autocapture']),
+            eventsToInclude: new Set(['$pageview', 'order_*']),
+            propertiesToRemove: ['email', '$elements'],
+            stripPersonalData: true,
             format: 'jsonl',
             compression: 'none',
+            compressionLevel: 6,
+            maxStoredBytes: 2 * 1_048_576,
+            keyTemplate: 'team={team_id}/{date}/{batch_id}',
             sse: { kind: 'aws:kms', kmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/abcd' },
+            storageClass: 'STANDARD_IA',
+            cannedAcl: 'bucket-owner-full-control',
+            checksum: 'Content-MD5',
         }
         expect(config).toEqual(expected)
         expect(MEGABYTE).toBe(1_048_576)
