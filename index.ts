@@ -50,7 +50,12 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
 
 /** Parse the settings (a bad one throws a message naming it), check the bucket takes writes, start the exporter. */
 export function setupPlugin(meta: AnyMeta): Promise<void> {
-    const config = parseConfig(meta.config)
+    let config: Config
+    try {
+        config = parseConfig(meta.config)
+    } catch (error) {
+        return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
+    }
     const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
     meta.global.config = config
     meta.global.store = store
