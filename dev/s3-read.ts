@@ -4,6 +4,7 @@
  * local server, so the fix lives here and never in the app. Against a real bucket it changes nothing that matters.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
+import * as zlib from 'zlib'
 import { brotliDecompressSync, gunzipSync } from 'zlib'
 import { startS3Server, type RunningS3 } from './s3server'
 import { WRITE_CHECK_NAME } from '../src/health'
@@ -58,6 +59,7 @@ export async function listKeys(client: S3Client, bucket: string, prefix = ''): P
 export function decode(body: Buffer, key: string): Buffer {
     if (key.endsWith('.gz')) return gunzipSync(body)
     if (key.endsWith('.br')) return brotliDecompressSync(body)
+    if (key.endsWith('.zst')) return (zlib as unknown as { zstdDecompressSync(b: Buffer): Buffer }).zstdDecompressSync(body)
     return body
 }
 

@@ -5,9 +5,9 @@
 import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
 import { LAYOUTS, templateProblem } from './keys'
-import { hostHasCrc32 } from './compression'
+import { hostHasCrc32, hostHasZstd } from './compression'
 
-export type Compression = 'gzip' | 'brotli' | 'none'
+export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
 
 export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
 
@@ -56,7 +56,7 @@ export const MEGABYTE = 1024 * 1024
 /** The exact strings the choice settings accept, mapped to what they mean. */
 export const CHOICES = {
     uploadFormat: { jsonl: 'jsonl' },
-    compression: { gzip: 'gzip', brotli: 'brotli', 'no compression': 'none' },
+    compression: { gzip: 'gzip', brotli: 'brotli', zstd: 'zstd', 'no compression': 'none' },
     s3ForcePathStyle: { true: true, false: false },
     sse: { disabled: 'disabled', AES256: 'AES256', 'aws:kms': 'aws:kms' },
     keyLayout: { original: 'original', hive: 'hive', custom: 'custom' },
@@ -75,7 +75,7 @@ export const CHOICES = {
 } as const
 
 /** Compression levels: brotli stops at 9 because 10 and 11 compress at well under 1 MB/s on the event loop's host. */
-export const COMPRESSION_LEVELS = { gzip: { min: 1, max: 9, default: 6 }, brotli: { min: 0, max: 9, default: 5 } } as const
+export const COMPRESSION_LEVELS = { gzip: { min: 1, max: 9, default: 6 }, brotli: { min: 0, max: 9, default: 5 }, zstd: { min: 1, max: 19, default: 3 } } as const
 
 export const LIMITS = {
     uploadMinutes: { min: 0.05, max: 60 },
@@ -225,7 +225,10 @@ export function parseConfig(raw: RawConfig): Config {
     const format = choice(raw, 'uploadFormat', problems)
     const compression = choice(raw, 'compression', problems)
     const levelText = text(raw, 'compressionLevel')
-    let compressionLevel: number = compression === 'brotli' ? COMPRESSION_LEVELS.brotli.default : COMPRESSION_LEVELS.gzip.default
+    let compressionLevel: number = compression === 'none' ? COMPRESSION_LEVELS.gzip.default : COMPRESSION_LEVELS[compression].default
+    if (compression === 'zstd' && !hostHasZstd()) {
+        problems.push(`${label('compression')} is zstd, but this plugin server's Node has no zstd (Node 22.15+ has it built in): choose gzip or brotli`)
+    }
     if (levelText !== '' && compression !== 'none') {
         const range = COMPRESSION_LEVELS[compression]
         const level = Number(levelText)

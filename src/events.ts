@@ -13,7 +13,8 @@ export function nameMatcher(patterns: Iterable<string>): NameMatcher {
     const exact = new Set<string>()
     const wild: string[] = []
     for (const p of patterns) {
-        if (p.includes('*')) wild.push(p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*'))
+        // `*` is any run of characters (newlines too: [^] matches everything); all else is literal
+        if (p.includes('*')) wild.push(p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^]*'))
         else exact.add(p)
     }
     const regex = wild.length > 0 ? new RegExp(`^(?:${wild.join('|')})$`) : undefined

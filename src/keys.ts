@@ -140,15 +140,19 @@ export function compileLayout(template: string, prefix: string, extension: strin
     }
 }
 
+/** A UTC ISO timestamp with plausible fields: only these are used as they are (their slices become key folders). */
+const UTC_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z$/
+
 /** The event time as an ISO string in UTC; events without a usable timestamp count as `now`. */
 export function eventIsoTime(timestamp: unknown, now: number): string {
     if (typeof timestamp === 'string') {
-        // PostHog hands apps UTC ISO strings: slicing them is far cheaper than a Date per event
-        if (timestamp.length >= 20 && timestamp.charCodeAt(timestamp.length - 1) === 90 /* Z */ && timestamp.charAt(10) === 'T') return timestamp
+        // PostHog hands apps UTC ISO strings: one regex test is far cheaper than a Date per event
+        if (UTC_ISO.test(timestamp)) return timestamp
         const parsed = Date.parse(timestamp)
-        if (!Number.isNaN(parsed)) return new Date(parsed).toISOString()
+        if (!Number.isNaN(parsed) && parsed >= 0 && parsed < 253402300800000) return new Date(parsed).toISOString()
     } else if (timestamp instanceof Date && !Number.isNaN(timestamp.getTime())) {
-        return timestamp.toISOString()
+        const t = timestamp.getTime()
+        if (t >= 0 && t < 253402300800000) return timestamp.toISOString()
     }
     return new Date(now).toISOString()
 }

@@ -3,7 +3,8 @@ import { OpenBatch } from '../../src/buffer'
 import type { Compression } from '../../src/config'
 import { utf8Length } from '../../src/events'
 
-const decompress: Record<Compression, (body: Buffer) => Buffer> = {
+// zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
+const decompress: Record<Exclude<Compression, 'zstd'>, (body: Buffer) => Buffer> = {
     gzip: (body) => gunzipSync(body),
     brotli: (body) => brotliDecompressSync(body),
     none: (body) => body,
@@ -31,7 +32,7 @@ describe('OpenBatch', () => {
         expect(batch.openedAt).toBe(1_234)
     })
 
-    describe.each<Compression>(['gzip', 'brotli', 'none'])('with %s', (compression) => {
+    describe.each<Exclude<Compression, 'zstd'>>(['gzip', 'brotli', 'none'])('with %s', (compression) => {
         it('seals into a body that decompresses to exactly the lines added, in order', async () => {
             const batch = new OpenBatch(compression, 0)
             const lines = fill(batch, 500)

@@ -3,7 +3,8 @@ import { brotliDecompressSync, gunzipSync } from 'zlib'
 import { createCompressor, fileFormat } from '../../src/compression'
 import type { Compression } from '../../src/config'
 
-const decompress: Record<Compression, (body: Buffer) => Buffer> = {
+// zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
+const decompress: Record<Exclude<Compression, 'zstd'>, (body: Buffer) => Buffer> = {
     gzip: (body) => gunzipSync(body),
     brotli: (body) => brotliDecompressSync(body),
     none: (body) => body,
@@ -16,7 +17,7 @@ function chunks(count: number): Buffer[] {
     )
 }
 
-describe.each<Compression>(['gzip', 'brotli', 'none'])('%s compression', (compression) => {
+describe.each<Exclude<Compression, 'zstd'>>(['gzip', 'brotli', 'none'])('%s compression', (compression) => {
     it('round-trips many written chunks in order', async () => {
         const input = chunks(2_000)
         const compressor = createCompressor(compression)
