@@ -35,7 +35,7 @@ export interface Config {
     propertiesToRemove: readonly string[]
     /** drop ip, $ip, $set, $set_once and person properties */
     stripPersonalData: boolean
-    format: 'jsonl'
+    format: 'jsonl' | 'parquet'
     compression: Compression
     /** gzip 1-9 or brotli 0-9 (defaults 6 / 5); unused for none */
     compressionLevel: number
@@ -55,7 +55,7 @@ export const MEGABYTE = 1024 * 1024
 
 /** The exact strings the choice settings accept, mapped to what they mean. */
 export const CHOICES = {
-    uploadFormat: { jsonl: 'jsonl' },
+    uploadFormat: { jsonl: 'jsonl', parquet: 'parquet' },
     compression: { gzip: 'gzip', brotli: 'brotli', zstd: 'zstd', 'no compression': 'none' },
     s3ForcePathStyle: { true: true, false: false },
     sse: { disabled: 'disabled', AES256: 'AES256', 'aws:kms': 'aws:kms' },

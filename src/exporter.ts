@@ -13,11 +13,11 @@
  * sealed batch not yet stored. Past it the oldest sealed batch is spilled; only if spilling fails is it dropped,
  * and then counted and reported.
  */
-import { OpenBatch } from './buffer'
-import { fileFormat, type FileFormat } from './compression'
+import type { FileFormat } from './compression'
+import { createFormat, type Batch, type Format } from './formats'
 import type { Config } from './config'
 import { ClosedError } from './errors'
-import { encodeEvent, eventSelector, utf8Length, type EventSelector, type ExportableEvent } from './events'
+import { eventSelector, type EventSelector, type ExportableEvent } from './events'
 import { batchId, compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
 import { version as APP_VERSION } from '../package.json'
 import { backoffMs, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from './retry'
@@ -66,7 +66,7 @@ const STORED_CAP_MARGIN = 1024
 
 export interface ExporterOptions {
     config: Pick<Config, 'bucket' | 'prefix' | 'compression' | 'maxBatchBytes' | 'uploadIntervalMs' | 'bufferLimitBytes' | 'eventsToIgnore'> &
-        Partial<Pick<Config, 'eventsToInclude' | 'propertiesToRemove' | 'stripPersonalData' | 'compressionLevel' | 'maxStoredBytes' | 'keyTemplate'>>
+        Partial<Pick<Config, 'eventsToInclude' | 'propertiesToRemove' | 'stripPersonalData' | 'compressionLevel' | 'maxStoredBytes' | 'keyTemplate' | 'format'>>
     store: ObjectStore
     now: () => number
     /** uniform in [0, 1): backoff jitter */
@@ -109,7 +109,7 @@ export interface CloseReport {
 export class Exporter {
     readonly stats: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0 }
     /** open batches by partition ('' when the layout has no event tokens); each becomes one object */
-    private readonly open = new Map<string, OpenBatch>()
+    private readonly open = new Map<string, Batch<unknown>>()
     /** epoch ms the oldest open batch was opened: the flush window counts from here */
     private windowOpenedAt = 0
     /** fires when the window's oldest event has waited the interval: every open batch is sealed then */
@@ -127,6 +127,7 @@ export class Exporter {
     private readonly lastReport = new Map<string, number>()
     private readonly suppressed = new Map<string, number>()
     private readonly format: FileFormat
+    private readonly encoding: Format<unknown>
     /** flush() and close() waiting for a condition, checked whenever the pump stops */
     private idleWaiters: Array<{ ready: () => boolean; resolve: () => void }> = []
 
@@ -135,7 +136,8 @@ export class Exporter {
 
     constructor(private readonly opts: ExporterOptions) {
         const config = opts.config
-        this.format = fileFormat(config.compression)
+        this.encoding = createFormat(config, `posthog-s3-export ${APP_VERSION}`)
+        this.format = this.encoding.file
         this.layout = compileLayout(config.keyTemplate ?? LAYOUTS.original, config.prefix, this.format.extension)
         this.selector = eventSelector(config)
     }
@@ -148,10 +150,9 @@ export class Exporter {
             this.stats.ignored++
             return
         }
-        const line = encodeEvent(this.selector.shape(event))
-        const bytes = utf8Length(line)
         const now = this.opts.now()
         const isoTime = eventIsoTime(event.timestamp, now)
+        const { payload, bytes } = this.encoding.measure(this.selector.shape(event), isoTime)
         const partition = this.layout.partitionOf(event, isoTime)
         let batch = this.open.get(partition)
         // Seal before a cap would be crossed, so each object stays within it (a single larger event goes alone).
@@ -160,7 +161,7 @@ export class Exporter {
             batch = undefined
         }
         if (!batch) batch = this.openPartition(partition, now)
-        batch.add(line, bytes, isoTime)
+        batch.add(payload, bytes, isoTime)
         if (batch.rawBytes >= this.opts.config.maxBatchBytes) this.sealPartition(partition)
         if (this.open.size > 0 && now - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
         this.enforceMemoryLimit()
@@ -227,16 +228,16 @@ export class Exporter {
     }
 
     /** True when adding `bytes` more would cross the raw cap or could cross the stored (compressed) cap. */
-    private wouldOverflow(batch: OpenBatch, bytes: number): boolean {
+    private wouldOverflow(batch: Batch<unknown>, bytes: number): boolean {
         const { maxBatchBytes, maxStoredBytes } = this.opts.config
         if (batch.rawBytes + bytes > maxBatchBytes) return true
-        // Text not yet compressed counts at full size: compressed bytes never exceed it (+ framing), so the cap holds.
-        return maxStoredBytes !== undefined && batch.memoryBytes() + bytes + STORED_CAP_MARGIN > maxStoredBytes
+        // Data not yet compressed counts at full size (or the format's worst case), so the stored-size cap holds.
+        return maxStoredBytes !== undefined && batch.storedBoundBytes() + bytes + STORED_CAP_MARGIN > maxStoredBytes
     }
 
-    private openPartition(partition: string, now: number): OpenBatch {
+    private openPartition(partition: string, now: number): Batch<unknown> {
         if (this.open.size >= MAX_OPEN_PARTITIONS) this.sealOldestPartition()
-        const batch = new OpenBatch(this.opts.config.compression, now, undefined, this.opts.config.compressionLevel)
+        const batch = this.encoding.open(now)
         if (this.open.size === 0) {
             this.windowOpenedAt = now
             this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {

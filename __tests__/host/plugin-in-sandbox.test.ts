@@ -4,7 +4,11 @@
  */
 import path from 'path'
 import { DevHost } from '../../dev/host'
-import { withS3, readAll, countByUuid } from '../helpers/s3'
+import { mkdtempSync, writeFileSync } from 'fs'
+import { tmpdir } from 'os'
+import { GetObjectCommand } from '@aws-sdk/client-s3'
+import { DuckDBInstance } from '@duckdb/node-api'
+import { withS3, readAll, countByUuid, listKeys } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 
 const ROOT = path.join(__dirname, '../..')
@@ -12,7 +16,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 const logs: string[] = []
 
 beforeAll(async () => {
-    s3 = await withS3(['sandbox-export', 'sandbox-schedule'])
+    s3 = await withS3(['sandbox-export', 'sandbox-schedule', 'sandbox-parquet'])
 })
 afterAll(async () => {
     await s3.close()
@@ -70,6 +74,23 @@ describe('the bundle in the plugin-server sandbox', () => {
         expect(host.threads.map((t) => (t.meta.global as any).exporter.stats.delivered)).toEqual([2, 2, 2])
         await host.shutdown()
         expect(countByUuid(await readAll(s3.client, 'sandbox-schedule')).size).toBe(6)
+    })
+
+    it('writes Parquet from inside the sandbox that DuckDB reads back whole', async () => {
+        const host = await DevHost.start({ pluginDir: ROOT, config: settings('sandbox-parquet', { uploadFormat: 'parquet', uploadMegabytes: '5' }), threads: 1, log: () => undefined })
+        const sent = Array.from({ length: 2000 }, (_, i) => makeEvent(i))
+        for (const event of sent) await host.onEvent(event)
+        await host.shutdown()
+        const keys = (await listKeys(s3.client, 'sandbox-parquet')).filter((k) => k.endsWith('.parquet'))
+        expect(keys).toHaveLength(1)
+        const dir = mkdtempSync(path.join(tmpdir(), 'sandbox-parquet-'))
+        const body = await s3.client.send(new GetObjectCommand({ Bucket: 'sandbox-parquet', Key: keys[0] }))
+        writeFileSync(path.join(dir, 'events.parquet'), Buffer.from(await body.Body!.transformToByteArray()))
+        const db = await DuckDBInstance.create(':memory:')
+        const reader = await (await db.connect()).runAndReadAll(`SELECT count(DISTINCT uuid) AS n, min(timestamp) AS first FROM read_parquet('${dir}/events.parquet')`)
+        const [row] = reader.getRowObjectsJS() as any[]
+        expect(Number(row.n)).toBe(2000)
+        expect(new Date(row.first).toISOString()).toBe(sent[0].timestamp)
     })
 
     it('fails to start with the setting named when the bucket refuses the write check', async () => {
