@@ -98,14 +98,24 @@ export function createCompressor(compression: Compression, level?: number): Comp
         stream.on('end', () => (failure ? reject(failure) : resolve(Buffer.concat(chunks, outputBytes))))
         stream.on('error', reject)
     })
+    // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible in
+    // writableLength. A flush after each (≥ 256 KiB) write emits it; until its callback, that input still counts at
+    // full size, so memoryBytes() is an upper bound of both the memory held and the final body (+ the trailer).
+    let inputBytes = 0
+    let flushedInput = 0
     return {
         write(chunk) {
             stream.write(chunk)
+            inputBytes += chunk.length
+            const upTo = inputBytes
+            stream.flush(() => {
+                flushedInput = Math.max(flushedInput, upTo)
+            })
         },
         end() {
             stream.end()
             return done
         },
-        memoryBytes: () => outputBytes + stream.writableLength,
+        memoryBytes: () => outputBytes + (inputBytes - flushedInput),
     }
 }

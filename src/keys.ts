@@ -140,8 +140,11 @@ export function compileLayout(template: string, prefix: string, extension: strin
     }
 }
 
-/** A UTC ISO timestamp with plausible fields: only these are used as they are (their slices become key folders). */
-const UTC_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?Z$/
+/**
+ * Exactly the form toISOString() gives (and PostHog sends), with plausible fields: only these pass as they are —
+ * their slices become key folders, and one fixed precision keeps min/max by string comparison in time order.
+ */
+const UTC_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
 
 /** The event time as an ISO string in UTC; events without a usable timestamp count as `now`. */
 export function eventIsoTime(timestamp: unknown, now: number): string {
