@@ -1,6 +1,8 @@
 import pluginJson from '../../plugin.json'
-import { CHOICES, describeConfig, LIMITS, MEGABYTE, parseConfig, SETTING_KEYS, type Config } from '../../src/config'
+import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, SETTING_KEYS, type Config } from '../../src/config'
 import { ConfigError } from '../../src/errors'
+import { hostHasCrc32, hostHasZstd } from '../../src/compression'
+import { LAYOUTS } from '../../src/keys'
 
 interface PluginSetting {
     key?: string
@@ -148,6 +150,11 @@ describe('a valid config', () => {
         expect(MEGABYTE).toBe(1_048_576)
     })
 
+    it('takes zstd only where the host Node has it built in, and otherwise says which Node does', () => {
+        if (hostHasZstd()) expect(parseConfig({ ...REQUIRED, compression: 'zstd' }).compression).toBe('zstd')
+        else expect(configError({ ...REQUIRED, compression: 'zstd' }).message).toMatch(/\(compression\) is zstd.*Node 22\.15\+/)
+    })
+
     it('maps each compression choice to its meaning', () => {
         expect(parseConfig({ ...REQUIRED, compression: 'gzip' }).compression).toBe('gzip')
         expect(parseConfig({ ...REQUIRED, compression: 'brotli' }).compression).toBe('brotli')
@@ -228,7 +235,7 @@ describe('a bad value', () => {
         ['a prefix that starts with ..', { prefix: '../other/' }, 'prefix', /use plain folder names/],
         ['a prefix with .. inside', { prefix: 'backups/../other/' }, 'prefix', /use plain folder names/],
         ['a prefix with a doubled slash', { prefix: 'backups//posthog/' }, 'prefix', /remove the doubled slash/],
-        ['an unknown compression', { compression: 'zip' }, 'compression', /choose one of "gzip", "brotli", "no compression"/],
+        ['an unknown compression', { compression: 'zip' }, 'compression', /choose one of "gzip", "brotli", "zstd", "no compression"/],
         ['an unknown format', { uploadFormat: 'csv' }, 'uploadFormat', /choose one of "jsonl"/],
         ['an unknown path style', { s3ForcePathStyle: 'yes' }, 's3ForcePathStyle', /choose one of "true", "false"/],
         ['an unknown encryption', { sse: 'KMS' }, 'sse', /choose one of "disabled", "AES256", "aws:kms"/],
@@ -284,5 +291,174 @@ describe('a bad value', () => {
         expect(everything).not.toContain(secret)
         expect(everything).not.toContain('DISTINCTIVE')
         expect(everything).not.toContain('s3cr3t')
+    })
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// layout, selection, compression level, stored-size cap and object options
+
+
+describe('the layout, selection, compression and object settings', () => {
+    describe('defaults', () => {
+        it('gives the original layout, default gzip level, no stored cap, no selection changes and no object options', () => {
+            const config = parseConfig(defaultsWithRequired())
+            expect(config.keyTemplate).toBe(LAYOUTS.original)
+            expect(config.compressionLevel).toBe(COMPRESSION_LEVELS.gzip.default)
+            expect(config.compressionLevel).toBe(6)
+            expect(config.maxStoredBytes).toBeUndefined()
+            expect([...config.eventsToInclude]).toEqual([])
+            expect(config.propertiesToRemove).toEqual([])
+            expect(config.stripPersonalData).toBe(false)
+            expect(config.storageClass).toBeUndefined()
+            expect(config.cannedAcl).toBeUndefined()
+            expect(config.checksum).toBe('none')
+        })
+
+        it('gives the same values when the host passes none of the new settings at all', () => {
+            const config = parseConfig({ ...REQUIRED })
+            expect(config).toMatchObject({ keyTemplate: LAYOUTS.original, compressionLevel: 6, stripPersonalData: false, checksum: 'none' })
+            expect(config.maxStoredBytes).toBeUndefined()
+            expect(config.storageClass).toBeUndefined()
+            expect(config.cannedAcl).toBeUndefined()
+        })
+    })
+
+    describe('keyLayout and keyTemplate', () => {
+        it('resolves the original layout to LAYOUTS.original', () => {
+            expect(parseConfig({ ...REQUIRED, keyLayout: 'original' }).keyTemplate).toBe(LAYOUTS.original)
+        })
+
+        it('resolves the hive layout to LAYOUTS.hive', () => {
+            expect(parseConfig({ ...REQUIRED, keyLayout: 'hive' }).keyTemplate).toBe(LAYOUTS.hive)
+            expect(LAYOUTS.hive).toBe('year={year}/month={month}/day={day}/hour={hour}/{upload_time}-{batch_id}')
+        })
+
+        it('takes a valid custom template as given, trimmed', () => {
+            expect(parseConfig({ ...REQUIRED, keyLayout: 'custom', keyTemplate: ' event={event}/dt={date}/{upload_time}-{batch_id} ' }).keyTemplate).toBe(
+                'event={event}/dt={date}/{upload_time}-{batch_id}'
+            )
+        })
+    })
+
+    describe('eventsToInclude, propertiesToRemove and stripPersonalData', () => {
+        it('splits the include list on commas, trimmed, wildcards kept', () => {
+            expect([...parseConfig({ ...REQUIRED, eventsToInclude: ' $pageview ,, order_* ,' }).eventsToInclude].sort()).toEqual(['$pageview', 'order_*'])
+        })
+
+        it('splits the properties to remove on commas, trimmed, in order', () => {
+            expect(parseConfig({ ...REQUIRED, propertiesToRemove: ' email ,$elements,, $ip ' }).propertiesToRemove).toEqual(['email', '$elements', '$ip'])
+        })
+
+        it('maps stripPersonalData "true" and "false" to booleans', () => {
+            expect(parseConfig({ ...REQUIRED, stripPersonalData: 'true' }).stripPersonalData).toBe(true)
+            expect(parseConfig({ ...REQUIRED, stripPersonalData: 'false' }).stripPersonalData).toBe(false)
+        })
+    })
+
+    describe('compressionLevel', () => {
+        it.each([
+            ['gzip', '1', 1],
+            ['gzip', '9', 9],
+            ['gzip', ' 3 ', 3],
+            ['gzip', '', 6],
+            ['brotli', '0', 0],
+            ['brotli', '9', 9],
+            ['brotli', '', 5],
+        ])('takes %s level "%s" as %d', (compression, level, expected) => {
+            expect(parseConfig({ ...REQUIRED, compression, compressionLevel: level }).compressionLevel).toBe(expected)
+        })
+    })
+
+    describe('storedMegabytesLimit', () => {
+        it.each([
+            ['1', 1_048_576],
+            ['100', 100 * 1_048_576],
+            ['2.5', Math.floor(2.5 * 1_048_576)],
+            [' 8 ', 8 * 1_048_576],
+        ])('takes "%s" megabytes as %d bytes', (value, bytes) => {
+            expect(parseConfig({ ...REQUIRED, storedMegabytesLimit: value }).maxStoredBytes).toBe(bytes)
+        })
+
+        it('means no cap when empty or blank', () => {
+            expect(parseConfig({ ...REQUIRED, storedMegabytesLimit: '' }).maxStoredBytes).toBeUndefined()
+            expect(parseConfig({ ...REQUIRED, storedMegabytesLimit: '   ' }).maxStoredBytes).toBeUndefined()
+        })
+    })
+
+    describe('object options', () => {
+        it.each([
+            ['STANDARD', undefined],
+            ['INTELLIGENT_TIERING', 'INTELLIGENT_TIERING'],
+            ['STANDARD_IA', 'STANDARD_IA'],
+            ['ONEZONE_IA', 'ONEZONE_IA'],
+            ['GLACIER_IR', 'GLACIER_IR'],
+            ['GLACIER', 'GLACIER'],
+            ['DEEP_ARCHIVE', 'DEEP_ARCHIVE'],
+        ])('maps storage class %s to %s', (choice, expected) => {
+            expect(parseConfig({ ...REQUIRED, storageClass: choice }).storageClass).toBe(expected)
+        })
+
+        it.each([
+            ['none', undefined],
+            ['bucket-owner-full-control', 'bucket-owner-full-control'],
+            ['private', 'private'],
+            ['bucket-owner-read', 'bucket-owner-read'],
+        ])('maps canned ACL %s to %s', (choice, expected) => {
+            expect(parseConfig({ ...REQUIRED, cannedAcl: choice }).cannedAcl).toBe(expected)
+        })
+
+        it('maps checksum none and Content-MD5 to themselves', () => {
+            expect(parseConfig({ ...REQUIRED, checksum: 'none' }).checksum).toBe('none')
+            expect(parseConfig({ ...REQUIRED, checksum: 'Content-MD5' }).checksum).toBe('Content-MD5')
+        })
+
+        it('takes checksum CRC32 where the host Node has it, and otherwise says to choose another', () => {
+            if (hostHasCrc32()) expect(parseConfig({ ...REQUIRED, checksum: 'CRC32' }).checksum).toBe('CRC32')
+            else expect(configError({ ...REQUIRED, checksum: 'CRC32' }).problems).toEqual([expect.stringMatching(/\(checksum\).*choose Content-MD5 or none/)])
+        })
+    })
+
+    describe('a bad value', () => {
+        const TEMPLATE_FIX = /e\.g\. event=\{event\}\/dt=\{date\}\/\{upload_time\}-\{batch_id\}/
+        // [what is wrong, the settings that differ from a valid config, the key named, what the message must say]
+        const cases: Array<[string, Record<string, string>, string, RegExp[]]> = [
+            ['an unknown layout', { keyLayout: 'Hive' }, 'keyLayout', [/choose one of "original", "hive", "custom"/]],
+            ['a custom layout with an empty template', { keyLayout: 'custom', keyTemplate: '' }, 'keyTemplate', [/is empty/, TEMPLATE_FIX]],
+            ['a custom template with ".."', { keyLayout: 'custom', keyTemplate: '../{batch_id}' }, 'keyTemplate', [/"\." or "\.\." folder/, TEMPLATE_FIX]],
+            ['a custom template with "."', { keyLayout: 'custom', keyTemplate: 'a/./{batch_id}' }, 'keyTemplate', [/"\." or "\.\." folder/, TEMPLATE_FIX]],
+            ['a custom template with a leading "/"', { keyLayout: 'custom', keyTemplate: '/{date}/{batch_id}' }, 'keyTemplate', [/starts with "\/"/, TEMPLATE_FIX]],
+            ['a custom template with a trailing "/"', { keyLayout: 'custom', keyTemplate: '{date}/{batch_id}/' }, 'keyTemplate', [/ends with "\/"/, TEMPLATE_FIX]],
+            ['a custom template with "//"', { keyLayout: 'custom', keyTemplate: '{date}//{batch_id}' }, 'keyTemplate', [/empty folder/, TEMPLATE_FIX]],
+            ['a custom template with an unknown token', { keyLayout: 'custom', keyTemplate: '{weekday}/{batch_id}' }, 'keyTemplate', [/unknown token \{weekday\}/, TEMPLATE_FIX]],
+            ['a custom template with an unmatched brace', { keyLayout: 'custom', keyTemplate: '{date/{batch_id}' }, 'keyTemplate', [/unmatched/, TEMPLATE_FIX]],
+            ['a custom template with a backslash', { keyLayout: 'custom', keyTemplate: '{date}\\{batch_id}' }, 'keyTemplate', [/backslash/, TEMPLATE_FIX]],
+            ['a custom template without {batch_id}', { keyLayout: 'custom', keyTemplate: '{date}/{upload_time}' }, 'keyTemplate', [/lacks \{batch_id\}/, TEMPLATE_FIX]],
+            ['a template while the layout is original', { keyLayout: 'original', keyTemplate: '{date}/{batch_id}' }, 'keyTemplate', [/is original/, /choose custom to use the template, or clear it/]],
+            ['a template while the layout is hive', { keyLayout: 'hive', keyTemplate: '{date}/{batch_id}' }, 'keyTemplate', [/is hive/, /choose custom to use the template, or clear it/]],
+            ['gzip level 0', { compression: 'gzip', compressionLevel: '0' }, 'compressionLevel', [/"0"/, /whole number from 1 to 9 for gzip, or leave it empty for 6/]],
+            ['gzip level 10', { compression: 'gzip', compressionLevel: '10' }, 'compressionLevel', [/"10"/, /whole number from 1 to 9 for gzip/]],
+            ['gzip level x', { compression: 'gzip', compressionLevel: 'x' }, 'compressionLevel', [/"x"/, /whole number from 1 to 9 for gzip/]],
+            ['gzip level 5.5', { compression: 'gzip', compressionLevel: '5.5' }, 'compressionLevel', [/whole number from 1 to 9 for gzip/]],
+            ['brotli quality 10', { compression: 'brotli', compressionLevel: '10' }, 'compressionLevel', [/"10"/, /whole number from 0 to 9 for brotli, or leave it empty for 5/]],
+            ['brotli quality 11', { compression: 'brotli', compressionLevel: '11' }, 'compressionLevel', [/"11"/, /whole number from 0 to 9 for brotli/]],
+            ['brotli quality -1', { compression: 'brotli', compressionLevel: '-1' }, 'compressionLevel', [/whole number from 0 to 9 for brotli/]],
+            ['a stored limit below 1', { storedMegabytesLimit: '0.5' }, 'storedMegabytesLimit', [/"0\.5"/, /enter a number of megabytes between 1 and 100/]],
+            ['a stored limit of 0', { storedMegabytesLimit: '0' }, 'storedMegabytesLimit', [/enter a number of megabytes between 1 and 100/]],
+            ['a stored limit above 100', { storedMegabytesLimit: '101' }, 'storedMegabytesLimit', [/"101"/, /enter a number of megabytes between 1 and 100/]],
+            ['a non-numeric stored limit', { storedMegabytesLimit: 'ten' }, 'storedMegabytesLimit', [/"ten"/, /enter a number of megabytes between 1 and 100/]],
+            ['a stored limit with a unit', { storedMegabytesLimit: '5MB' }, 'storedMegabytesLimit', [/enter a number of megabytes between 1 and 100/]],
+            ['an unknown personal data switch', { stripPersonalData: 'yes' }, 'stripPersonalData', [/choose one of "false", "true"/]],
+            ['an unknown storage class', { storageClass: 'GLACIER_DEEP' }, 'storageClass', [/choose one of "STANDARD", "INTELLIGENT_TIERING"/]],
+            ['an unknown canned ACL', { cannedAcl: 'public-read' }, 'cannedAcl', [/choose one of "none", "bucket-owner-full-control", "private", "bucket-owner-read"/]],
+            ['an unknown checksum', { checksum: 'md5' }, 'checksum', [/choose one of "none", "Content-MD5", "CRC32"/]],
+        ]
+
+        it.each(cases)('%s gives one ConfigError naming the key and the fix', (_what, bad, key, says) => {
+            const error = configError({ ...defaultsWithRequired(), ...bad })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toContain(`(${key})`)
+            for (const fragment of says) expect(error.problems[0]).toMatch(fragment)
+            expect(error.message).toContain(error.problems[0])
+        })
     })
 })

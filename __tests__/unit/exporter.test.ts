@@ -4,11 +4,13 @@
  * zlib's thread pool, awaited with `waitFor` / `settle`.
  */
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
-import { brotliDecompressSync, gunzipSync } from 'zlib'
+import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import type { Config } from '../../src/config'
 import { ClosedError } from '../../src/errors'
 import { encodeEvent, utf8Length } from '../../src/events'
-import { Exporter, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { Exporter, MAX_OPEN_PARTITIONS, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { LAYOUTS } from '../../src/keys'
+import { version as PACKAGE_VERSION } from '../../package.json'
 import { backoffMs } from '../../src/retry'
 import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3'
 
@@ -671,6 +673,358 @@ describe('Exporter', () => {
                 expect(request.body.equals(first.body)).toBe(true)
             }
             expect(store.requests.length).toBeGreaterThan(storedKeys.length) // the failures really happened
+        })
+    })
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// layouts, partitions, the stored-size cap, object metadata and event selection
+
+
+/** An event at an explicit event time (ISO string), independent of the fake clock. */
+function eventAt(i: number, timestamp: string, opts: { name?: string; padBytes?: number } = {}): ProcessedPluginEvent {
+    return { ...makeEvent(i, opts), timestamp }
+}
+
+/** Deterministic text that gzip cannot shrink much: uniform over 93 printable ASCII characters (no quote, no backslash). */
+function noise(seed: number, length: number): string {
+    const alphabet = Buffer.from(Array.from({ length: 95 }, (_, i) => String.fromCharCode(0x20 + i)).filter((c) => c !== '"' && c !== '\\').join(''), 'latin1')
+    const bytes = Buffer.allocUnsafe(length)
+    let state = (seed * 2654435761) >>> 0 || 1
+    for (let i = 0; i < length; i++) {
+        // xorshift32
+        state ^= state << 13
+        state ^= state >>> 17
+        state ^= state << 5
+        state >>>= 0
+        bytes[i] = alphabet[state % alphabet.length]
+    }
+    return bytes.toString('latin1')
+}
+
+const hourOf = (key: string) => /\/hour=(\d\d)\//.exec(key)?.[1]
+const eventTimesOf = (request: { body: Buffer; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).timestamp as string)
+
+describe('Exporter with layouts and selection', () => {
+    describe('the hive layout', () => {
+        it('writes one object per event hour on flush, keyed by the event hour, each holding exactly its events in order', async () => {
+            const { exporter, store } = setup({ keyTemplate: LAYOUTS.hive })
+            const hours = ['09', '10', '11']
+            // interleaved: the hour changes from one event to the next
+            const events = Array.from({ length: 30 }, (_, i) => eventAt(i, `2026-11-25T${hours[i % 3]}:${String(i).padStart(2, '0')}:00.000Z`))
+            for (const e of events) exporter.add(e)
+            expect(store.requests).toHaveLength(0) // nothing is sealed before the flush
+            await exporter.flush()
+
+            expect(store.requests).toHaveLength(3)
+            expect(store.requests.map((r) => hourOf(r.key)).sort()).toEqual(hours)
+            for (const put of store.requests) {
+                const hour = hourOf(put.key)!
+                // the folders come from the event time, the file name from the moment of the flush (T0 = 10:00:00.000)
+                expect(put.key).toMatch(new RegExp(`^exports/year=2026/month=11/day=25/hour=${hour}/20261125-100000\\.000Z-[0-9a-f]{16}\\.jsonl\\.gz$`))
+                expect(uuidsOf(put)).toEqual(events.filter((e) => e.timestamp!.slice(11, 13) === hour).map((e) => e.uuid))
+            }
+            expect(new Set(store.requests.map((r) => r.key)).size).toBe(3)
+            expect(exporter.stats).toMatchObject({ delivered: 30, objects: 3 })
+        })
+
+        it('puts events from different days with the same hour into different objects', async () => {
+            const { exporter, store } = setup({ keyTemplate: LAYOUTS.hive })
+            exporter.add(eventAt(1, '2026-11-24T09:00:00.000Z'))
+            exporter.add(eventAt(2, '2026-11-25T09:00:00.000Z'))
+            await exporter.flush()
+            expect(store.requests.map((r) => r.key.split('/').slice(1, 5).join('/')).sort()).toEqual([
+                'year=2026/month=11/day=24/hour=09',
+                'year=2026/month=11/day=25/hour=09',
+            ])
+        })
+
+        it('seals every partition at once when the time window ends, on one timer', async () => {
+            const { exporter, store, clock } = setup({ keyTemplate: LAYOUTS.hive, uploadIntervalMs: 60_000 })
+            exporter.add(eventAt(1, '2026-11-25T09:10:00.000Z'))
+            clock.advance(10_000)
+            exporter.add(eventAt(2, '2026-11-25T10:10:00.000Z'))
+            clock.advance(20_000)
+            exporter.add(eventAt(3, '2026-11-25T11:10:00.000Z'))
+            exporter.add(eventAt(4, '2026-11-25T09:20:00.000Z'))
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([60_000]) // one window, not one timer per partition
+
+            clock.advance(29_999)
+            await settle()
+            expect(store.requests).toHaveLength(0)
+
+            clock.advance(1)
+            await waitFor(() => exporter.stats.delivered === 4, 'the three partitions to be stored')
+            expect(store.requests).toHaveLength(3)
+            for (const put of store.requests) expect(put.key).toContain('/20261125-100100.000Z-') // all sealed at T0 + 60 s
+            const byHour = Object.fromEntries(store.requests.map((r) => [hourOf(r.key), uuidsOf(r)]))
+            expect(byHour).toEqual({
+                '09': [makeEvent(1).uuid, makeEvent(4).uuid],
+                '10': [makeEvent(2).uuid],
+                '11': [makeEvent(3).uuid],
+            })
+            expect(clock.pending()).toEqual([])
+        })
+
+        it('opens a new window with a new timer for the first event after the window was sealed', async () => {
+            const { exporter, store, clock } = setup({ keyTemplate: LAYOUTS.hive, uploadIntervalMs: 60_000 })
+            exporter.add(eventAt(1, '2026-11-25T09:10:00.000Z'))
+            clock.advance(60_000)
+            await waitFor(() => store.requests.length === 1, 'the first window')
+            exporter.add(eventAt(2, '2026-11-25T10:10:00.000Z'))
+            expect(clock.pending().map((t) => t.at)).toEqual([T0 + 120_000])
+            clock.advance(60_000)
+            await waitFor(() => exporter.stats.delivered === 2, 'the second window')
+            expect(store.requests.map((r) => hourOf(r.key))).toEqual(['09', '10'])
+        })
+
+        it('applies the raw size cap to each partition on its own', async () => {
+            const events9 = Array.from({ length: 5 }, (_, i) => eventAt(10 + i, `2026-11-25T09:0${i}:00.000Z`, { padBytes: 300 }))
+            const events10 = Array.from({ length: 2 }, (_, i) => eventAt(20 + i, `2026-11-25T10:0${i}:00.000Z`, { padBytes: 300 }))
+            const bytes = lineBytes(events9[0])
+            expect([...events9, ...events10].every((e) => lineBytes(e) === bytes)).toBe(true)
+            const { exporter, store } = setup({ keyTemplate: LAYOUTS.hive, maxBatchBytes: 3 * bytes })
+            // 09, 10, 09, 10, 09 (hour 09 is full: sealed), 09, 09
+            for (const e of [events9[0], events10[0], events9[1], events10[1], events9[2], events9[3], events9[4]]) exporter.add(e)
+            await waitFor(() => store.requests.length === 1, 'the full partition')
+            await settle()
+            expect(store.requests).toHaveLength(1) // hour 10 holds 2 of 3: not sealed
+            expect(hourOf(store.requests[0].key)).toBe('09')
+            expect(uuidsOf(store.requests[0])).toEqual(events9.slice(0, 3).map((e) => e.uuid))
+
+            await exporter.flush()
+            const byHour = store.requests.map((r) => [hourOf(r.key), uuidsOf(r)])
+            expect(byHour.slice(1).sort()).toEqual(
+                [
+                    ['09', events9.slice(3).map((e) => e.uuid)],
+                    ['10', events10.map((e) => e.uuid)],
+                ].sort()
+            )
+            for (const put of store.requests) expect(decode(put.body, put.contentEncoding).length).toBeLessThanOrEqual(3 * bytes)
+        })
+    })
+
+    describe('the open partition limit', () => {
+        it(`seals the oldest partition early past ${MAX_OPEN_PARTITIONS} open partitions, and loses no event`, async () => {
+            const { exporter, store, clock } = setup({ keyTemplate: 'event={event}/{batch_id}' })
+            const names = Array.from({ length: MAX_OPEN_PARTITIONS + 1 }, (_, i) => `e${i}`)
+            const events = names.map((name, i) => makeEvent(i, { name }))
+            for (const e of events.slice(0, MAX_OPEN_PARTITIONS)) {
+                exporter.add(e)
+                clock.t += 1 // each partition opened a millisecond after the one before
+            }
+            await settle()
+            expect(store.requests).toHaveLength(0) // exactly the limit: nothing sealed
+
+            exporter.add(events[MAX_OPEN_PARTITIONS]) // one partition too many
+            await waitFor(() => store.requests.length === 1, 'the early seal')
+            await settle()
+            expect(store.requests).toHaveLength(1)
+            expect(store.requests[0].key).toMatch(/^exports\/event=e0\//) // the oldest, not the newest
+            expect(uuidsOf(store.requests[0])).toEqual([events[0].uuid])
+
+            // e0 again: a new partition, and e1 is now the oldest
+            const again = makeEvent(100, { name: 'e0' })
+            exporter.add(again)
+            await waitFor(() => store.requests.length === 2, 'the second early seal')
+            expect(store.requests[1].key).toMatch(/^exports\/event=e1\//)
+
+            await exporter.flush()
+            expect(store.requests).toHaveLength(MAX_OPEN_PARTITIONS + 2)
+            expectEachExactlyOnce(store.requests, [...events, again].map((e) => e.uuid))
+            for (const put of store.requests) {
+                const name = /^exports\/event=([^/]+)\//.exec(put.key)![1]
+                expect(linesOf(put).map((l) => JSON.parse(l).event)).toEqual(linesOf(put).map(() => name))
+            }
+            expect(exporter.stats.delivered).toBe(events.length + 1)
+        })
+    })
+
+    describe('the stored-size cap', () => {
+        const CAP = 1_048_576 // 1 MB, the smallest the settings allow
+
+        function noisyEvents(count: number, padBytes: number): ProcessedPluginEvent[] {
+            return Array.from({ length: count }, (_, i) => ({ ...makeEvent(i), properties: { i, noise: noise(i + 1, padBytes) } }))
+        }
+
+        it('the test data really is nearly incompressible with gzip', () => {
+            const text = noisyEvents(20, 8_000).map(encodeEvent).join('')
+            expect(gzipSync(text).length).toBeGreaterThan(0.8 * Buffer.byteLength(text))
+        })
+
+        it('keeps every stored body within maxStoredBytes when events are added in one go, and loses no event', async () => {
+            const events = noisyEvents(500, 8_000) // ~4 MB raw, ~3.3 MB gzipped
+            const { exporter, store } = setup({ compression: 'gzip', maxBatchBytes: 50 * CAP, maxStoredBytes: CAP })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(store.requests.length).toBeGreaterThanOrEqual(3)
+            for (const put of store.requests) expect(put.body.length).toBeLessThanOrEqual(CAP)
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+            expect(exporter.stats.delivered).toBe(events.length)
+        })
+
+        it('keeps every stored body within maxStoredBytes when zlib runs between events, as in production, and loses no event', async () => {
+            const events = noisyEvents(500, 8_000)
+            const { exporter, store } = setup({ compression: 'gzip', maxBatchBytes: 50 * CAP, maxStoredBytes: CAP })
+            for (let i = 0; i < events.length; i++) {
+                exporter.add(events[i])
+                if (i % 8 === 7) await settle() // let the thread pool compress what was handed over
+            }
+            await exporter.flush()
+            expect(store.requests.length).toBeGreaterThanOrEqual(3)
+            const over = store.requests.map((r) => r.body.length).filter((n) => n > CAP)
+            expect(over).toEqual([])
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+            expect(exporter.stats.delivered).toBe(events.length)
+        })
+
+        it('keeps every stored body within maxStoredBytes with brotli too, when the compressor runs between events', async () => {
+            const events = noisyEvents(500, 8_000)
+            const { exporter, store } = setup({ compression: 'brotli', maxBatchBytes: 50 * CAP, maxStoredBytes: CAP })
+            for (let i = 0; i < events.length; i++) {
+                exporter.add(events[i])
+                if (i % 8 === 7) await settle()
+            }
+            await exporter.flush()
+            expect(store.requests.length).toBeGreaterThanOrEqual(3)
+            const over = store.requests.map((r) => r.body.length).filter((n) => n > CAP)
+            expect(over).toEqual([])
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+        })
+
+        it('uploads an event larger than maxStoredBytes alone rather than losing it', async () => {
+            const small = noisyEvents(3, 1_000)
+            const big = { ...makeEvent(99), properties: { noise: noise(99, CAP + 10_000) } }
+            const { exporter, store } = setup({ compression: 'gzip', maxBatchBytes: 50 * CAP, maxStoredBytes: CAP })
+            exporter.add(small[0])
+            exporter.add(big)
+            exporter.add(small[1])
+            await exporter.flush()
+            expect(store.requests.map(uuidsOf)).toEqual([[small[0].uuid], [big.uuid], [small[1].uuid]])
+        })
+    })
+
+    describe('object metadata', () => {
+        it('gives each object its event count, earliest and latest event time and the app version', async () => {
+            const { exporter, store } = setup()
+            // out of time order, and one with an offset that lands earliest once converted to UTC
+            exporter.add(eventAt(1, '2026-11-25T09:30:00.000Z'))
+            exporter.add(eventAt(2, '2026-11-25T11:15:00.000Z'))
+            exporter.add(eventAt(3, '2026-11-25T10:05:00+02:00')) // 08:05Z
+            exporter.add(eventAt(4, '2026-11-25T10:00:00.000Z'))
+            await exporter.flush()
+            expect(store.requests).toHaveLength(1)
+            expect(store.requests[0].metadata).toEqual({
+                'event-count': '4',
+                'min-event-timestamp': '2026-11-25T08:05:00.000Z',
+                'max-event-timestamp': '2026-11-25T11:15:00.000Z',
+                'app-version': `posthog-s3-export/${PACKAGE_VERSION}`,
+            })
+        })
+
+        it('gives each hive partition the metadata of its own events', async () => {
+            const { exporter, store } = setup({ keyTemplate: LAYOUTS.hive })
+            const times = ['2026-11-25T09:40:00.000Z', '2026-11-25T10:20:00.000Z', '2026-11-25T09:05:00.000Z', '2026-11-25T11:59:59.999Z', '2026-11-25T09:59:00.000Z']
+            times.forEach((t, i) => exporter.add(eventAt(i, t)))
+            await exporter.flush()
+            expect(store.requests).toHaveLength(3)
+            for (const put of store.requests) {
+                const mine = eventTimesOf(put)
+                const sorted = [...mine].sort()
+                expect(put.metadata).toEqual({
+                    'event-count': String(mine.length),
+                    'min-event-timestamp': sorted[0],
+                    'max-event-timestamp': sorted[sorted.length - 1],
+                    'app-version': `posthog-s3-export/${PACKAGE_VERSION}`,
+                })
+            }
+            const byHour = Object.fromEntries(store.requests.map((r) => [hourOf(r.key), r.metadata!['event-count']]))
+            expect(byHour).toEqual({ '09': '3', '10': '1', '11': '1' })
+        })
+
+        it('splits metadata with the batches when the size cap seals a batch', async () => {
+            const events = Array.from({ length: 6 }, (_, i) => eventAt(i, `2026-11-25T10:0${i}:00.000Z`, { padBytes: 300 }))
+            const { exporter, store } = setup({ maxBatchBytes: 3 * lineBytes(events[0]) })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(store.requests.map((r) => [r.metadata!['event-count'], r.metadata!['min-event-timestamp'], r.metadata!['max-event-timestamp']])).toEqual([
+                ['3', '2026-11-25T10:00:00.000Z', '2026-11-25T10:02:00.000Z'],
+                ['3', '2026-11-25T10:03:00.000Z', '2026-11-25T10:05:00.000Z'],
+            ])
+        })
+
+        it('orders event times by time, not as text, when their precision differs', async () => {
+            const { exporter, store } = setup()
+            exporter.add(eventAt(1, '2026-11-25T10:00:00.500Z'))
+            exporter.add(eventAt(2, '2026-11-25T10:00:00Z')) // the earliest, written without milliseconds
+            exporter.add(eventAt(3, '2026-11-25T10:00:00.250Z'))
+            await exporter.flush()
+            const metadata = store.requests[0].metadata!
+            expect(Date.parse(metadata['min-event-timestamp'])).toBe(Date.parse('2026-11-25T10:00:00Z'))
+            expect(Date.parse(metadata['max-event-timestamp'])).toBe(Date.parse('2026-11-25T10:00:00.500Z'))
+        })
+
+        it('sends the same metadata on a retry as on the first attempt', async () => {
+            const { exporter, store, clock } = setup()
+            store.script.push(SLOW_DOWN)
+            exporter.add(eventAt(1, '2026-11-25T09:00:00.000Z'))
+            void exporter.flush()
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first attempt')
+            clock.advance(backoffMs(1, 0.5))
+            await waitFor(() => exporter.stats.delivered === 1, 'the retry')
+            expect(store.requests[1].metadata).toEqual(store.requests[0].metadata)
+            expect(store.requests[0].metadata!['event-count']).toBe('1')
+        })
+    })
+
+    describe('event selection', () => {
+        it('counts events outside the include list and ignored events as ignored, and stores only the rest', async () => {
+            const { exporter, store } = setup({
+                eventsToIgnore: new Set(['order_refunded', '$feature_flag*']),
+                eventsToInclude: new Set(['order_*', '$pageview', '$feature_flag_called']),
+            })
+            const names = ['$pageview', 'order_paid', 'order_refunded', '$feature_flag_called', 'signup', '$autocapture', 'order_shipped']
+            const events = names.map((name, i) => makeEvent(i, { name }))
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(exporter.stats).toMatchObject({ seen: 7, ignored: 4, delivered: 3 })
+            expect(store.requests.flatMap(linesOf).map((l) => JSON.parse(l).event)).toEqual(['$pageview', 'order_paid', 'order_shipped'])
+        })
+
+        it('leaves removed properties and personal data out of every stored line, and keeps the rest', async () => {
+            const { exporter, store } = setup({ propertiesToRemove: ['pad', 'email'], stripPersonalData: true })
+            const events = Array.from({ length: 5 }, (_, i) => ({
+                ...makeEvent(i, { padBytes: 10 }),
+                ip: '198.51.100.23',
+                properties: { i, pad: 'xxxxxxxxxx', email: `u${i}@example.com`, plan: 'pro', $ip: '198.51.100.23', $set: { name: 'Ada' }, $set_once: { a: 1 } },
+                person: { uuid: 'p', properties: { email: 'person@example.com' }, created_at: '2026-01-01T00:00:00Z' },
+            })) as unknown as ProcessedPluginEvent[]
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            const lines = store.requests.flatMap(linesOf).map((l) => JSON.parse(l))
+            expect(lines).toHaveLength(5)
+            lines.forEach((line, i) => {
+                expect(line.properties).toEqual({ i, plan: 'pro' })
+                expect(line).not.toHaveProperty('ip')
+                expect(line).not.toHaveProperty('person')
+                expect(line.uuid).toBe(events[i].uuid)
+                expect(line.distinct_id).toBe(events[i].distinct_id)
+            })
+            // the host's events were not touched
+            expect(events[0].properties).toHaveProperty('email', 'u0@example.com')
+            expect(events[0].ip).toBe('198.51.100.23')
+        })
+
+        it('measures the size cap on the line as stored, after properties are removed', async () => {
+            const kept = makeEvent(1)
+            const bytes = lineBytes(kept)
+            // each event carries 5 KB that is removed: without removal not even one would fit the cap
+            const events = Array.from({ length: 3 }, (_, i) => makeEvent(i + 1, { padBytes: 5_000 }))
+            const { exporter, store } = setup({ propertiesToRemove: ['pad'], maxBatchBytes: 3 * (bytes + 10) })
+            for (const e of events) exporter.add(e)
+            await exporter.flush()
+            expect(store.requests).toHaveLength(1)
+            expect(uuidsOf(store.requests[0])).toEqual(events.map((e) => e.uuid))
         })
     })
 })
