@@ -10,6 +10,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { withS3, readAll, countByUuid, listKeys } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
+import { settingsFor } from '../helpers/plugin'
 
 const ROOT = path.join(__dirname, '../..')
 let s3: Awaited<ReturnType<typeof withS3>>
@@ -23,15 +24,7 @@ afterAll(async () => {
 })
 
 function settings(bucket: string, overrides: Record<string, string> = {}) {
-    return {
-        awsAccessKey: s3.accessKeyId,
-        awsSecretAccessKey: s3.secretAccessKey,
-        s3BucketName: bucket,
-        s3BucketEndpoint: s3.endpoint,
-        s3ForcePathStyle: 'true',
-        awsRegion: 'us-east-1',
-        ...overrides,
-    }
+    return settingsFor(s3, bucket, overrides)
 }
 
 describe('the bundle in the plugin-server sandbox', () => {

@@ -6,6 +6,7 @@ import { setupPlugin, onEvent, teardownPlugin } from '../../index'
 import { withS3, readAll, countByUuid, waitFor } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { MEGABYTE } from '../../src/config'
+import { settingsFor } from '../helpers/plugin'
 
 const AWSAccount = require('@20minutes/s3rver/lib/models/account')
 
@@ -26,18 +27,7 @@ function nextBucket(): string {
 }
 
 function metaFor(bucket: string, overrides: Record<string, string> = {}) {
-    return {
-        config: {
-            awsAccessKey: s3.accessKeyId,
-            awsSecretAccessKey: s3.secretAccessKey,
-            s3BucketName: bucket,
-            awsRegion: 'us-east-1',
-            s3BucketEndpoint: s3.endpoint,
-            s3ForcePathStyle: 'true',
-            ...overrides,
-        },
-        global: {} as any,
-    }
+    return { config: settingsFor(s3, bucket, overrides), global: {} as any }
 }
 
 describe('exporting through the plugin hooks', () => {
