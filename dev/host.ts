@@ -45,6 +45,8 @@ export class DevHost {
     /** jobs waiting to run: the stand-in for PostHog's PostgreSQL job queue */
     readonly jobQueue = new Set<QueuedJob>()
     private readonly jobTimers = new Map<QueuedJob, NodeJS.Timeout>()
+    /** jobs running now: still "in the queue" until they settle (PostgreSQL keeps a job until it completes) */
+    private readonly runningJobs = new Map<QueuedJob, Promise<void>>()
     private next = 0
     private scheduleTimer?: NodeJS.Timeout
     private stopped = false
@@ -116,6 +118,13 @@ export class DevHost {
             }),
         ])
         clearTimeout(capTimer)
+        // jobs already running get the rest of the cap to finish; what does not stays queued for the next start
+        const left = Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started))
+        if (this.runningJobs.size > 0 && left > 0) {
+            let jobTimer: NodeJS.Timeout | undefined
+            await Promise.race([Promise.all(this.runningJobs.values()), new Promise((r) => (jobTimer = setTimeout(r, left)))])
+            clearTimeout(jobTimer)
+        }
         for (const timer of this.jobTimers.values()) clearTimeout(timer)
         this.jobTimers.clear()
         this.disposeAll()
@@ -128,7 +137,7 @@ export class DevHost {
         for (const job of jobs) host.enqueue(job.name, job.payload, 0)
         // jobs may re-enqueue themselves with backoff; give them a bounded time
         const until = Date.now() + 30_000
-        while (host.jobQueue.size > 0 && Date.now() < until && [...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000)) {
+        while (host.jobQueue.size > 0 && Date.now() < until && ([...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000) || host.runningJobs.size > 0)) {
             await new Promise((r) => setTimeout(r, 50))
         }
         return host.shutdown()
@@ -170,23 +179,28 @@ export class DevHost {
         const thread = this.threads[this.next]
         this.next = (this.next + 1) % this.threads.length
         const fn = thread.jobs[job.name]
-        this.jobQueue.delete(job)
         if (!fn) {
+            this.jobQueue.delete(job)
             this.jobErrors++
             this.log('error', `no job named ${job.name}`)
             return
         }
-        fn(job.payload).then(
+        const running = fn(job.payload).then(
             () => {
                 this.jobsRun++
             },
             (error: unknown) => {
-                // PostHog's queue retries a failed job later; so do we
+                // PostHog's queue retries a failed job later; so do we (after a stop it stays queued)
                 this.jobErrors++
                 this.log('error', `job ${job.name} failed: ${String(error)}; retrying in 5 s`)
                 this.enqueue(job.name, job.payload, 5_000)
             }
         )
+        this.runningJobs.set(job, running)
+        running.then(() => {
+            this.runningJobs.delete(job)
+            this.jobQueue.delete(job)
+        })
     }
 
     private log(level: 'error' | 'info', message: string): void {

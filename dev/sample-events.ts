@@ -14,6 +14,7 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 
 import { toProcessedEventUnsafe } from './process-event'
+import { seededRandom } from './random'
 
 /** Arguments for posthog-node: `$identify` → `identify({ distinctId, properties })`, else `capture(...)`. */
 export interface SampleEvent {
@@ -53,17 +54,7 @@ export function sampleEvents(n: number, seed = 1): SampleEvent[] {
 
 type Rng = () => number
 
-/** Small, fast, well-distributed 32-bit PRNG; enough for fixtures. */
-function mulberry32(seed: number): Rng {
-    let a = seed >>> 0
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0
-        let t = a
-        t = Math.imul(t ^ (t >>> 15), t | 1)
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-    }
-}
+const mulberry32: (seed: number) => Rng = seededRandom
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
     return items[Math.floor(rng() * items.length)]

@@ -124,6 +124,11 @@ export class Exporter {
     private closed = false
     /** during close: skip backoff waits, the deadline bounds everything */
     private draining = false
+    /**
+     * Failed uploads in a row, whichever batch: the backoff grows with it, so spilling a backing-off batch does not
+     * restart the next one at 1 s during a long outage. Reset by any success.
+     */
+    private failuresInARow = 0
     private readonly lastReport = new Map<string, number>()
     private readonly suppressed = new Map<string, number>()
     private readonly format: FileFormat
@@ -316,10 +321,20 @@ export class Exporter {
                 this.pump()
             },
             (error: unknown) => {
-                // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
                 this.inflight = undefined
-                this.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
-                next.notBefore = this.draining ? Number.POSITIVE_INFINITY : this.opts.now() + (this.opts.fatalRetryMs ?? 60_000)
+                const now = this.opts.now()
+                if (isHostTimeout(error)) {
+                    // the host's 30 s promise race cut the upload: S3 was too slow, which a retry may fix
+                    this.failuresInARow++
+                    this.stats.retries++
+                    next.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF)
+                    this.report('retry:host-timeout', `S3 Export: upload of ${next.key} took longer than the plugin server allows (${String(error)}); retrying`, 'warn')
+                } else {
+                    // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
+                    this.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
+                    next.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
+                }
+                if (this.draining) next.notBefore = Number.POSITIVE_INFINITY
                 this.pump()
             }
         )
@@ -338,7 +353,10 @@ export class Exporter {
             )
             .then((outcome) => {
                 batch.attempts++
+                // spilled or handed over while this upload was in flight (teardown): its story ends elsewhere
+                if (!this.queue.includes(batch)) return
                 if (outcome.kind === 'ok') {
+                    this.failuresInARow = 0
                     this.remove(batch)
                     this.stats.delivered += batch.events
                     this.stats.objects++
@@ -348,12 +366,13 @@ export class Exporter {
                     }
                     return
                 }
+                this.failuresInARow++
                 batch.lastFailure = outcome.failure
                 batch.lastOutcome = outcome.kind
                 const now = this.opts.now()
                 if (outcome.kind === 'retry') {
                     this.stats.retries++
-                    batch.notBefore = now + backoffMs(batch.attempts, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
+                    batch.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
                     this.report(
                         `retry:${outcome.failure.code}`,
                         `S3 Export: upload of ${batch.key} to bucket ${this.opts.config.bucket} failed (${describeFailure(outcome.failure)}); ` +
@@ -467,6 +486,12 @@ export class Exporter {
         this.lastReport.set(kind, now)
         this.opts.log[level](more > 0 ? `${message} (${more} similar messages suppressed)` : message)
     }
+}
+
+/** The host races every promise step against 30 s and rejects with a TimeoutError ("... timed out ..."). */
+function isHostTimeout(error: unknown): boolean {
+    const e = error as { name?: string; message?: string } | undefined
+    return !!e && (e.name === 'TimeoutError' || /timed out/i.test(String(e.message)))
 }
 
 function describeFailure(f: S3Failure): string {

@@ -39,9 +39,15 @@ type FetchLike = (url: string, init: Record<string, unknown>) => Promise<{
     text(): Promise<string>
 }>
 
-/** Upper bound of one request, connect to last byte. 1 s per MB at a pessimistic 1 MB/s, never below 30 s. */
-export function requestTimeoutMs(bodyBytes: number): number {
-    return Math.max(30_000, Math.ceil(bodyBytes / 1_000_000) * 1_000 + 30_000)
+/**
+ * Upper bound of one request, connect to last byte: 25 s. Inside PostHog every promise step is raced against a
+ * 30 s host timer; our own deadline must fire first so a hung S3 is seen as a retryable timeout, not an internal
+ * error. 25 s still carries 100 MB at 4 MB/s.
+ */
+export const REQUEST_DEADLINE_MS = 25_000
+
+export function requestTimeoutMs(_bodyBytes: number): number {
+    return REQUEST_DEADLINE_MS
 }
 
 /**
@@ -180,8 +186,12 @@ export function toFailure(error: unknown): S3Failure {
     const headers = (response.headers || {}) as Record<string, string>
     const retryAfter = headers['retry-after']
     const seconds = retryAfter !== undefined ? Number(retryAfter) : NaN
+    // S3 answers carry Code; node-fetch errors a string code (ECONNRESET); Node's fetch hides the socket's code in
+    // `cause` and has numeric DOMException codes (23 for a timeout), where the name says more.
+    const cause = (e.cause || {}) as Record<string, any>
+    const code = e.Code || (typeof e.code === 'string' ? e.code : undefined) || (typeof cause.code === 'string' ? cause.code : undefined) || e.name
     return {
-        code: String(e.Code || e.code || e.name || 'UnknownError'),
+        code: String(code || 'UnknownError'),
         statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
         message: String(e.message || e),
         retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,

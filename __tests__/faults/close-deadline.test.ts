@@ -1,0 +1,68 @@
+/**
+ * close(deadline) with S3 hung: requests that are never answered (and a request deadline far beyond the close
+ * deadline) must not hold teardown. Scale 10 here, so the 4.5 s close budget is 450 ms real and measurable.
+ */
+import { faults } from '../../dev/fault-proxy'
+import { buildExporter, recordMetric, ScaledClock, send, startRig, tally, type Rig } from '../helpers/faults'
+
+const BUDGET_MS = 4_500
+let rig: Rig
+beforeAll(async () => {
+    rig = await startRig(['close-hung', 'close-answer-held'])
+})
+afterAll(async () => {
+    await rig.close()
+})
+
+async function closeWithHungS3(bucket: string, fault: ReturnType<typeof faults.hang>) {
+    const clock = new ScaledClock(10)
+    rig.clock = clock
+    rig.proxy.setSchedule(() => fault)
+    // the request deadline (30 s real) is far beyond the close budget: only close()'s own deadline can end the wait
+    const x = buildExporter(rig, clock, { bucket, timeoutMs: 30_000 })
+    const sent = await send(x, clock, { count: 3000, overVirtualMs: 0, chunk: 500 })
+    const startedVirtual = clock.now()
+    const startedReal = performance.now()
+    const report = await x.exporter.close(startedVirtual + BUDGET_MS)
+    const closeReal = performance.now() - startedReal
+    const closeVirtual = clock.now() - startedVirtual
+    recordMetric({ name: bucket, events: sent.length, closeRealMs: Math.round(closeReal), closeVirtualMs: closeVirtual, budgetVirtualMs: BUDGET_MS, scale: clock.scale, spilledEvents: x.jobs.acceptedEvents, memoryPeakBytes: x.maxMemory() })
+    return { clock, x, sent, report, closeReal, closeVirtual }
+}
+
+describe('closing with S3 hung', () => {
+    it('returns within its deadline and hands every batch it could not store to the job queue', async () => {
+        const { clock, x, sent, report, closeReal, closeVirtual } = await closeWithHungS3('close-hung', faults.hang())
+        expect(closeVirtual).toBeLessThanOrEqual(BUDGET_MS + 500)
+        expect(closeReal).toBeLessThanOrEqual(clock.real(BUDGET_MS) + 250)
+        expect(report.timedOut).toBe(true)
+        expect(report.dropped).toBe(0)
+        expect(report.pendingEvents).toBe(0)
+        expect(x.exporter.stats.delivered).toBe(0)
+        expect(x.jobs.acceptedEvents).toBe(sent.length)
+        expect(x.maxMemory()).toBeLessThanOrEqual(x.config.bufferLimitBytes)
+
+        // the next start runs the jobs against a healthy S3: every event once
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        await x.jobs.runAll(x.store, { bucket: 'close-hung' })
+        const t = await tally(rig.reader, 'close-hung', sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        expect(t.objects.length).toBe(x.jobs.accepted)
+        clock.dispose()
+    })
+
+    it('makes no duplicate when the hung upload did reach S3 and the same batch is also stored from the job queue', async () => {
+        // S3 stores each PUT at once, but its answer is held for a minute: the in-flight batch lands AND is spilled
+        const { clock, x, sent, report, closeReal } = await closeWithHungS3('close-answer-held', faults.delay(60_000, true))
+        expect(closeReal).toBeLessThanOrEqual(clock.real(BUDGET_MS) + 250)
+        expect(report.timedOut).toBe(true)
+        expect(report.dropped).toBe(0)
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        await x.jobs.runAll(x.store, { bucket: 'close-answer-held' })
+        const t = await tally(rig.reader, 'close-answer-held', sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        // the batch that landed while hung was stored again from the queue under the same key: one object, not two
+        expect(t.objects.length).toBe(x.jobs.accepted)
+        clock.dispose()
+    })
+})

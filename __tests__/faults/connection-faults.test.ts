@@ -1,0 +1,53 @@
+/**
+ * The connection failing under the client: TCP resets, connections closed after the request was read, and requests
+ * that are never answered (each bounded by the store's request deadline, 300 ms real here).
+ */
+import { everyNth, faults, randomFaults, seededRandom } from '../../dev/fault-proxy'
+import { expectNothingLost, runScenario, startRig, type Rig } from '../helpers/faults'
+
+let rig: Rig
+beforeAll(async () => {
+    rig = await startRig(['conn-reset', 'conn-close', 'conn-hang', 'conn-mixed'])
+})
+afterAll(async () => {
+    await rig.close()
+})
+
+describe('connections that fail', () => {
+    it('stores every event exactly once when every third connection is reset', async () => {
+        const r = await runScenario(rig, { bucket: 'conn-reset', schedule: everyNth(3, faults.reset()), scale: 1000 })
+        expectNothingLost(r)
+        expect(r.injected.reset).toBeGreaterThanOrEqual(10)
+        expect(r.x.exporter.stats.retries).toBeGreaterThanOrEqual(r.injected.reset)
+    })
+
+    it('stores every event exactly once when every third connection is closed after the request was read', async () => {
+        const r = await runScenario(rig, { bucket: 'conn-close', schedule: everyNth(3, faults.close()), scale: 1000 })
+        expectNothingLost(r)
+        expect(r.injected.close).toBeGreaterThanOrEqual(10)
+    })
+
+    it('gives up on requests that are never answered after the request deadline and stores them on a later try', async () => {
+        const started = performance.now()
+        const r = await runScenario(rig, { bucket: 'conn-hang', schedule: everyNth(8, faults.hang()), scale: 1000, timeoutMs: 300 })
+        expectNothingLost(r)
+        expect(r.injected.hang).toBeGreaterThanOrEqual(3)
+        // a hung request costs one deadline, never more: the run is not held up by hangs beyond their bound
+        expect(performance.now() - started).toBeLessThan(1_800 + r.injected.hang * 300 + 6_000)
+    })
+
+    it('stores every event exactly once through a seeded mix of resets, closes, hangs and errors', async () => {
+        const schedule = randomFaults(seededRandom(42), [
+            { weight: 70, fault: { kind: 'pass' } },
+            { weight: 8, fault: faults.reset() },
+            { weight: 8, fault: faults.close() },
+            { weight: 1, fault: faults.hang() },
+            { weight: 6, fault: () => faults.internalError() },
+            { weight: 5, fault: () => faults.slowDown(1) },
+        ])
+        const r = await runScenario(rig, { bucket: 'conn-mixed', schedule, scale: 1000, timeoutMs: 300, overVirtualMs: 30 * 60_000 })
+        expectNothingLost(r)
+        expect(r.faultsInjected).toBeGreaterThanOrEqual(8)
+        expect(Object.keys(r.injected).length).toBeGreaterThanOrEqual(3)
+    })
+})

@@ -1,0 +1,80 @@
+/**
+ * S3 unreachable for a while: the proxy refuses every connection and request for 2 minutes of the scaled clock
+ * (480 ms real at 250x), in the middle of a 6-minute stream of events.
+ */
+import { DEFAULT_BACKOFF } from '../../src/retry'
+import { expectNothingLost, runScenario, startRig, type Rig } from '../helpers/faults'
+
+let rig: Rig
+beforeAll(async () => {
+    rig = await startRig(['outage-2min', 'outage-start', 'outage-backoff'])
+})
+afterAll(async () => {
+    await rig.close()
+})
+
+describe('an S3 outage', () => {
+    it('stores every event exactly once after a 2-minute outage and resumes within one backoff cap of its end', async () => {
+        let outageAt = 0
+        let refusedDuring = 0
+        const r = await runScenario(rig, {
+            bucket: 'outage-2min',
+            schedule: () => ({ kind: 'pass' }),
+            scale: 250,
+            overVirtualMs: 6 * 60_000,
+            during: (clock) => {
+                outageAt = clock.now() + 2 * 60_000
+            },
+            onChunk: (_sent, clock) => {
+                if (outageAt > 0 && clock.now() >= outageAt && refusedDuring === 0) {
+                    rig.proxy.outage(2 * 60_000)
+                    outageAt = clock.now()
+                    refusedDuring = -1
+                }
+            },
+        })
+        expect(refusedDuring).toBe(-1) // the outage happened while events were still arriving
+        expectNothingLost(r)
+        const outageEnd = outageAt + 2 * 60_000
+        const refused = rig.proxy.log.filter((l) => l.fault === 'refuse' && l.path.startsWith('/outage-2min/'))
+        expect(refused.length + rig.proxy.stats.refusedConnections).toBeGreaterThan(2)
+        expect(r.x.exporter.stats.retries).toBeGreaterThan(2)
+        // head-of-line backoff is capped: the first store after the outage comes within one cap (60 s) of its end
+        const firstAfter = rig.proxy.log.find((l) => l.method === 'PUT' && l.path.startsWith('/outage-2min/') && l.at >= outageEnd && l.status === 200)
+        expect(firstAfter).toBeDefined()
+        expect(firstAfter!.at - outageEnd).toBeLessThanOrEqual(DEFAULT_BACKOFF.capMs + 5_000)
+    })
+
+    it('stores every event exactly once when S3 is down from the first event for 2 minutes', async () => {
+        const r = await runScenario(rig, {
+            bucket: 'outage-start',
+            schedule: () => ({ kind: 'pass' }),
+            scale: 250,
+            overVirtualMs: 6 * 60_000,
+            during: () => rig.proxy.outage(2 * 60_000),
+        })
+        expectNothingLost(r)
+        expect(r.x.exporter.stats.retries).toBeGreaterThan(0)
+    })
+
+    it('keeps backing off through a 20-minute outage even while the memory limit spills the batch it was retrying', async () => {
+        // S3 refuses everything while 5000 events arrive over 20 minutes; past the 512 KiB limit the head batch (the
+        // one backing off) goes to the job queue and the next batch becomes the head
+        const r = await runScenario(rig, {
+            bucket: 'outage-backoff',
+            schedule: () => ({ kind: 'pass' }),
+            scale: 1000,
+            during: () => rig.proxy.outage(),
+            onChunk: (sent) => {
+                if (sent === 5000) rig.proxy.outage(0)
+            },
+        })
+        expectNothingLost(r)
+        expect(r.x.jobs.accepted).toBeGreaterThan(10)
+        // capped exponential backoff (1 s doubling to 60 s, full jitter) allows ~6 tries to reach the cap and then
+        // about 2 a minute on average: ~45 tries in 20 minutes (60 is 3 standard deviations above). A backoff that restarts at 1 s with every new
+        // head batch tries S3 several times a minute for the whole outage.
+        const triesDuringOutage = r.x.exporter.stats.retries
+        expect(triesDuringOutage).toBeLessThanOrEqual(60)
+    })
+})

@@ -1,0 +1,104 @@
+/**
+ * The real hooks of index.ts (setupPlugin / onEvent / teardownPlugin / jobs) through the fault proxy, on real time:
+ * teardown with S3 hung stays within the host's 5 s and leaves the rest to meta.jobs; setup tells a transient
+ * refusal (RetryError: the host tries again) from a wrong setting (a plain Error that names the fix).
+ */
+import { RetryError } from '@posthog/plugin-scaffold'
+import { faults } from '../../dev/fault-proxy'
+import { jobs, onEvent, setupPlugin, teardownPlugin, TEARDOWN_BUDGET_MS } from '../../index'
+import { JOB_NAME, type SpilledBatchPayload } from '../../src/spill'
+import { makeEvent } from '../helpers/events'
+import { recordMetric, startRig, tally, type Rig } from '../helpers/faults'
+
+const HOST_TEARDOWN_CAP_MS = 5_000
+let rig: Rig
+const logged: string[] = []
+beforeAll(async () => {
+    rig = await startRig(['hooks-hung', 'hooks-setup'])
+    // the app logs through console (the host's log); keep it for assertions instead of the test output
+    for (const level of ['info', 'warn', 'error'] as const) {
+        jest.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(`${level}: ${args.map(String).join(' ')}`))
+    }
+})
+afterAll(async () => {
+    await rig.close()
+    jest.restoreAllMocks()
+})
+
+function metaFor(bucket: string) {
+    const queued: Array<{ payload: SpilledBatchPayload; amount: number; unit: string }> = []
+    const meta = {
+        config: {
+            awsAccessKey: rig.s3.accessKeyId,
+            awsSecretAccessKey: rig.s3.secretAccessKey,
+            s3BucketName: bucket,
+            awsRegion: 'us-east-1',
+            s3BucketEndpoint: rig.proxy.endpoint,
+            s3ForcePathStyle: 'true',
+            prefix: 'faults/',
+        },
+        global: {} as any,
+        jobs: {
+            [JOB_NAME]: (payload: SpilledBatchPayload) => {
+                // stored as JSON, as PostgreSQL would
+                const enqueue = async (amount: number, unit: string) => void queued.push({ payload: JSON.parse(JSON.stringify(payload)), amount, unit })
+                return { runIn: enqueue, runNow: () => enqueue(0, 'seconds'), runAt: (date: Date) => enqueue((date.getTime() - Date.now()) / 1000, 'seconds') }
+            },
+        },
+    }
+    return { meta, queued }
+}
+
+describe('the plugin hooks against a failing S3', () => {
+    it('tears down within 5 s with S3 hung and hands the leftover batches to meta.jobs, which store them later', async () => {
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        const { meta, queued } = metaFor('hooks-hung')
+        await setupPlugin(meta)
+        rig.proxy.setSchedule(() => faults.hang())
+        const sent = Array.from({ length: 3000 }, (_, i) => makeEvent(i))
+        for (const event of sent) onEvent(event, meta)
+
+        const started = Date.now()
+        const report = await teardownPlugin(meta)
+        const ms = Date.now() - started
+        recordMetric({ name: 'hooks-teardown-hung', events: sent.length, teardownMs: ms, jobs: queued.length, report })
+        expect(ms).toBeLessThan(HOST_TEARDOWN_CAP_MS)
+        expect(ms).toBeGreaterThanOrEqual(TEARDOWN_BUDGET_MS - 100) // it did wait for the hung upload, up to its budget
+        expect(report).toMatchObject({ delivered: 0, dropped: 0, pendingEvents: 0, timedOut: true })
+        expect(queued.reduce((n, j) => n + j.payload.events, 0)).toBe(3000)
+        expect(queued.every((j) => j.unit === 'seconds' && j.amount > 0)).toBe(true)
+        expect(rig.proxy.dropHanging()).toBeGreaterThanOrEqual(1) // the upload teardown gave up on was still hanging
+
+        // the host restarts and runs the queued jobs with S3 healthy
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        const jobsRun = queued.splice(0, queued.length)
+        for (const job of jobsRun) await jobs[JOB_NAME](job.payload, meta)
+        expect(queued).toHaveLength(0) // every job stored its batch at the first try: none re-queued
+        const t = await tally(rig.reader, 'hooks-hung', sent.map((e) => e.uuid))
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        expect(t.objects).toHaveLength(jobsRun.length)
+    })
+
+    it.each([
+        ['503 SlowDown', faults.slowDown(1)],
+        ['500 InternalError', faults.internalError()],
+        ['a connection reset', faults.reset()],
+    ])('throws RetryError from setupPlugin when S3 answers %s', async (_name, fault) => {
+        rig.proxy.setSchedule(() => fault)
+        const { meta } = metaFor('hooks-setup')
+        const failure = setupPlugin(meta)
+        await expect(failure).rejects.toBeInstanceOf(RetryError)
+        await expect(failure).rejects.toThrow(/s3:\/\/hooks-setup\/faults\//)
+        expect(meta.global.exporter).toBeUndefined()
+    })
+
+    it('throws a plain Error naming the missing permission when S3 answers 403 AccessDenied', async () => {
+        rig.proxy.setSchedule(() => faults.accessDenied())
+        const { meta } = metaFor('hooks-setup')
+        const failure = setupPlugin(meta)
+        await expect(failure).rejects.toThrow(/s3:PutObject/)
+        await expect(failure).rejects.toThrow(/s3:\/\/hooks-setup\/faults\//)
+        await failure.catch((error: unknown) => expect(error).not.toBeInstanceOf(RetryError))
+        expect(meta.global.exporter).toBeUndefined()
+    })
+})
