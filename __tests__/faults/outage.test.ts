@@ -42,7 +42,8 @@ describe('an S3 outage', () => {
         // head-of-line backoff is capped: the first store after the outage comes within one cap (60 s) of its end
         const firstAfter = rig.proxy.log.find((l) => l.method === 'PUT' && l.path.startsWith('/outage-2min/') && l.at >= outageEnd && l.status === 200)
         expect(firstAfter).toBeDefined()
-        expect(firstAfter!.at - outageEnd).toBeLessThanOrEqual(DEFAULT_BACKOFF.capMs + 5_000)
+        // + 15 s of slack = 60 ms real at 250x: a busy 2-core machine stalls that long now and then
+        expect(firstAfter!.at - outageEnd).toBeLessThanOrEqual(DEFAULT_BACKOFF.capMs + 15_000)
     })
 
     it('stores every event exactly once when S3 is down from the first event for 2 minutes', async () => {
