@@ -12,7 +12,7 @@ const AWSAccount = require('@20minutes/s3rver/lib/models/account')
 
 let s3: Awaited<ReturnType<typeof withS3>>
 let bucketNo = 0
-const buckets = Array.from({ length: 12 }, (_, i) => `export-test-${i}`)
+const buckets = Array.from({ length: 14 }, (_, i) => `export-test-${i}`)
 
 beforeAll(async () => {
     s3 = await withS3(buckets)
@@ -121,6 +121,20 @@ describe('exporting through the plugin hooks', () => {
         expect(objects[0].key.endsWith(extension)).toBe(true)
         expect(objects[0].contentEncoding).toBe(encoding)
         expect(countByUuid(objects).size).toBe(200)
+    })
+})
+
+describe('large objects', () => {
+    it('uploads bodies over 2 MB, for which the SDK would ask for Expect: 100-continue', async () => {
+        const bucket = nextBucket()
+        const meta = metaFor(bucket, { compression: 'no compression', uploadMegabytes: '5' })
+        await setupPlugin(meta)
+        for (let i = 0; i < 3000; i++) onEvent(makeEvent(i), meta)
+        const report = await teardownPlugin(meta)
+        expect(report).toMatchObject({ delivered: 3000, dropped: 0 })
+        const objects = await readAll(s3.client, bucket)
+        expect(objects).toHaveLength(1)
+        expect(objects[0].size).toBeGreaterThan(2 * MEGABYTE)
     })
 })
 
