@@ -61,10 +61,6 @@ export function eventSelector(opts: {
     }
 }
 
-export function shouldExport(event: ExportableEvent, eventsToIgnore: ReadonlySet<string>): boolean {
-    return !eventsToIgnore.has(event.event)
-}
-
 /** The whole event as PostHog hands it to the app (minus removed fields), as one line of JSON, newline included. */
 export function encodeEvent(event: ExportableEvent): string {
     return JSON.stringify(event) + '\n'
