@@ -129,6 +129,8 @@ export class Exporter {
      * restart the next one at 1 s during a long outage. Reset by any success.
      */
     private failuresInARow = 0
+    /** epoch ms before which no batch is tried: S3 is backing us off, whichever batch comes next (spills included) */
+    private backoffUntil = 0
     private readonly lastReport = new Map<string, number>()
     private readonly suppressed = new Map<string, number>()
     private readonly format: FileFormat
@@ -303,7 +305,7 @@ export class Exporter {
         if (this.draining) return this.queue.find((b) => b.notBefore !== Number.POSITIVE_INFINITY)
         const head = this.queue[0]
         // head-of-line on purpose: while the head backs off, S3 is in trouble and the others would fail too
-        return head && head.notBefore <= now ? head : undefined
+        return head && Math.max(head.notBefore, this.backoffUntil) <= now ? head : undefined
     }
 
     /** Start the next upload if none is in flight and a batch is due; otherwise arm the retry timer. */
@@ -311,7 +313,7 @@ export class Exporter {
         if (this.inflight) return
         const next = this.nextDue(this.opts.now())
         if (!next) {
-            if (!this.draining && this.queue.length > 0) this.armRetryTimer(this.queue[0].notBefore)
+            if (!this.draining && this.queue.length > 0) this.armRetryTimer(Math.max(this.queue[0].notBefore, this.backoffUntil))
             this.notifyIdle()
             return
         }
@@ -328,6 +330,7 @@ export class Exporter {
                     this.failuresInARow++
                     this.stats.retries++
                     next.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF)
+                    this.backoffUntil = next.notBefore
                     this.report('retry:host-timeout', `S3 Export: upload of ${next.key} took longer than the plugin server allows (${String(error)}); retrying`, 'warn')
                 } else {
                     // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
@@ -357,6 +360,7 @@ export class Exporter {
                 if (!this.queue.includes(batch)) return
                 if (outcome.kind === 'ok') {
                     this.failuresInARow = 0
+                    this.backoffUntil = 0
                     this.remove(batch)
                     this.stats.delivered += batch.events
                     this.stats.objects++
@@ -373,6 +377,7 @@ export class Exporter {
                 if (outcome.kind === 'retry') {
                     this.stats.retries++
                     batch.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
+                    this.backoffUntil = batch.notBefore
                     this.report(
                         `retry:${outcome.failure.code}`,
                         `S3 Export: upload of ${batch.key} to bucket ${this.opts.config.bucket} failed (${describeFailure(outcome.failure)}); ` +
@@ -382,6 +387,7 @@ export class Exporter {
                 } else {
                     this.stats.failures++
                     batch.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
+                    this.backoffUntil = batch.notBefore
                     this.report(
                         `fatal:${outcome.failure.code}`,
                         `S3 Export cannot write to s3://${this.opts.config.bucket}/${this.opts.config.prefix}: ${fixFor(outcome.failure)} ` +
