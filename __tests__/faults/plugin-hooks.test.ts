@@ -8,7 +8,7 @@ import { faults } from '../../dev/fault-proxy'
 import { jobs, onEvent, setupPlugin, teardownPlugin, TEARDOWN_BUDGET_MS } from '../../index'
 import { JOB_NAME, type SpilledBatchPayload } from '../../src/spill'
 import { makeEvent } from '../helpers/events'
-import { recordMetric, startRig, tally, type Rig } from '../helpers/faults'
+import { proxySettings, recordMetric, startRig, tally, type Rig } from '../helpers/faults'
 
 const HOST_TEARDOWN_CAP_MS = 5_000
 let rig: Rig
@@ -28,15 +28,7 @@ afterAll(async () => {
 function metaFor(bucket: string) {
     const queued: Array<{ payload: SpilledBatchPayload; amount: number; unit: string }> = []
     const meta = {
-        config: {
-            awsAccessKey: rig.s3.accessKeyId,
-            awsSecretAccessKey: rig.s3.secretAccessKey,
-            s3BucketName: bucket,
-            awsRegion: 'us-east-1',
-            s3BucketEndpoint: rig.proxy.endpoint,
-            s3ForcePathStyle: 'true',
-            prefix: 'faults/',
-        },
+        config: proxySettings(rig, bucket),
         global: {} as any,
         jobs: {
             [JOB_NAME]: (payload: SpilledBatchPayload) => {

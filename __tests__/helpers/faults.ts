@@ -6,6 +6,7 @@
 import type { S3Client } from '@aws-sdk/client-s3'
 import { randomBytes } from 'crypto'
 import { appendFileSync } from 'fs'
+import { settingsFor } from './plugin'
 import { startFaultProxy, type FaultProxy, type Schedule as FaultSchedule } from '../../dev/fault-proxy'
 import { readAll, readerClient, type StoredObject } from '../../dev/s3-read'
 import { startS3Server, type RunningS3 } from '../../dev/s3server'
@@ -142,17 +143,12 @@ export async function startRig(buckets: string[]): Promise<Rig> {
 }
 
 export function rigConfig(rig: Rig, bucket: string, overrides: Record<string, string> = {}): Config {
-    return parseConfig({
-        awsAccessKey: rig.s3.accessKeyId,
-        awsSecretAccessKey: rig.s3.secretAccessKey,
-        s3BucketName: bucket,
-        awsRegion: 'us-east-1',
-        s3BucketEndpoint: rig.proxy.endpoint,
-        s3ForcePathStyle: 'true',
-        prefix: 'faults/',
-        eventsToIgnore: '',
-        ...overrides,
-    })
+    return parseConfig(proxySettings(rig, bucket, { eventsToIgnore: '', ...overrides }))
+}
+
+/** Plugin settings that reach the local S3 through the fault proxy, under the prefix faults/. */
+export function proxySettings(rig: Rig, bucket: string, overrides: Record<string, string> = {}): Record<string, string> {
+    return settingsFor({ ...rig.s3, endpoint: rig.proxy.endpoint }, bucket, { prefix: 'faults/', ...overrides })
 }
 
 export interface ExporterRig {

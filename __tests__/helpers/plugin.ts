@@ -3,7 +3,12 @@ import { setupPlugin, onEvent, teardownPlugin } from '../../index'
 import type { RunningS3 } from '../../dev/s3server'
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 
-export function settingsFor(s3: RunningS3, bucket: string, overrides: Record<string, string> = {}): Record<string, string> {
+/** Settings for the local S3 (or a proxy in front of it: pass its endpoint). */
+export function settingsFor(
+    s3: Pick<RunningS3, 'endpoint' | 'accessKeyId' | 'secretAccessKey'>,
+    bucket: string,
+    overrides: Record<string, string> = {}
+): Record<string, string> {
     return {
         awsAccessKey: s3.accessKeyId,
         awsSecretAccessKey: s3.secretAccessKey,
