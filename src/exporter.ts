@@ -129,6 +129,9 @@ export class Exporter {
      * restart the next one at 1 s during a long outage. Reset by any success.
      */
     private failuresInARow = 0
+    /** bytes of the sealed batches in the queue (raw until compressed, then the body): kept up to date, because
+     * the memory limit is checked on every event and summing a long queue there would cost O(queue) per event */
+    private queuedBytes = 0
     /** epoch ms before which no batch is tried: S3 is backing us off, whichever batch comes next (spills included) */
     private backoffUntil = 0
     private readonly lastReport = new Map<string, number>()
@@ -189,9 +192,8 @@ export class Exporter {
 
     /** Bytes this exporter holds: the open batch plus every sealed batch not yet stored. */
     memoryBytes(): number {
-        let bytes = 0
+        let bytes = this.queuedBytes
         for (const batch of this.open.values()) bytes += batch.memoryBytes()
-        for (const batch of this.queue) bytes += batch.body ? batch.body.length : batch.rawBytes
         return bytes
     }
 
@@ -294,9 +296,11 @@ export class Exporter {
             notBefore: 0,
         }
         batch.bodyPromise.then((body) => {
+            if (this.queue.includes(batch)) this.queuedBytes += body.length - batch.rawBytes
             batch.body = body
         })
         this.queue.push(batch)
+        this.queuedBytes += batch.rawBytes
         this.pump()
     }
 
@@ -400,7 +404,14 @@ export class Exporter {
 
     private remove(batch: SealedBatch): void {
         const index = this.queue.indexOf(batch)
-        if (index >= 0) this.queue.splice(index, 1)
+        if (index >= 0) this.takeAt(index)
+    }
+
+    /** Take the batch at `index` out of the queue, keeping queuedBytes true. */
+    private takeAt(index: number): SealedBatch {
+        const [batch] = this.queue.splice(index, 1)
+        this.queuedBytes -= batch.body ? batch.body.length : batch.rawBytes
+        return batch
     }
 
     /** Past the memory limit: spill the oldest sealed batches (never the open one, never the one uploading). */
@@ -409,9 +420,7 @@ export class Exporter {
         if (this.memoryBytes() <= limit) return
         if (this.queue.length === 0) return // only open batches: the caps bound them
         for (let i = this.inflight ? 1 : 0; i < this.queue.length && this.memoryBytes() > limit; ) {
-            const batch = this.queue[i]
-            this.queue.splice(i, 1)
-            this.spillOrDrop(batch, 'the memory limit was reached and no job queue is available')
+            this.spillOrDrop(this.takeAt(i), 'the memory limit was reached and no job queue is available')
         }
     }
 
@@ -447,7 +456,8 @@ export class Exporter {
 
     private spillRemaining(): Promise<void> {
         // the batch in flight may still land; spilling it too would store it twice under the same key (harmless)
-        const left = this.queue.splice(0, this.queue.length)
+        const left: SealedBatch[] = []
+        while (this.queue.length > 0) left.push(this.takeAt(0))
         return Promise.all(left.map((batch) => this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available'))).then(() => undefined)
     }
 
