@@ -7,6 +7,7 @@ import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
+import type { HostProfileName } from './sandbox/profile'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
 export const HOST_TEARDOWN_CAP_MS = 5_000
@@ -26,6 +27,8 @@ export interface DevHostOptions {
     threads?: number
     log?: LogFn
     allowlist?: AllowlistName
+    /** whose Babel and vm2 (default: S3_EXPORT_HOST_PROFILE, else `1.10.5`, the plugin-server our users run) */
+    hostProfile?: HostProfileName
     taskTimeoutMs?: number
     /** run runEveryMinute every this many ms (60 s in PostHog) */
     scheduleEveryMs?: number
@@ -65,6 +68,7 @@ export class DevHost {
                 config: opts.config,
                 log: opts.log,
                 allowlist: opts.allowlist,
+                hostProfile: opts.hostProfile,
                 taskTimeoutMs: opts.taskTimeoutMs,
                 meta: { jobs: host.jobsFacade() },
             })

@@ -16,6 +16,7 @@ import path from 'path'
 import { PostHog } from 'posthog-node'
 import { startCaptureServer } from './capture'
 import { DevHost, type ShutdownReport } from './host'
+import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
 import { readerClient, listKeys, readObject } from './s3-read'
 import { startS3Server, type RunningS3 } from './s3server'
 import { sampleEvents } from './sample-events'
@@ -33,10 +34,12 @@ interface Options {
     port: number
     data: string
     once: boolean
+    /** whose Babel and vm2 load the app: 1.10.5 (default) or newest */
+    hostProfile: HostProfileName
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, hostProfile: resolveHostProfile().name }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -50,9 +53,10 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--port') opts.port = Number(value())
         else if (arg === '--data') opts.data = path.resolve(value())
         else if (arg === '--once') opts.once = true
+        else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(value()).name
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -110,11 +114,11 @@ async function main(): Promise<void> {
     const bucket = settings.s3BucketName
     const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
 
-    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, hostProfile: opts.hostProfile, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
-        `loaded ${path.relative(ROOT, t0.mainFile)} (${kb(t0.bundleBytes)}) into ${opts.threads} sandboxed worker threads; ` +
+        `loaded ${path.relative(ROOT, t0.mainFile)} (${kb(t0.bundleBytes)}) into ${opts.threads} sandboxed worker threads (host profile ${opts.hostProfile}); ` +
             `host transform ${t0.transformMs.toFixed(0)} ms per thread; uploads every ${settings.uploadMinutes} min or ${settings.uploadMegabytes} MB`
     )
 

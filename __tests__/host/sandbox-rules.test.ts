@@ -160,7 +160,10 @@ describe('the sandbox globals are the host’s globals', () => {
     })
 
     it('holds exactly the ECMAScript builtins plus the host’s additions', async () => {
-        const plugin = await load(`exports.names = () => Object.getOwnPropertyNames(globalThis)`)
+        const plugin = await load(`
+            exports.names = () => Object.getOwnPropertyNames(globalThis)
+            exports.aliases = () => [typeof global, typeof GLOBAL, typeof root, isVM, global === globalThis]
+        `)
         const builtins = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]
         const hostAdditions = [
             // frozen in by the host
@@ -172,19 +175,17 @@ describe('the sandbox globals are the host’s globals', () => {
             'RetryError',
             '__asyncGuard',
             '__pluginHostMeta',
-            // vm2's own
+            // vm2's own, listed by every version
             'Buffer',
             'VMError',
-            'VM2_INTERNAL_STATE_DO_NOT_USE_OR_PROGRAM_WILL_FAIL',
-            'global',
-            'GLOBAL',
-            'root',
-            'isVM',
             // observed in the real host's VM
             'URL',
         ]
+        // vm2 3.9.19 lists these as own properties of the global; 3.9.5 (the host's) answers for them without listing
+        const listedByNewerVm2 = ['VM2_INTERNAL_STATE_DO_NOT_USE_OR_PROGRAM_WILL_FAIL', 'global', 'GLOBAL', 'root', 'isVM']
         const names = (await plugin.exported.names()) as string[]
-        expect(new Set(names)).toEqual(new Set([...builtins, ...hostAdditions]))
+        expect(new Set(names.filter((n) => !listedByNewerVm2.includes(n)))).toEqual(new Set([...builtins, ...hostAdditions]))
+        await expect(plugin.exported.aliases()).resolves.toEqual(['object', 'object', 'object', true, true])
     })
 
     it('ignores a top-level `var root = 5`: root still reads back as the global object', async () => {

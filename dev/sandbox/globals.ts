@@ -7,10 +7,10 @@
  * TextEncoder, URLSearchParams, AbortController, crypto, atob, structuredClone, ...) is simply absent, which is
  * the point: a bundle that needs them breaks here as it breaks there.
  *
- * Two things vm2 3.9.19 does NOT do by itself but the real host's VM was observed to have (printed from inside
- * it), so we add them: a global `URL`, and read-only `global` / `GLOBAL` / `root` plus `isVM` (older vm2 defined
- * these non-writable; 3.9.19 makes them writable). Read-only `root` is what silently swallows a bundled library's
- * top-level `var root = ...` on the host.
+ * Two things the real host's VM was observed to have (printed from inside it) that plain vm2 lacks, so we add
+ * them: a global `URL` (neither vm2 3.9.5 nor 3.9.19 has one), and read-only `global` / `GLOBAL` / `root` plus
+ * `isVM` (vm2 3.9.5, the host's own version, defines these non-writable itself; 3.9.19 makes them writable and
+ * drops `isVM`). Read-only `root` is what silently swallows a bundled library's top-level `var root = ...`.
  */
 import { RetryError } from '@posthog/plugin-scaffold'
 import fetch from 'node-fetch'
@@ -55,14 +55,20 @@ export function createPosthogStub(captured: CapturedEvent[], log: LogFn): { capt
     }
 }
 
-/** Read-only aliases and `isVM`, defined from inside the sandbox so they live on the sandbox's own global. */
+/**
+ * Read-only aliases and `isVM`, defined from inside the sandbox so they live on the sandbox's own global. vm2 3.9.5
+ * (the 1.10.5 profile) already defines all four so, non-configurable: those are left as they are.
+ */
 const EMULATE_OLD_VM2_GLOBALS = `
 (() => {
     const g = globalThis;
-    for (const name of ['global', 'GLOBAL', 'root']) {
-        Object.defineProperty(g, name, { value: g, writable: false, enumerable: false, configurable: false });
-    }
-    Object.defineProperty(g, 'isVM', { value: true, writable: false, enumerable: false, configurable: false });
+    const define = (name, value) => {
+        const own = Object.getOwnPropertyDescriptor(g, name);
+        if (own && !own.configurable) return;
+        Object.defineProperty(g, name, { value, writable: false, enumerable: false, configurable: false });
+    };
+    for (const name of ['global', 'GLOBAL', 'root']) define(name, g);
+    define('isVM', true);
 })();
 `
 

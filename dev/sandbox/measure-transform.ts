@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs'
 
+import { resolveHostProfile } from './profile'
 import { transformPluginCode } from './transform'
 
 const file = process.argv[2]
@@ -14,15 +15,18 @@ if (!file) {
     process.exit(2)
 }
 const source = fs.readFileSync(file, 'utf8')
+// S3_EXPORT_HOST_PROFILE=newest for today's Babel; the default is the host our users run
+const profile = resolveHostProfile()
 const times: number[] = []
 for (let i = 0; i < runs; i++) {
-    times.push(transformPluginCode(source).transformMs)
+    times.push(transformPluginCode(source, { hostProfile: profile.name }).transformMs)
 }
 const warm = times.slice(1).sort((a, b) => a - b)
 const median = warm.length ? warm[Math.floor(warm.length / 2)] : times[0]
 console.log(
     JSON.stringify({
         file,
+        hostProfile: profile.name,
         bytes: Buffer.byteLength(source),
         firstMs: Math.round(times[0]),
         warmMedianMs: Math.round(median),

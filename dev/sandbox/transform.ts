@@ -9,6 +9,7 @@
 import { performance } from 'perf_hooks'
 
 import { AllowlistName, resolveAllowlist } from './allowlist'
+import { resolveHostProfile, type HostProfileName } from './profile'
 import { loopTimeout } from './babel/loop-timeout'
 import { promiseTimeout } from './babel/promise-timeout'
 import { replaceImports } from './babel/replace-imports'
@@ -22,6 +23,8 @@ export interface TransformPluginOptions {
     loopTimeoutMs?: number
     /** Node version for preset-env targets; the host uses its own `process.versions.node`. */
     nodeVersion?: string
+    /** Whose Babel runs the transform (default: S3_EXPORT_HOST_PROFILE, else `1.10.5`). */
+    hostProfile?: HostProfileName
 }
 
 export interface TransformResult {
@@ -31,19 +34,21 @@ export interface TransformResult {
 }
 
 type BabelStandalone = typeof import('@babel/standalone')
-let babel: BabelStandalone | undefined
+const loaded = new Map<string, BabelStandalone>()
 
-/** Loading @babel/standalone takes a while (a multi-MB file); do it once, and keep it out of `transformMs`. */
-function loadBabel(): BabelStandalone {
+/** Loading @babel/standalone takes a while (a multi-MB file); do it once per version, outside `transformMs`. */
+export function loadBabel(pkg: string): BabelStandalone {
+    let babel = loaded.get(pkg)
     if (!babel) {
         // eslint-disable-next-line @typescript-eslint/no-var-requires
-        babel = require('@babel/standalone') as BabelStandalone
+        babel = require(pkg) as BabelStandalone
+        loaded.set(pkg, babel)
     }
     return babel
 }
 
 export function transformPluginCode(code: string, opts: TransformPluginOptions = {}): TransformResult {
-    const { transform } = loadBabel()
+    const { transform } = loadBabel(resolveHostProfile(opts.hostProfile).babelPackage)
     const moduleNames = resolveAllowlist(opts.allowlist)
     const loopLimitMs = opts.loopTimeoutMs ?? HOST_TASK_TIMEOUT_MS
 

@@ -10,7 +10,7 @@
 import { promises as fs } from 'fs'
 import * as path from 'path'
 
-import { VM } from 'vm2'
+import type { VM as VMType } from 'vm2'
 
 import type { AllowlistName } from './allowlist'
 import { createAsyncGuard } from './async-guard'
@@ -18,6 +18,7 @@ import { BIND_EXPORTS_SCRIPT, PLUGIN_METHOD_NAMES, PLUGIN_SCRIPT_PREFIX } from '
 import { CapturedEvent, installHostGlobals } from './globals'
 import { createHostModules } from './host-modules'
 import { createDefaultMetaParts, createLocalJobs, HostMetaParts, LogFn } from './meta'
+import { resolveHostProfile, type HostProfileName } from './profile'
 import { HOST_TASK_TIMEOUT_MS, transformPluginCode } from './transform'
 
 export interface LoadPluginOptions {
@@ -32,6 +33,8 @@ export interface LoadPluginOptions {
     allowlist?: AllowlistName | readonly string[]
     /** Loop wall-clock limit; the host uses TASK_TIMEOUT (30 s). */
     loopTimeoutMs?: number
+    /** Whose Babel and vm2 load the app (default: S3_EXPORT_HOST_PROFILE, else `1.10.5`). */
+    hostProfile?: HostProfileName
 }
 
 type AnyFn = (...args: any[]) => Promise<unknown>
@@ -61,6 +64,8 @@ export interface LoadedPlugin {
     exported: Record<string, AnyFn>
     /** Babel transform time for this load (what each host worker thread pays at each load). */
     transformMs: number
+    /** The host profile (Babel and vm2 versions) this copy was loaded with. */
+    hostProfile: HostProfileName
     /** Size of the loaded `main` file. */
     bundleBytes: number
     /** The file that was loaded (resolved `main`). */
@@ -94,10 +99,13 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     const log = opts.log ?? defaultLog
     const taskTimeoutMs = opts.taskTimeoutMs ?? HOST_TASK_TIMEOUT_MS
 
+    const profile = resolveHostProfile(opts.hostProfile)
+
     const { file, source } = await readMainFile(opts.pluginDir)
     const { code, transformMs } = transformPluginCode(source.toString('utf8'), {
         allowlist: opts.allowlist,
         loopTimeoutMs: opts.loopTimeoutMs ?? taskTimeoutMs,
+        hostProfile: profile.name,
     })
 
     const guard = createAsyncGuard(taskTimeoutMs)
@@ -118,6 +126,8 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     }
 
     // As the host: the sync part of each vm.run is limited to TASK_TIMEOUT (+1 ms, as there).
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { VM } = require(profile.vm2Package) as { VM: typeof VMType }
     const vm = new VM({ timeout: taskTimeoutMs + 1, sandbox: {} })
     installHostGlobals(vm, {
         log,
@@ -163,6 +173,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         jobs: boundJobs,
         exported,
         transformMs,
+        hostProfile: profile.name,
         bundleBytes: source.length,
         mainFile: file,
         meta: bound.meta,
