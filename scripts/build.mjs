@@ -20,6 +20,91 @@ const useNodeXmlParser = {
     },
 }
 
+/**
+ * client-s3's schemas_0.js describes every S3 operation (~135 KB). esbuild drops the unused ones only if it can see
+ * they are pure, and an object literal with a computed key (`{ [_hH]: _xaa }`) might run code when the key is
+ * converted, so it keeps them all. The keys are string constants of the same file: writing them in as literals
+ * changes nothing at run time and lets esbuild keep only what PutObject and the error registry reach.
+ */
+const inlineSchemaKeys = {
+    name: 'sdk-schema-keys-as-literals',
+    setup(build) {
+        build.onLoad({ filter: /[\\/]client-s3[\\/]dist-es[\\/]schemas[\\/]schemas_0\.js$/ }, (args) => {
+            const source = readFileSync(args.path, 'utf8')
+            const strings = new Map()
+            for (const m of source.matchAll(/^const (_\w+) = ("(?:[^"\\]|\\.)*");$/gm)) strings.set(m[1], m[2])
+            let unknown = 0
+            const contents = source.replace(/\[(_\w+)\]:/g, (whole, name) => {
+                if (!strings.has(name)) {
+                    unknown++
+                    return whole
+                }
+                return `[${strings.get(name)}]:`
+            })
+            if (strings.size === 0 || unknown > 0) throw new Error(`${args.path}: its layout changed (${unknown} computed keys not constants): check the build plugin`)
+            return { contents, loader: 'js' }
+        })
+    },
+}
+
+/**
+ * SDK modules this app provably never runs, replaced by stubs whose exports throw if ever called. Each is the
+ * default of a client option src/s3.ts sets (so the default is referenced but never used), or is only reached
+ * from such a default. A stub that did run would fail loudly, and the bundle's tests would see it.
+ */
+const CUT_MODULES = [
+    // sha256 / md5 / sha1: host crypto (src/host-hash.ts); CRC variants only serve flexible checksums, which
+    // requestChecksumCalculation WHEN_REQUIRED never computes for PutObject (our own checksums are set as headers)
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/](sha256[\\/]Sha256(Js|WebCrypto)|md5[\\/]Md5Js|crc32[\\/]Crc32Js)\.js$/,
+    /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/](sha[\\/]sha1[\\/]Sha1Js|crc[\\/]crc32c[\\/]Crc32cJs|crc[\\/]crc64-nvme[\\/]Crc64NvmeJs)\.js$/,
+    // eventStreamSerdeProvider: none (PutObject has no event stream); the config resolver is kept
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]event-streams[\\/](EventStreamSerde|eventstream-codec[\\/]\w+|eventstream-serde-universal[\\/]\w+|eventstream-serde[\\/]\w+(\.browser)?)\.js$/,
+]
+
+/** The names a module exports, read from its source (dist-es files are plain ES modules). */
+function exportNames(source) {
+    const names = new Set()
+    for (const m of source.matchAll(/^export (?:async )?(?:class|function\*?|const|let|var) ([\w$]+)/gm)) names.add(m[1])
+    for (const m of source.matchAll(/^export \{([^}]*)\}/gm)) {
+        for (const part of m[1].split(',')) {
+            const name = part.trim().split(/\s+as\s+/).pop()
+            if (name) names.add(name)
+        }
+    }
+    return [...names]
+}
+
+/**
+ * S3's endpoint rule set and its engine (~40 KB) answer, for our requests, what src/s3-endpoint.ts answers (its
+ * test compares the two for every region and endpoint we support). The SDK calls its resolver from two places (the
+ * endpoint middleware and the auth scheme provider), so the module itself is pointed at ours.
+ */
+const ownEndpointResolver = {
+    name: 'own-s3-endpoint-resolver',
+    setup(build) {
+        build.onLoad({ filter: /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]endpoint[\\/]endpointResolver\.js$/ }, () => ({
+            contents: `export { s3EndpointProvider as defaultEndpointResolver } from ${JSON.stringify(path.resolve('src/s3-endpoint.ts'))}`,
+            loader: 'js',
+            resolveDir: path.resolve('src'),
+        }))
+    },
+}
+
+const cutUnusedSdkModules = {
+    name: 'cut-unused-sdk-modules',
+    setup(build) {
+        build.onLoad({ filter: /node_modules[\\/]@(aws-sdk|smithy)[\\/].*\.js$/ }, (args) => {
+            if (!CUT_MODULES.some((re) => re.test(args.path))) return undefined
+            const module = args.path.slice(args.path.lastIndexOf('node_modules') + 13)
+            const names = exportNames(readFileSync(args.path, 'utf8'))
+            const body = names
+                .map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${module} (${name}) was cut from the bundle: scripts/build.mjs`)}) }`)
+                .join('\n')
+            return { contents: body || 'export {}', loader: 'js' }
+        })
+    },
+}
+
 export async function build({ outfile = 'dist/index.js', write = true } = {}) {
     const result = await esbuild.build({
         entryPoints: ['index.ts'],
@@ -32,7 +117,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [useNodeXmlParser],
+        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,

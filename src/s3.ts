@@ -7,12 +7,14 @@
  * (node-fetch 2), whose own `timeout` option is enforced by the host's timers. Outside the sandbox (tests, bench)
  * Node's fetch is used and bounded with an AbortSignal instead.
  */
-import { PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3'
+import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
 import type { HttpRequest } from '@smithy/types'
 import { createHash } from 'crypto'
 import * as zlib from 'zlib'
 import type { Config } from './config'
+import { HostMd5, HostSha1, HostSha256 } from './host-hash'
+import { s3EndpointProvider } from './s3-endpoint'
 import { classifyFailure, type S3Failure } from './retry'
 
 export interface PutObjectRequest {
@@ -134,6 +136,17 @@ function checksumParams(config: Pick<Config, 'checksum'>, body: Buffer): Partial
     return {}
 }
 
+/** PutObject has no event stream: a stand-in the client can be built with, failing loudly if ever used. */
+const noEventStreams = (() => {
+    const fail = (): never => {
+        throw new Error('S3 Export sends no event streams (cut from the bundle)')
+    }
+    return { serialize: fail, deserialize: fail }
+}) as unknown as S3ClientConfig['eventStreamSerdeProvider']
+
+/** Bodies are always whole Buffers (their hash is set by hostPayloadHash): nothing is hashed as a stream. */
+const noStreamedBodies = (() => Promise.reject(new Error('S3 Export sends no streamed bodies (cut from the bundle)'))) as unknown as S3ClientConfig['streamHasher']
+
 export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     const client = new S3Client({
         region: config.region || 'us-east-1',
@@ -148,6 +161,14 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         requestHandler: new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s), deps.timeoutMs),
         // our handler answers with bytes already; the browser default would look for a ReadableStream
         streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8Bytes(body == null ? '' : String(body))),
+        // The SDK's defaults for these are cut from the bundle (scripts/build.mjs): hashes from the host's crypto,
+        // our bucket's endpoint without S3's whole rule set, and no event streams (PutObject has none)
+        sha256: HostSha256,
+        md5: HostMd5,
+        sha1: HostSha1,
+        endpointProvider: s3EndpointProvider as unknown as S3ClientConfig['endpointProvider'],
+        eventStreamSerdeProvider: noEventStreams,
+        streamHasher: noStreamedBodies,
     })
     // The SigV4 payload hash of a large body is computed by the host's native crypto, not the SDK's pure-JS SHA-256
     // (which would loop over every byte under the host's loop instrumentation).

@@ -1,0 +1,93 @@
+/**
+ * The requests dist/index.js sends, with every SDK cut of scripts/build.mjs in place: the bundle is loaded as it is
+ * built and its setupPlugin write check goes to a recording fetch. Each store we support gets its URL, host, path
+ * and signing scope checked (the signature itself is checked by the local S3 in the sandbox tests).
+ */
+import path from 'path'
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+
+interface Sent {
+    url: string
+    method: string
+    headers: Record<string, string>
+}
+
+const sent: Sent[] = []
+const recordingFetch = (url: string, init: { method: string; headers: Record<string, string> }) => {
+    sent.push({ url, method: init.method, headers: Object.fromEntries(Object.entries(init.headers).map(([k, v]) => [k.toLowerCase(), String(v)])) })
+    return Promise.resolve({ status: 200, headers: { forEach: (cb: (v: string, k: string) => void) => cb('"etag"', 'etag') }, text: () => Promise.resolve('') })
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const bundle = require(path.join(__dirname, '../../dist/index.js')) as { setupPlugin(meta: unknown): Promise<void> }
+
+async function writeCheck(settings: Record<string, string>): Promise<Sent> {
+    sent.length = 0
+    const saved = globalThis.fetch
+    ;(globalThis as { fetch: unknown }).fetch = recordingFetch
+    try {
+        await bundle.setupPlugin({ config: { awsAccessKey: 'AKIDEXAMPLE', awsSecretAccessKey: 'secret', prefix: 'posthog/', ...settings }, global: {} })
+    } finally {
+        ;(globalThis as { fetch: unknown }).fetch = saved
+    }
+    expect(sent).toHaveLength(1)
+    return sent[0]
+}
+
+const scope = (request: Sent) => /Credential=AKIDEXAMPLE\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/.exec(request.headers.authorization)?.slice(1)
+
+describe('the bundle sends its PutObject', () => {
+    it('to the bucket’s virtual host in an AWS region', async () => {
+        const request = await writeCheck({ s3BucketName: 'my-archive', awsRegion: 'us-west-1' })
+        expect(request.method).toBe('PUT')
+        expect(request.url).toBe('https://my-archive.s3.us-west-1.amazonaws.com/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(request.headers.host).toBe('my-archive.s3.us-west-1.amazonaws.com')
+        expect(scope(request)).toEqual(['us-west-1', 's3'])
+    })
+
+    it('to the regional host with the bucket in the path when path style is on', async () => {
+        const request = await writeCheck({ s3BucketName: 'my-archive', awsRegion: 'eu-central-1', s3ForcePathStyle: 'true' })
+        expect(request.url).toBe('https://s3.eu-central-1.amazonaws.com/my-archive/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(scope(request)).toEqual(['eu-central-1', 's3'])
+    })
+
+    it('with a dotted bucket name in the path, where a virtual host would break TLS', async () => {
+        const request = await writeCheck({ s3BucketName: 'my.archive', awsRegion: 'us-east-1' })
+        expect(request.url).toBe('https://s3.us-east-1.amazonaws.com/my.archive/posthog/.s3-export-write-check?x-id=PutObject')
+    })
+
+    it('to amazonaws.com.cn in a China region', async () => {
+        const request = await writeCheck({ s3BucketName: 'my-archive', awsRegion: 'cn-north-1' })
+        expect(request.url).toBe('https://my-archive.s3.cn-north-1.amazonaws.com.cn/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(scope(request)).toEqual(['cn-north-1', 's3'])
+    })
+
+    it('to a MinIO endpoint in path style', async () => {
+        const request = await writeCheck({ s3BucketName: 'events', awsRegion: 'us-east-1', s3BucketEndpoint: 'http://minio.local:9000', s3ForcePathStyle: 'true' })
+        expect(request.url).toBe('http://minio.local:9000/events/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(request.headers.host).toBe('minio.local:9000')
+    })
+
+    it('to an R2 account endpoint as a virtual host, signed for region auto', async () => {
+        const request = await writeCheck({ s3BucketName: 'events', awsRegion: 'auto', s3BucketEndpoint: 'https://0123abcd.r2.cloudflarestorage.com' })
+        expect(request.url).toBe('https://events.0123abcd.r2.cloudflarestorage.com/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(scope(request)).toEqual(['auto', 's3'])
+    })
+
+    it('to a B2 endpoint as a virtual host, signed for its own region', async () => {
+        const request = await writeCheck({ s3BucketName: 'events', awsRegion: 'us-west-004', s3BucketEndpoint: 'https://s3.us-west-004.backblazeb2.com' })
+        expect(request.url).toBe('https://events.s3.us-west-004.backblazeb2.com/posthog/.s3-export-write-check?x-id=PutObject')
+        expect(scope(request)).toEqual(['us-west-004', 's3'])
+    })
+
+    it('with the payload hash and the checksum header computed by the host’s crypto', async () => {
+        const crc = await writeCheck({ s3BucketName: 'events', awsRegion: 'us-east-1', checksum: 'CRC32' })
+        // the write check's body is empty: SHA-256 and CRC32 of no bytes
+        expect(crc.headers['x-amz-content-sha256']).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+        expect(crc.headers['x-amz-checksum-crc32']).toBe('AAAAAA==')
+        const md5 = await writeCheck({ s3BucketName: 'events', awsRegion: 'us-east-1', checksum: 'Content-MD5' })
+        expect(md5.headers['content-md5']).toBe('1B2M2Y8AsgTpgAmY7PhCfg==')
+        expect(Object.keys(md5.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([])
+    })
+})
