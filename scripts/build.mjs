@@ -59,6 +59,14 @@ const CUT_MODULES = [
     /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/](sha[\\/]sha1[\\/]Sha1Js|crc[\\/]crc32c[\\/]Crc32cJs|crc[\\/]crc64-nvme[\\/]Crc64NvmeJs)\.js$/,
     // eventStreamSerdeProvider: none (PutObject has no event stream); the config resolver is kept
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]event-streams[\\/](EventStreamSerde|eventstream-codec[\\/]\w+|eventstream-serde-universal[\\/]\w+|eventstream-serde[\\/]\w+(\.browser)?)\.js$/,
+    // retryStrategy: a single attempt (src/s3.ts; our uploader retries): the SDK's strategies are never built
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/](Standard|Adaptive|Configured)RetryStrategy\.js$/,
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/]DefaultRateLimiter\.js$/,
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]retry-pre-sra-deprecated[\\/]\w+\.js$/,
+    // Parquet: our columns are strings, INT32 and TIMESTAMP (src/parquet.ts), never VARIANT, GEOMETRY or GEOGRAPHY,
+    // and ask for no bloom filter: these only serve those
+    /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb)\.js$/,
+    /hyparquet[\\/]src[\\/]bloom\.js$/,
 ]
 
 /** The names a module exports, read from its source (dist-es files are plain ES modules). */
@@ -90,10 +98,21 @@ const ownEndpointResolver = {
     },
 }
 
+/** The client reads one field of its package.json (its version, for the user agent): the rest stays out. */
+const sdkPackageVersionOnly = {
+    name: 'sdk-package-json-version-only',
+    setup(build) {
+        build.onLoad({ filter: /@aws-sdk[\\/]client-s3[\\/]package\.json$/ }, (args) => ({
+            contents: JSON.stringify({ version: JSON.parse(readFileSync(args.path, 'utf8')).version }),
+            loader: 'json',
+        }))
+    },
+}
+
 const cutUnusedSdkModules = {
     name: 'cut-unused-sdk-modules',
     setup(build) {
-        build.onLoad({ filter: /node_modules[\\/]@(aws-sdk|smithy)[\\/].*\.js$/ }, (args) => {
+        build.onLoad({ filter: /node_modules[\\/](@aws-sdk|@smithy|hyparquet|hyparquet-writer)[\\/].*\.js$/ }, (args) => {
             if (!CUT_MODULES.some((re) => re.test(args.path))) return undefined
             const module = args.path.slice(args.path.lastIndexOf('node_modules') + 13)
             const names = exportNames(readFileSync(args.path, 'utf8'))
@@ -117,7 +136,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, cutUnusedSdkModules],
+        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, sdkPackageVersionOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,

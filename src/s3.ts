@@ -136,6 +136,17 @@ function checksumParams(config: Pick<Config, 'checksum'>, body: Buffer): Partial
     return {}
 }
 
+/**
+ * What `maxAttempts: 1` asks of the SDK's standard strategy, without building it (cut from the bundle): one attempt,
+ * and the failure handed back as it came. The SDK's retry middleware still stamps attempts into `$metadata`.
+ */
+const singleAttempt = {
+    mode: 'standard',
+    acquireInitialRetryToken: () => Promise.resolve({ getRetryCount: () => 0, getRetryDelay: () => 0 }),
+    refreshRetryTokenForRetry: (_token: unknown, info: { error?: unknown }) => Promise.reject(info.error ?? new Error('no retry')),
+    recordSuccess: () => undefined,
+} as unknown as S3ClientConfig['retryStrategy']
+
 /** PutObject has no event stream: a stand-in the client can be built with, failing loudly if ever used. */
 const noEventStreams = (() => {
     const fail = (): never => {
@@ -155,6 +166,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey },
         // SDK retries sleep with setTimeout, which the sandbox lacks: our uploader retries instead
         maxAttempts: 1,
+        retryStrategy: singleAttempt,
         // newer SDKs add CRC32 headers that R2, B2 and older MinIO reject (aws-sdk-js-v3 #6810)
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
