@@ -64,8 +64,8 @@ const CUT_MODULES = [
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/]DefaultRateLimiter\.js$/,
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]retry-pre-sra-deprecated[\\/]\w+\.js$/,
     // Parquet: our columns are strings, INT32 and TIMESTAMP (src/parquet.ts), never VARIANT, GEOMETRY or GEOGRAPHY,
-    // and ask for no bloom filter: these only serve those
-    /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb)\.js$/,
+    // ask for no bloom filter and no encoding (so pages are PLAIN or RLE_DICTIONARY): these only serve the others
+    /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb|delta|splitstream)\.js$/,
     /hyparquet[\\/]src[\\/]bloom\.js$/,
 ]
 
