@@ -5,6 +5,7 @@
  */
 import * as zlib from 'zlib'
 import type { Compression } from './config'
+import { payloadHasher } from './payload-hash'
 
 export const GZIP_LEVEL = 6
 /** brotli's default quality 11 compresses at ~0.6 MB/s; 5 keeps ~70 MB/s at a ratio close to gzip 9's */
@@ -55,20 +56,21 @@ export interface Compressor {
 /** Stores chunks as they are: the `none` compression. */
 function passThrough(): Compressor {
     const chunks: Buffer[] = []
+    const hasher = payloadHasher()
     let bytes = 0
     return {
         write(chunk) {
             chunks.push(chunk)
+            hasher.update(chunk)
             bytes += chunk.length
         },
         end() {
-            return Promise.resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes))
+            return Promise.resolve(hasher.finish(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes)))
         },
         memoryBytes: () => bytes,
     }
 }
 
-/** `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. */
 export function createCompressor(compression: Compression, level?: number): Compressor {
     if (compression === 'none') return passThrough()
     const stream =
@@ -84,10 +86,13 @@ export function createCompressor(compression: Compression, level?: number): Comp
                   },
               })
     const chunks: Buffer[] = []
+    // the upload signs the body's hash: taken piece by piece here instead of all at once before the upload
+    const hasher = payloadHasher()
     let outputBytes = 0
     let failure: Error | undefined
     stream.on('data', (chunk: Buffer) => {
         chunks.push(chunk)
+        hasher.update(chunk)
         outputBytes += chunk.length
     })
     // Without a listener an 'error' event would crash the host process; end() reports it instead.
@@ -95,7 +100,7 @@ export function createCompressor(compression: Compression, level?: number): Comp
         failure = error
     })
     const done = new Promise<Buffer>((resolve, reject) => {
-        stream.on('end', () => (failure ? reject(failure) : resolve(Buffer.concat(chunks, outputBytes))))
+        stream.on('end', () => (failure ? reject(failure) : resolve(hasher.finish(Buffer.concat(chunks, outputBytes)))))
         stream.on('error', reject)
     })
     // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible in

@@ -14,6 +14,7 @@ import { createHash } from 'crypto'
 import * as zlib from 'zlib'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
+import { payloadSha256 } from './payload-hash'
 import { s3EndpointProvider } from './s3-endpoint'
 import { classifyFailure, type S3Failure } from './retry'
 
@@ -182,13 +183,13 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         eventStreamSerdeProvider: noEventStreams,
         streamHasher: noStreamedBodies,
     })
-    // The SigV4 payload hash of a large body is computed by the host's native crypto, not the SDK's pure-JS SHA-256
-    // (which would loop over every byte under the host's loop instrumentation).
+    // The SigV4 payload hash of a large body is the host's native crypto's, taken while the body was compressed
+    // (payload-hash.ts): not the SDK's, which would hash the whole body at once on the event loop.
     client.middlewareStack.add(
         (next) => (args) => {
             const request = args.request as HttpRequest
             if (request && Buffer.isBuffer(request.body)) {
-                request.headers['x-amz-content-sha256'] = createHash('sha256').update(request.body).digest('hex')
+                request.headers['x-amz-content-sha256'] = payloadSha256(request.body)
             }
             return next(args)
         },
