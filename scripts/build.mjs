@@ -67,7 +67,18 @@ const CUT_MODULES = [
     // ask for no bloom filter and no encoding (so pages are PLAIN or RLE_DICTIONARY): these only serve the others
     /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb|delta|splitstream)\.js$/,
     /hyparquet[\\/]src[\\/]bloom\.js$/,
+    // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
+    // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]classes[\\/]S3Express(IdentityProviderImpl|IdentityCache|IdentityCacheEntry)\.js$/,
 ]
+
+/**
+ * Modules whose class is built but whose work never runs for PutObject: replaced by a class that can be built and
+ * configured and throws if asked to work. The XML serializer writes request bodies of structure members; every
+ * PutObject member is a header or the raw Body (HttpBindingProtocol never hands one to it).
+ */
+const IDLE_CLASSES = [{ file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]protocols[\\/]xml[\\/]XmlShapeSerializer\.js$/, name: 'XmlShapeSerializer', idle: ['setSerdeContext'], cut: ['write', 'flush'] }]
 
 /** The names a module exports, read from its source (dist-es files are plain ES modules). */
 function exportNames(source) {
@@ -113,12 +124,18 @@ const cutUnusedSdkModules = {
     name: 'cut-unused-sdk-modules',
     setup(build) {
         build.onLoad({ filter: /node_modules[\\/](@aws-sdk|@smithy|hyparquet|hyparquet-writer)[\\/].*\.js$/ }, (args) => {
+            const idle = IDLE_CLASSES.find((c) => c.file.test(args.path))
+            if (idle) {
+                const methods = [
+                    ...idle.idle.map((m) => `${m}() {}`),
+                    ...idle.cut.map((m) => `${m}() { throw new Error(${JSON.stringify(`${idle.name}.${m} was cut from the bundle (scripts/build.mjs)`)}) }`),
+                ]
+                return { contents: `export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, loader: 'js' }
+            }
             if (!CUT_MODULES.some((re) => re.test(args.path))) return undefined
-            const module = args.path.slice(args.path.lastIndexOf('node_modules') + 13)
             const names = exportNames(readFileSync(args.path, 'utf8'))
-            const body = names
-                .map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${module} (${name}) was cut from the bundle: scripts/build.mjs`)}) }`)
-                .join('\n')
+            // one short message per export: the name says what was reached, the file says why it was cut
+            const body = names.map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`).join('\n')
             return { contents: body || 'export {}', loader: 'js' }
         })
     },

@@ -156,6 +156,11 @@ const noEventStreams = (() => {
     return { serialize: fail, deserialize: fail }
 }) as unknown as S3ClientConfig['eventStreamSerdeProvider']
 
+/** Directory buckets (S3 Express) are refused by s3-endpoint.ts, so no session is ever asked for. */
+const noS3Express = {
+    getS3ExpressIdentity: () => Promise.reject(new Error('S3 Export does not write to S3 Express directory buckets')),
+} as unknown as S3ClientConfig['s3ExpressIdentityProvider']
+
 /** Bodies are always whole Buffers (their hash is set by hostPayloadHash): nothing is hashed as a stream. */
 const noStreamedBodies = (() => Promise.reject(new Error('S3 Export sends no streamed bodies (cut from the bundle)'))) as unknown as S3ClientConfig['streamHasher']
 
@@ -181,6 +186,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         sha1: HostSha1,
         endpointProvider: s3EndpointProvider as unknown as S3ClientConfig['endpointProvider'],
         eventStreamSerdeProvider: noEventStreams,
+        s3ExpressIdentityProvider: noS3Express,
         streamHasher: noStreamedBodies,
     })
     // The SigV4 payload hash of a large body is the host's native crypto's, taken while the body was compressed

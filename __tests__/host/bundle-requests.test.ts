@@ -14,23 +14,42 @@ interface Sent {
 }
 
 const sent: Sent[] = []
+interface Answer {
+    status: number
+    headers: Record<string, string>
+    body: string
+}
+const OK: Answer = { status: 200, headers: { etag: '"etag"' }, body: '' }
+let answer: Answer = OK
 const recordingFetch = (url: string, init: { method: string; headers: Record<string, string> }) => {
     sent.push({ url, method: init.method, headers: Object.fromEntries(Object.entries(init.headers).map(([k, v]) => [k.toLowerCase(), String(v)])) })
-    return Promise.resolve({ status: 200, headers: { forEach: (cb: (v: string, k: string) => void) => cb('"etag"', 'etag') }, text: () => Promise.resolve('') })
+    const { status, headers, body } = answer
+    return Promise.resolve({ status, headers: { forEach: (cb: (v: string, k: string) => void) => Object.entries(headers).forEach(([k, v]) => cb(v, k)) }, text: () => Promise.resolve(body) })
 }
+const s3Error = (code: string, message: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>R1</RequestId></Error>`
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const bundle = require(path.join(__dirname, '../../dist/index.js')) as { setupPlugin(meta: unknown): Promise<void> }
 
-async function writeCheck(settings: Record<string, string>): Promise<Sent> {
+/** The bundle's setupPlugin with the recording fetch as the global one, S3 answering `with`; its outcome. */
+async function setup(settings: Record<string, string>, withAnswer: Answer = OK): Promise<{ error?: Error }> {
     sent.length = 0
+    answer = withAnswer
     const saved = globalThis.fetch
     ;(globalThis as { fetch: unknown }).fetch = recordingFetch
     try {
         await bundle.setupPlugin({ config: { awsAccessKey: 'AKIDEXAMPLE', awsSecretAccessKey: 'secret', prefix: 'posthog/', ...settings }, global: {} })
+        return {}
+    } catch (error) {
+        return { error: error as Error }
     } finally {
         ;(globalThis as { fetch: unknown }).fetch = saved
     }
+}
+
+async function writeCheck(settings: Record<string, string>): Promise<Sent> {
+    const { error } = await setup(settings)
+    expect(error).toBeUndefined()
     expect(sent).toHaveLength(1)
     return sent[0]
 }
@@ -89,5 +108,18 @@ describe('the bundle sends its PutObject', () => {
         const md5 = await writeCheck({ s3BucketName: 'events', awsRegion: 'us-east-1', checksum: 'Content-MD5' })
         expect(md5.headers['content-md5']).toBe('1B2M2Y8AsgTpgAmY7PhCfg==')
         expect(Object.keys(md5.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([])
+    })
+
+    it('and reads S3’s XML error answers back through the cut SDK: a refused key is named as such', async () => {
+        const { error } = await setup({ s3BucketName: 'events', awsRegion: 'us-east-1' }, { status: 403, headers: { 'content-type': 'application/xml' }, body: s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.') })
+        expect(error?.message).toMatch(/AWS Access Key/)
+        expect(error?.message).not.toMatch(/cut from the bundle/)
+    })
+
+    it('and takes a throttling answer with an HTTP-date Retry-After as a reason to try again later', async () => {
+        const { error } = await setup({ s3BucketName: 'events', awsRegion: 'us-east-1' }, { status: 503, headers: { 'content-type': 'application/xml', 'retry-after': 'Wed, 21 Oct 2026 07:28:00 GMT' }, body: s3Error('SlowDown', 'Please reduce your request rate.') })
+        expect(error?.name).toBe('RetryError')
+        expect(error?.message).toMatch(/SlowDown/)
+        expect(sent).toHaveLength(1)
     })
 })
