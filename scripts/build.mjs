@@ -120,6 +120,22 @@ const sdkPackageVersionOnly = {
     },
 }
 
+/**
+ * src/config.ts reads three fields of each setting in plugin.json (key, name, default); the settings page's hints,
+ * types and choices are for PostHog's UI, which reads plugin.json itself. Only those three go into the bundle.
+ */
+const pluginJsonSettingsOnly = {
+    name: 'plugin-json-settings-only',
+    setup(build) {
+        build.onLoad({ filter: /[\\/]plugin\.json$/ }, (args) => {
+            if (args.path !== path.resolve('plugin.json')) return undefined
+            const manifest = JSON.parse(readFileSync(args.path, 'utf8'))
+            const config = manifest.config.filter((s) => typeof s.key === 'string').map(({ key, name, default: value }) => ({ key, name, default: value }))
+            return { contents: JSON.stringify({ config }), loader: 'json' }
+        })
+    },
+}
+
 const cutUnusedSdkModules = {
     name: 'cut-unused-sdk-modules',
     setup(build) {
@@ -153,7 +169,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, sdkPackageVersionOnly, cutUnusedSdkModules],
+        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
