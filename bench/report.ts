@@ -24,6 +24,7 @@ export function summarize(runs: RunResult[]) {
         eventsPerSec: spread(runs.map((r) => r.eventsPerSec)),
         ms: spread(runs.map((r) => r.ms)),
         cpuMsPer1kEvents: spread(runs.map((r) => (r.cpuMs / r.events) * 1000)),
+        mainThreadMsPer1kEvents: spread(runs.map((r) => (r.mainThreadMs / r.events) * 1000)),
         s3CpuMsPer1kEvents: spread(runs.map((r) => (r.s3CpuMs / r.events) * 1000)),
         maxStallMs: spread(runs.map((r) => r.maxStallMs)),
         onEventUs: samples.length > 0 ? percentilesUs(samples) : undefined,

@@ -35,8 +35,9 @@ describe('the committed bundle', () => {
         expect(() => execFileSync('node', ['scripts/build.mjs', '--check'], { cwd: ROOT, stdio: 'pipe' })).not.toThrow()
     })
 
-    it('stays within the 400 KB budget every worker thread pays at load', () => {
-        expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(400 * 1024)
+    it('stays within the 280 KB budget every worker thread pays at load', () => {
+        // 239 KB after the SDK cuts of scripts/build.mjs (387 KB before): each KB costs every thread ~7 ms of Babel
+        expect(Buffer.byteLength(bundle)).toBeLessThanOrEqual(280 * 1024)
     })
 
     it('contains no await expression, which the host would evaluate twice', () => {
