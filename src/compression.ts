@@ -113,9 +113,13 @@ export function createCompressor(compression: Compression, level?: number): Comp
             stream.write(chunk)
             inputBytes += chunk.length
             const upTo = inputBytes
-            stream.flush(() => {
+            // gzip: a sync flush keeps the dictionary across chunks (the default full flush resets it, costing
+            // compression at every chunk boundary); brotli and zstd flush in their own default way
+            const after = () => {
                 flushedInput = Math.max(flushedInput, upTo)
-            })
+            }
+            if (compression === 'gzip') stream.flush(zlib.constants.Z_SYNC_FLUSH, after)
+            else stream.flush(after)
         },
         end() {
             stream.end()

@@ -66,10 +66,11 @@ export function encodeEvent(event: ExportableEvent): string {
     return JSON.stringify(event) + '\n'
 }
 
-// Matches any character outside 7-bit ASCII; most events have none, so their byte length is their string length.
-const NON_ASCII = /[^\x00-\x7f]/
-
-/** UTF-8 byte length, without a per-character JavaScript loop (loops are instrumented inside the host). */
+/**
+ * UTF-8 byte length, natively (a per-character JavaScript loop would be instrumented inside the host). One
+ * Buffer.byteLength is ~5× cheaper than the regex test for non-ASCII it replaces (0.3 vs 1.1–1.5 µs for 1.8 KB),
+ * and inside the sandbox costs the same (one host call, a string argument).
+ */
 export function utf8Length(line: string): number {
-    return NON_ASCII.test(line) ? Buffer.byteLength(line, 'utf8') : line.length
+    return Buffer.byteLength(line, 'utf8')
 }

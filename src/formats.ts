@@ -6,7 +6,7 @@
 import { OpenBatch } from './buffer'
 import { fileFormat, type FileFormat } from './compression'
 import type { Config } from './config'
-import { encodeEvent, utf8Length, type ExportableEvent } from './events'
+import { utf8Length, type ExportableEvent } from './events'
 import { ParquetColumns, toParquetRow, type ParquetRow } from './parquet'
 
 /** An open batch of either format. */
@@ -45,8 +45,10 @@ function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'c
     return {
         file: fileFormat(config.compression),
         measure(event) {
-            const line = encodeEvent(event)
-            return { payload: line, bytes: utf8Length(line) }
+            // measured before the newline is appended: the flat string is counted natively, the joined one would
+            // first be flattened (a copy of the whole line) per event
+            const json = JSON.stringify(event)
+            return { payload: json + '\n', bytes: utf8Length(json) + 1 }
         },
         open(now) {
             const batch = new OpenBatch(config.compression, now, coalesce, config.compressionLevel)
