@@ -415,7 +415,7 @@ const METHOD = {
     onEventCost: 'process.hrtime.bigint() around every 8th onEvent call: direct = the synchronous call; sandbox = call + await of its promise',
     stall: 'setInterval(…, 1) drift monitor over the whole timed run (feed, seals, compression callbacks, uploads, teardown); longest gap minus the 1 ms period',
     memory: 'heapUsed + external after onEvent of N fresh events into one open batch (100 MB cap, nothing sealed, compression settled), minus the same after setupPlugin; both after forced GCs (node --expose-gc); divided by N',
-    stalls_by_cap: 'uploadMegabytes 1 / 10 / 100 with bufferLimitMegabytes max(64, 2 × cap); the naive row uses the same cap per object; app/naive paired by round',
+    stalls_by_cap: 'uploadMegabytes 1 / 10 / 100 with bufferLimitMegabytes max(64, 4 × cap); the naive row uses the same cap per object; app/naive paired by round',
 }
 
 // Re-run under --expose-gc (for the memory figures) when started without it.
