@@ -31,8 +31,8 @@
  *    { config, siteApps }`, else the JSON `/array/<token>/config`. Without an answer it keeps
  *    autocapture off, stops compressing and never starts recordings. See `remoteConfig` below.
  *  - Session recordings are POSTed to the config's `sessionRecording.endpoint` (`/s/`) as
- *    `$snapshot` batches. PostHog stores them apart from events (apps never see them), so we
- *    accept them with 200 and drop them.
+ *    `$snapshot` batches. They are not events (PostHog stores them apart), and the app exports
+ *    events, so we accept them with 200 and drop them.
  *  - posthog-js loads its lazy parts (recorder.js, surveys.js, ...) and, with PostHog's HTML
  *    snippet, array.js itself from `<api_host>/static/<name>.js`, as PostHog's own server
  *    serves them from the posthog-js it ships. We serve the posthog-js installed here.
