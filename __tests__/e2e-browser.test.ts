@@ -11,6 +11,7 @@ import path from 'path'
 import { chromium, type BrowserContext } from 'playwright-core'
 import { startCaptureServer, type CaptureAnswer } from '../dev/capture'
 import { DevHost } from '../dev/host'
+import { settingsFor } from './helpers/plugin'
 import { withS3, readAll, countByUuid, waitFor } from './helpers/s3'
 import { startStaticServer } from './helpers/static-server'
 
@@ -48,15 +49,7 @@ it('stores every event posthog-js sends from headless Chromium exactly once, wit
         pluginDir: ROOT,
         threads: 2,
         log: () => undefined,
-        config: {
-            awsAccessKey: s3.accessKeyId,
-            awsSecretAccessKey: s3.secretAccessKey,
-            s3BucketName: 'browser',
-            s3BucketEndpoint: s3.endpoint,
-            s3ForcePathStyle: 'true',
-            awsRegion: 'us-east-1',
-            eventsToIgnore: '',
-        },
+        config: settingsFor(s3, 'browser', { eventsToIgnore: '' }),
     })
     const answers: CaptureAnswer[] = []
     const arrived: Array<{ event: string; properties: Record<string, any> }> = []
