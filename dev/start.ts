@@ -4,7 +4,8 @@
  *   1. starts the embedded S3-compatible server (signatures checked), data in .s3-data/
  *   2. loads dist/index.js into N sandboxed worker threads (import allowlist, host globals, 30 s per call) and
  *      runs setupPlugin in each
- *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1
+ *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1, and what posthog-js asks
+ *      besides (remote config, its lazy files, /s/ recordings: accepted, not exported); prints each refused request
  *   4. sends sample events through posthog-node, waits until they are stored, prints what was written
  *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap
  *
@@ -14,7 +15,8 @@
 import { existsSync, readFileSync } from 'fs'
 import path from 'path'
 import { PostHog } from 'posthog-node'
-import { startCaptureServer } from './capture'
+import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import { startCaptureServer, type CaptureAnswer } from './capture'
 import { DevHost, type ShutdownReport } from './host'
 import { readerClient, listKeys, readObject } from './s3-read'
 import { startS3Server, type RunningS3 } from './s3server'
@@ -119,14 +121,25 @@ async function main(): Promise<void> {
     )
 
     let accepted = 0
-    const capture = await startCaptureServer({
+    const captureOptions = {
         port: opts.port,
-        onEvents: async (events) => {
+        onEvents: async (events: ProcessedPluginEvent[]) => {
             accepted += events.length
             await Promise.all(events.map((e) => host.onEvent(e)))
         },
-    }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e)))) }))
+        // A client that is refused (an endpoint we lack, a bad payload) often carries on silently: say so here.
+        onResponse: (answer: CaptureAnswer) => {
+            if (answer.status >= 200 && answer.status < 300) return
+            console.log(`  [capture] ${answer.method} ${answer.path} -> ${answer.status}${answer.reason ? `: ${answer.reason}` : ''}`)
+        },
+    }
+    const capture = await startCaptureServer(captureOptions).catch(() => startCaptureServer({ ...captureOptions, port: 0 }))
     console.log(`capture API at ${capture.url} (/batch/, /capture/, /e/, /i/v0/e/): point posthog-js or posthog-node here`)
+    console.log(
+        `  for posthog-js: remote config (autocapture on) at /array/<token>/config.js, its lazy files at /static/; ` +
+            `session recordings (/s/) are accepted but not exported: they are not events`
+    )
+    console.log('  every request the capture API refuses is printed as "[capture] METHOD /path -> status: reason"')
 
     const stats = () => {
         const sum = { seen: 0, ignored: 0, delivered: 0 }
@@ -176,7 +189,7 @@ async function main(): Promise<void> {
         const final = await tally(false).catch(() => undefined)
         console.log(
             `teardown took ${report.ms} ms${report.cappedAt5s ? ' (cut at the 5 s cap!)' : ''}; ${report.queuedJobs.length} jobs left queued; ` +
-                `${accepted} events received from clients`
+                `${accepted} events received from clients, ${capture.recordings()} session recording requests (not exported)`
         )
         if (s3) await s3.close()
         console.log(`stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects`)
