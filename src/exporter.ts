@@ -181,7 +181,7 @@ export class Exporter {
     /** bytes of bodies offered to the job queue and not yet taken: past the limit the queue is not keeping up */
     private bodiesWithQueue = 0
     /** spills on their way into the job queue: close() waits for them within its deadline */
-    private readonly spills = new Set<Promise<void>>()
+    private readonly spills = new Map<Promise<void>, number>()
     /** epoch ms before which no batch is tried: S3 is backing us off, whichever batch comes next (spills included) */
     private backoffUntil = 0
     private readonly reporter: Reporter
@@ -322,19 +322,21 @@ export class Exporter {
                 // 2. hand the rest to the job queue, and wait for spills the memory limit started, until the deadline
                 const left: SealedBatch[] = []
                 for (let i = this.queue.length - 1; i >= 0; i--) left.unshift(this.takeAt(i))
-                let pendingEvents = left.reduce((n, b) => n + b.events, 0)
+                let handing = left.reduce((n, b) => n + b.events, 0)
+                const started = [...this.spills.keys()]
                 const spilled = Promise.all([
                     ...left.map((batch) =>
                         this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available').then((outcome) => {
                             jobs += outcome.jobs
-                            pendingEvents -= batch.events
+                            handing -= batch.events
                         })
                     ),
-                    ...this.spills,
+                    ...started,
                 ]).then(() => false)
                 return Promise.race([spilled, deadline.promise]).then((late) => {
                     deadline.cancel()
-                    unconfirmed = late ? pendingEvents : 0
+                    // events of spills that had not finished: left by this drain, or started earlier by the memory limit
+                    if (late) unconfirmed = handing + started.reduce((n, p) => n + (this.spills.get(p) ?? 0), 0)
                     return timedOut || late
                 })
             })
@@ -659,7 +661,7 @@ export class Exporter {
                 this.move(batch.holding, 'gone')
                 this.spills.delete(spill)
             })
-            this.spills.add(spill)
+            this.spills.set(spill, batch.events)
         }
     }
 

@@ -192,11 +192,13 @@ export function buildExporter(
     clock: ScaledClock,
     opts: {
         bucket: string
-        config?: Partial<Pick<Config, 'maxBatchBytes' | 'bufferLimitBytes' | 'uploadIntervalMs'>>
+        config?: Partial<Pick<Config, 'maxBatchBytes' | 'bufferLimitBytes' | 'uploadIntervalMs' | 'format' | 'keyTemplate'>>
         credentials?: { accessKeyId: string; secretAccessKey: string }
         timeoutMs?: number
         spill?: boolean
         exporter?: Partial<ExporterOptions>
+        /** the fake job queue's behaviour: slow, or refusing payloads over a size (Kafka) */
+        queue?: ConstructorParameters<typeof FakeJobQueue>[0]
     }
 ): ExporterRig {
     const base = rigConfig(rig, opts.bucket, opts.credentials ? { awsAccessKey: opts.credentials.accessKeyId, awsSecretAccessKey: opts.credentials.secretAccessKey } : {})
@@ -204,7 +206,7 @@ export function buildExporter(
     const timeoutMs = opts.timeoutMs ?? 300
     const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'], timeoutMs: () => timeoutMs })
     const log = new LogRecorder(clock.now)
-    const jobs = new FakeJobQueue()
+    const jobs = new FakeJobQueue(opts.queue)
     const exporter = new Exporter({
         config,
         store,
