@@ -110,7 +110,8 @@ async function main(): Promise<void> {
     const bucket = settings.s3BucketName
     const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
 
-    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    // setupFailure 'throw': a bad setting stops npm start with its message (PostHog would retry it for ~25 minutes)
+    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, setupFailure: 'throw', log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
