@@ -172,6 +172,8 @@ export class DevHost {
     refusedJobs = 0
     /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
     readonly jobMessageBytes: number[] = []
+    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
+    readonly jobPayloadBytes: number[] = []
     readonly setupRetryBaseMs: number
     readonly maxSetupAttempts: number
 
@@ -426,6 +428,7 @@ export class DevHost {
         const envelope = JSON.stringify({ type: name, payload, timestamp: Date.now() + Math.max(0, delayMs), pluginConfigId: 1, pluginConfigTeam: 1 })
         const bytes = Buffer.byteLength(envelope)
         this.jobMessageBytes.push(bytes)
+        this.jobPayloadBytes.push(Buffer.byteLength(JSON.stringify(payload) ?? ''))
         const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
         if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
             this.refusedJobs++
