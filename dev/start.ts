@@ -33,10 +33,12 @@ interface Options {
     port: number
     data: string
     once: boolean
+    /** reload the app every N seconds (0: never), as PostHog does on a config change */
+    reloadEvery: number
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0 }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -50,9 +52,10 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--port') opts.port = Number(value())
         else if (arg === '--data') opts.data = path.resolve(value())
         else if (arg === '--once') opts.once = true
+        else if (arg === '--reload-every') opts.reloadEvery = Number(value())
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)\nPress r (in a terminal) to reload the app now.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -171,7 +174,31 @@ async function main(): Promise<void> {
     const st = stats()
     console.log(`${st.ignored} ignored by eventsToIgnore; stored ${shown?.events ?? st.delivered} events in ${shown?.objects ?? '?'} objects so far`)
 
+    // a reload, as PostHog does when a setting is saved: new copies load, the old ones are torn down unawaited
+    let reloading: Promise<void> | undefined
+    const reload = () => {
+        if (reloading) return
+        console.log('reloading the app (new copies load; the old ones get teardownPlugin and keep receiving events until then)...')
+        reloading = host.reload().then(
+            (r) => console.log(`reloaded in ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`),
+            (error) => console.log(`reload failed: ${String(error)}`)
+        ).finally(() => (reloading = undefined))
+    }
+    const reloadTimer = opts.reloadEvery > 0 ? setInterval(reload, opts.reloadEvery * 1000) : undefined
+    if (process.stdin.isTTY && !opts.once) {
+        process.stdin.setRawMode(true)
+        process.stdin.on('data', (key) => {
+            if (String(key) === 'r') reload()
+            else if (String(key) === '\u0003') process.emit('SIGINT')
+        })
+        console.log('press r to reload the app')
+    }
+
     const stop = async () => {
+        if (reloadTimer) clearInterval(reloadTimer)
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
+        await reloading
+        await host.retiredTeardowns(10_000)
         const report: ShutdownReport = await host.shutdown()
         await capture.close()
         const final = await tally(false).catch(() => undefined)
@@ -180,7 +207,10 @@ async function main(): Promise<void> {
                 `${accepted} events received from clients`
         )
         if (s3) await s3.close()
-        console.log(`stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects`)
+        console.log(
+            `stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects` +
+                `${host.reloads ? ` across ${host.reloads} reloads` : ''}${host.skippedEvents ? `; ${host.skippedEvents} events skipped by the host (setup not done)` : ''}`
+        )
         process.exit(report.errors.length > 0 ? 1 : 0)
     }
     if (opts.once) return stop()
