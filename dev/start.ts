@@ -132,9 +132,32 @@ async function main(): Promise<void> {
     }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e)))) }))
     console.log(`capture API at ${capture.url} (/batch/, /capture/, /e/, /i/v0/e/): point posthog-js or posthog-node here`)
 
+    // a reload, as PostHog does when a setting is saved: new copies load, the old ones are torn down unawaited
+    let reloading: Promise<void> | undefined
+    const reload = () => {
+        if (reloading) return
+        console.log('reloading the app (new copies load; the old ones get teardownPlugin and keep receiving events until then)...')
+        reloading = host.reload().then(
+            (r) => console.log(`reloaded in ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`),
+            (error) => console.log(`reload failed: ${String(error)}`)
+        ).finally(() => (reloading = undefined))
+    }
+    const reloadTimer = opts.reloadEvery > 0 ? setInterval(reload, opts.reloadEvery * 1000) : undefined
+    if (process.stdin.isTTY && !opts.once) {
+        process.stdin.setRawMode(true)
+        process.stdin.on('data', (key) => {
+            if (String(key) === 'r') reload()
+            else if (String(key) === '\u0003') process.emit('SIGINT')
+        })
+        console.log('press r to reload the app')
+    }
+
+    // every copy seen so far: after a reload the old copies' counts still belong to the tally
+    const copies = new Set(host.threads)
     const stats = () => {
         const sum = { seen: 0, ignored: 0, delivered: 0 }
-        for (const t of host.threads) {
+        for (const t of host.threads) copies.add(t)
+        for (const t of copies) {
             const s = (t.meta.global as any)?.exporter?.stats
             if (s) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += s[k]
         }
@@ -173,26 +196,6 @@ async function main(): Promise<void> {
     })
     const st = stats()
     console.log(`${st.ignored} ignored by eventsToIgnore; stored ${shown?.events ?? st.delivered} events in ${shown?.objects ?? '?'} objects so far`)
-
-    // a reload, as PostHog does when a setting is saved: new copies load, the old ones are torn down unawaited
-    let reloading: Promise<void> | undefined
-    const reload = () => {
-        if (reloading) return
-        console.log('reloading the app (new copies load; the old ones get teardownPlugin and keep receiving events until then)...')
-        reloading = host.reload().then(
-            (r) => console.log(`reloaded in ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`),
-            (error) => console.log(`reload failed: ${String(error)}`)
-        ).finally(() => (reloading = undefined))
-    }
-    const reloadTimer = opts.reloadEvery > 0 ? setInterval(reload, opts.reloadEvery * 1000) : undefined
-    if (process.stdin.isTTY && !opts.once) {
-        process.stdin.setRawMode(true)
-        process.stdin.on('data', (key) => {
-            if (String(key) === 'r') reload()
-            else if (String(key) === '\u0003') process.emit('SIGINT')
-        })
-        console.log('press r to reload the app')
-    }
 
     const stop = async () => {
         if (reloadTimer) clearInterval(reloadTimer)
