@@ -85,15 +85,13 @@ it('sets up while S3 answers 503 for the first 10 seconds of the load, skips no 
 }, 90_000)
 
 it('rejects setup when S3 definitively refuses, naming the setting and the fix, and the host retries then disables the app', async () => {
-    const wrongSecret = await DevHost.start(hostOptions('refused', { awsSecretAccessKey: 'not-the-secret' }, { setupRetryBaseMs: 100, maxSetupAttempts: 2 }))
-    const noBucket = await DevHost.start(hostOptions('no-such-bucket', {}, { setupRetryBaseMs: 100, maxSetupAttempts: 2 }))
+    const wrongSecret = await refusedSetup('refused', { awsSecretAccessKey: 'not-the-secret' })
+    const noBucket = await refusedSetup('no-such-bucket', {})
     try {
-        const deadline = Date.now() + 60_000
-        while (!(wrongSecret.disabled && noBucket.disabled) && Date.now() < deadline) await sleep(50)
         expect([wrongSecret.disabled, noBucket.disabled]).toEqual([true, true])
         expect(wrongSecret.setupErrors).toHaveLength(2)
-        for (const m of wrongSecret.setupErrors) expect(m).toMatch(/"AWS Secret Access Key"/)
         for (const m of wrongSecret.setupErrors) expect(m).toMatch(/SignatureDoesNotMatch/)
+        for (const m of wrongSecret.setupErrors) expect(m).toMatch(/check "AWS Secret Access Key"/)
         expect(noBucket.setupErrors).toHaveLength(2)
         for (const m of noBucket.setupErrors) expect(m).toMatch(/bucket does not exist: check "S3 Bucket name"/)
         await wrongSecret.onEvent(makeEvent(1))
@@ -102,7 +100,27 @@ it('rejects setup when S3 definitively refuses, naming the setting and the fix, 
         await wrongSecret.shutdown()
         await noBucket.shutdown()
     }
-}, 90_000)
+}, 120_000)
+
+/**
+ * A host (2 setup attempts, 100 ms apart) whose every write check got S3's own answer. A round where a check met a
+ * transient network failure instead (a keep-alive connection reset on a busy machine) never showed the app the
+ * refusal, so it says nothing about it: that round is run again (at most 3 rounds).
+ */
+async function refusedSetup(bucket: string, settings: Record<string, string>): Promise<DevHost> {
+    for (let round = 1; ; round++) {
+        const from = rig.proxy.log.length
+        const host = await DevHost.start(hostOptions(bucket, settings, { setupRetryBaseMs: 100, maxSetupAttempts: 2 }))
+        const deadline = Date.now() + 30_000
+        while (!host.disabled && host.readyThreads() === 0 && Date.now() < deadline) await sleep(50)
+        const checks = rig.proxy.log.slice(from).filter((r) => r.path.includes('.s3-export-write-check'))
+        const answered = checks.filter((r) => r.status !== undefined).length
+        // a reset can also hit a reused connection before the proxy sees the request: the app then says it could not reach S3
+        const transient = host.setupErrors.some((m) => /could not reach/.test(m)) || answered === 0 || answered < checks.length
+        if (!transient || round === 3) return host
+        await host.shutdown()
+    }
+}
 
 it('spills a 20 MB batch through the 1 MB job queue when S3 is down at teardown, and stores it exactly once with its metadata', async () => {
     const opts = hostOptions('spill20', { uploadMegabytes: '20', uploadMinutes: '60', bufferLimitMegabytes: '64' })
