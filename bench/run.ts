@@ -479,6 +479,8 @@ async function runSandbox(s3: S3Child, pluginDir: string, events: unknown[], n: 
             pluginDir,
             config: settingsFor(s3, prefix),
             threads: 1,
+            // a failed setup must reach withSetupRetry, not leave the host skipping the benchmark's events
+            setupFailure: 'throw',
             log: (level, message) => logs.push(`${level}: ${message}`),
         })
     )

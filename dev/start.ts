@@ -35,10 +35,12 @@ interface Options {
     port: number
     data: string
     once: boolean
+    /** reload the app every N seconds (0: never), as PostHog does on a config change */
+    reloadEvery: number
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0 }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -52,9 +54,10 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--port') opts.port = Number(value())
         else if (arg === '--data') opts.data = path.resolve(value())
         else if (arg === '--once') opts.once = true
+        else if (arg === '--reload-every') opts.reloadEvery = Number(value())
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)\nPress r (in a terminal) to reload the app now.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -112,7 +115,8 @@ async function main(): Promise<void> {
     const bucket = settings.s3BucketName
     const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
 
-    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    // setupFailure 'throw': a bad setting stops npm start with its message (PostHog would retry it for ~25 minutes)
+    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, setupFailure: 'throw', log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
@@ -141,9 +145,32 @@ async function main(): Promise<void> {
     )
     console.log('  every request the capture API refuses is printed as "[capture] METHOD /path -> status: reason"')
 
+    // a reload, as PostHog does when a setting is saved: new copies load, the old ones are torn down unawaited
+    let reloading: Promise<void> | undefined
+    const reload = () => {
+        if (reloading) return
+        console.log('reloading the app (new copies load; the old ones get teardownPlugin and keep receiving events until then)...')
+        reloading = host.reload().then(
+            (r) => console.log(`reloaded in ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`),
+            (error) => console.log(`reload failed: ${String(error)}`)
+        ).finally(() => (reloading = undefined))
+    }
+    const reloadTimer = opts.reloadEvery > 0 ? setInterval(reload, opts.reloadEvery * 1000) : undefined
+    if (process.stdin.isTTY && !opts.once) {
+        process.stdin.setRawMode(true)
+        process.stdin.on('data', (key) => {
+            if (String(key) === 'r') reload()
+            else if (String(key) === '\u0003') process.emit('SIGINT')
+        })
+        console.log('press r to reload the app')
+    }
+
+    // every copy seen so far: after a reload the old copies' counts still belong to the tally
+    const copies = new Set(host.threads)
     const stats = () => {
         const sum = { seen: 0, ignored: 0, delivered: 0 }
-        for (const t of host.threads) {
+        for (const t of host.threads) copies.add(t)
+        for (const t of copies) {
             const s = (t.meta.global as any)?.exporter?.stats
             if (s) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += s[k]
         }
@@ -184,6 +211,10 @@ async function main(): Promise<void> {
     console.log(`${st.ignored} ignored by eventsToIgnore; stored ${shown?.events ?? st.delivered} events in ${shown?.objects ?? '?'} objects so far`)
 
     const stop = async () => {
+        if (reloadTimer) clearInterval(reloadTimer)
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
+        await reloading
+        await host.retiredTeardowns(10_000)
         const report: ShutdownReport = await host.shutdown()
         await capture.close()
         const final = await tally(false).catch(() => undefined)
@@ -192,7 +223,10 @@ async function main(): Promise<void> {
                 `${accepted} events received from clients, ${capture.recordings()} session recording requests (not exported)`
         )
         if (s3) await s3.close()
-        console.log(`stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects`)
+        console.log(
+            `stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects` +
+                `${host.reloads ? ` across ${host.reloads} reloads` : ''}${host.skippedEvents ? `; ${host.skippedEvents} events skipped by the host (setup not done)` : ''}`
+        )
         process.exit(report.errors.length > 0 ? 1 : 0)
     }
     if (opts.once) return stop()
