@@ -17,8 +17,12 @@ import type { ObjectStore, PutOutcome } from './s3'
 
 export const WRITE_CHECK_NAME = '.s3-export-write-check'
 
-/** How long setupPlugin waits for the first answer before it lets the app run and keeps checking in the background. */
-export const SETUP_WAIT_MS = 5_000
+/**
+ * How long setupPlugin waits for the first answer before it lets the app run and keeps checking in the background:
+ * long enough for a loaded host to hear S3's refusal, under the host's 30 s limit per call. Events are not lost
+ * meanwhile: the host holds them until the load settles (only a failed setup makes it skip them).
+ */
+export const SETUP_WAIT_MS = 20_000
 
 export function writeCheckKey(prefix: string): string {
     return `${prefix}${WRITE_CHECK_NAME}`
@@ -79,10 +83,11 @@ export class WriteCheck {
                 resolve({ kind: 'pending' })
             })
             this.attempt((result) => {
-                if (answered) return
+                if (answered) return false
                 answered = true
                 wait.cancel()
                 resolve(result)
+                return true
             })
         })
     }
@@ -92,28 +97,31 @@ export class WriteCheck {
         this.timer?.cancel()
     }
 
-    /** One try; `first` hears a definitive result (ok or refused) or, on a transient failure, 'pending'. */
-    private attempt(first?: (result: { kind: 'ok' } | { kind: 'refused'; message: string } | { kind: 'pending' }) => void): void {
+    /**
+     * One try; `first` hears a definitive result (ok or refused) or, on a transient failure, 'pending', and says
+     * whether setup took it (false once setup stopped waiting: then the answer is reported like any other).
+     */
+    private attempt(first: (result: { kind: 'ok' } | { kind: 'refused'; message: string } | { kind: 'pending' }) => boolean = () => false): void {
         if (this.stopped || this.deps.storedSince()) return
         this.attempts++
         const { config, reporter } = this.deps
         checkWrite(this.deps.store, config).then((outcome) => {
             if (outcome.kind === 'ok') {
-                if (this.attempts > 1) reporter.say(`S3 Export: s3://${config.bucket}/${config.prefix} takes writes now (after ${this.attempts} checks)`)
-                return first?.({ kind: 'ok' })
+                if (!first({ kind: 'ok' })) reporter.say(`S3 Export: s3://${config.bucket}/${config.prefix} takes writes now (after ${this.attempts} checks)`)
+                return
             }
             if (outcome.kind === 'fatal') {
                 const message = refusalMessage(outcome.failure, config)
                 // after setup resolved, a refusal is reported like a failed upload; the uploads keep retrying
-                if (!first) reporter.report(`fatal:${outcome.failure.code}`, `${message}. Events are kept in memory and will be retried.`)
-                return first?.({ kind: 'refused', message })
+                if (!first({ kind: 'refused', message })) reporter.report(`fatal:${outcome.failure.code}`, `${message}. Events are kept in memory and will be retried.`)
+                return
             }
             reporter.report(
                 `check:${outcome.failure.code}`,
                 transientMessage(outcome.failure, config, 'events are buffered meanwhile and the check is retried with backoff'),
                 'warn'
             )
-            first?.({ kind: 'pending' })
+            first({ kind: 'pending' })
             if (this.stopped) return
             const delay = backoffMs(this.attempts, this.deps.random(), this.deps.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
             this.timer = this.deps.schedule(delay, () => this.attempt())
