@@ -213,7 +213,11 @@ async function main(): Promise<number> {
                     phase.at = -1
                 }
             }
-            if (!reloading && Date.now() - t0 >= nextReloadAt) {
+            // No reload around the revoked-credentials phase: a setup that meets a definitive refusal is rejected by
+            // design (the user must fix the key), and the host then skips events until a retry succeeds.
+            const revokedAt = t0 + 0.4 * runMs
+            const nearRevoked = (Date.now() > revokedAt - 8_000 && Date.now() < revokedAt) || Date.now() < revokedUntil + 1_000
+            if (!reloading && !nearRevoked && Date.now() - t0 >= nextReloadAt) {
                 nextReloadAt += opts.reloadEvery * 1000
                 const at = ((Date.now() - t0) / 1000).toFixed(1)
                 reloading = host.reload().then(
