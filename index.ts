@@ -6,17 +6,18 @@ import { createBuffer } from '@posthog/plugin-contrib'
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
 import { parseConfig, type Config } from './src/config'
-import { checkWrite } from './src/health'
+import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
+import { Reporter } from './src/report'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
-import { JOB_NAME, runSpilledBatch, toPayload, type Enqueue, type SpilledBatchPayload } from './src/spill'
+import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
 
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
 
 interface S3ExportMeta {
     config: Record<string, string>
-    global: { exporter?: Exporter; config?: Config; store?: ObjectStore }
+    global: { exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; setupError?: string }
     jobs?: Record<string, (payload: SpilledBatchPayload) => { runIn(duration: number, unit: string): Promise<void> }>
 }
 
@@ -48,29 +49,41 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
     }
 }
 
-/** Parse the settings (a bad one throws a message naming it), check the bucket takes writes, start the exporter. */
+/**
+ * Parse the settings (a bad one rejects with a message naming it), start the exporter, and check that the bucket
+ * takes writes: setup rejects only when S3 definitively refuses; while S3 is unreachable or failing, the app runs
+ * and buffers, and the check goes on in the background (health.ts says why).
+ */
 export function setupPlugin(meta: AnyMeta): Promise<void> {
     let config: Config
     try {
         config = parseConfig(meta.config)
     } catch (error) {
+        meta.global.setupError = String((error as Error)?.message ?? error)
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
     }
     const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
-    meta.global.config = config
-    meta.global.store = store
+    const reporter = new Reporter(console, Date.now)
     const enqueue = enqueueFor(meta)
-    return checkWrite(store, config).then(() => {
-        meta.global.exporter = new Exporter({
-            config,
-            store,
-            now: () => Date.now(),
-            random: () => Math.random(),
-            randomBytes: (n) => randomBytes(n),
-            schedule: hostSchedule,
-            log: console,
-            spill: enqueue ? (batch) => enqueue(toPayload(batch), 30).then(() => true) : undefined,
-        })
+    const exporter = new Exporter({
+        config,
+        store,
+        now: () => Date.now(),
+        random: () => Math.random(),
+        randomBytes: (n) => randomBytes(n),
+        schedule: hostSchedule,
+        log: console,
+        reporter,
+        spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
+    })
+    const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
+    Object.assign(meta.global, { config, store, reporter, exporter, check, setupError: undefined })
+    return check.setup().then((result) => {
+        if (result.kind === 'refused') {
+            meta.global.exporter = undefined
+            meta.global.setupError = result.message
+            throw new Error(result.message)
+        }
     })
 }
 
@@ -84,28 +97,35 @@ function enqueueFor(meta: AnyMeta): Enqueue | undefined {
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory. */
 export const jobs = {
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
-        const store = meta.global.store
+        const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
-        if (!store || !enqueue) throw new Error('S3 Export: a spilled batch job ran before setupPlugin finished')
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: meta.global.config!.bucket }).then(() => undefined)
+        if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then(() => undefined)
     },
 }
 
 export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta): void {
-    meta.global.exporter!.add(event)
+    const exporter = meta.global.exporter
+    if (exporter) return exporter.add(event)
+    // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
+    const reporter = meta.global.reporter ?? (meta.global.reporter = new Reporter(console, Date.now))
+    reporter.report('not-set-up', `S3 Export is not set up${meta.global.setupError ? ` (${meta.global.setupError})` : ' yet'}: events are not exported`)
 }
 
 export function runEveryMinute(meta: AnyMeta): void {
     meta.global.exporter?.tick()
 }
 
+/**
+ * The host calls this on shutdown (waiting at most 5 s) and on reload (not waiting, and still calling onEvent of this
+ * copy until the new one is loaded: the exporter stores those events too).
+ */
 export function teardownPlugin(meta: AnyMeta): Promise<CloseReport | undefined> {
+    meta.global.check?.stop()
     const exporter = meta.global.exporter
     if (!exporter) return Promise.resolve(undefined)
     return exporter.close(Date.now() + TEARDOWN_BUDGET_MS).then((report) => {
-        if (report.dropped > 0 || report.pendingEvents > 0) {
-            console.error(`S3 Export teardown: ${report.dropped} events could not be stored or queued (${report.pendingEvents} left in memory)`)
-        }
+        exporter.sayHandedOver('teardown', report)
         return report
     })
 }

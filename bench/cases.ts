@@ -234,6 +234,8 @@ export async function runSandbox(ctx: CaseContext, pluginDir: string, events: un
             config: settingsFor(s3, prefix),
             threads: 1,
             hostProfile: ctx.hostProfile,
+            // a failed setup must reach withSetupRetry, not leave the host skipping the benchmark's events
+            setupFailure: 'throw',
             log: (level, message) => logs.push(`${level}: ${message}`),
         })
     )

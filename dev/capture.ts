@@ -25,12 +25,25 @@
  *    reason; bodies over 2 MB (20 MB for /batch), also after decompression → 413.
  *  - posthog-node asks `/flags/?v=2` only for feature flags and `/flags/definitions` only with
  *    a personal API key; posthog-js still knows `/decide/`. We answer "no flags".
+ *  - posthog-js (1.449.2, packages/browser/src/remote-config.ts and the RemoteConfig type in
+ *    @posthog/browser-common) reads its project settings before turning features on: first the
+ *    script `/array/<token>/config.js`, which sets `window._POSTHOG_REMOTE_CONFIG[token] =
+ *    { config, siteApps }`, else the JSON `/array/<token>/config`. Without an answer it keeps
+ *    autocapture off, stops compressing and never starts recordings. See `remoteConfig` below.
+ *  - Session recordings are POSTed to the config's `sessionRecording.endpoint` (`/s/`) as
+ *    `$snapshot` batches. They are not events (PostHog stores them apart), and the app exports
+ *    events, so we accept them with 200 and drop them.
+ *  - posthog-js loads its lazy parts (recorder.js, surveys.js, ...) and, with PostHog's HTML
+ *    snippet, array.js itself from `<api_host>/static/<name>.js`, as PostHog's own server
+ *    serves them from the posthog-js it ships. We serve the posthog-js installed here.
  *
  * Not supported: lz64 (lz-string) payloads and posthog-node's opt-in Capture V1 endpoint
  * (`POSTHOG_CAPTURE_MODE=v1`, /i/v1/analytics/events); both get a non-retryable error that says so.
  */
 import http from 'node:http'
 import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
@@ -56,6 +69,25 @@ export interface CaptureServerOptions {
     anonymizeIps?: boolean
     /** Uuid for events without one; default UUIDv7 as PostHog. */
     uuid?: () => string
+    /** Told of every answer once it is sent, so a caller can show what a client did not get. */
+    onResponse?: (answer: CaptureAnswer) => void
+    /** Where `/static/<name>.js` is served from; default the installed posthog-js's dist/ and version. */
+    staticAssets?: StaticAssets
+}
+
+export interface StaticAssets {
+    dir: string
+    /** The posthog-js version the files are from; a versioned path is served only for this one. */
+    version?: string
+}
+
+export interface CaptureAnswer {
+    method: string
+    /** The path asked for, without the query string. */
+    path: string
+    status: number
+    /** For an error, the plain-text reason the client was given. */
+    reason?: string
 }
 
 export interface CaptureServer {
@@ -64,6 +96,8 @@ export interface CaptureServer {
     port: number
     /** Events handed to `onEvents` successfully so far. */
     received: () => number
+    /** Session recording requests accepted (and dropped: recordings are not events) so far. */
+    recordings: () => number
     /** Stops listening and resolves once in-flight requests are answered. */
     close: () => Promise<void>
 }
@@ -86,11 +120,90 @@ const EVENT_PATHS = new Set(['/batch', '/e', '/i/v0/e', '/capture', '/track', '/
 
 const gunzip = promisify(zlib.gunzip)
 
+/** `/array/<token>/config` (JSON) and `/array/<token>/config.js` (script), after trailing-slash trimming. */
+const REMOTE_CONFIG_PATH = /^\/array\/([^/]+)\/config(\.js)?$/
+/** `/static/<name>.js`, or `/static/<version>/<name>.js` (posthog-js's default `strict_script_versioning:
+ *  'fallback'` asks that first). Only plain file names: nothing outside the static folder can be asked for. */
+const STATIC_PATH = /^\/static\/(?:([0-9][A-Za-z0-9.+-]*)\/)?([A-Za-z0-9_-][A-Za-z0-9._-]*\.js)$/
+
+/**
+ * posthog-js's remote config: the settings PostHog would give it for a project where everything that
+ * becomes an event is on: autocapture allowed, gzip accepted, events to /i/v0/e/, recordings to /s/.
+ * Parts that need a PostHog backend the local server does not have (surveys, heatmaps, product tours,
+ * conversations, site apps, flags) are off, so posthog-js does not ask for what we cannot answer.
+ * Field names and types are posthog-js's `RemoteConfig` (@posthog/browser-common, 1.449.2).
+ */
+export function remoteConfig(token: string): Record<string, unknown> {
+    return { token, ...projectSettings() }
+}
+
+function projectSettings(): Record<string, unknown> {
+    return {
+        // posthog-js compresses only with a codec listed here; 'gzip-js' is its own fflate gzip
+        supportedCompression: ['gzip', 'gzip-js'],
+        // false is what a project with autocapture on sends; a missing field keeps autocapture off
+        autocapture_opt_out: false,
+        autocaptureExceptions: false,
+        errorTracking: { autocaptureExceptions: false, suppressionRules: [] },
+        analytics: { endpoint: '/i/v0/e/' },
+        elementsChainAsString: true,
+        capturePerformance: false,
+        captureDeadClicks: false,
+        sessionRecording: {
+            endpoint: '/s/',
+            consoleLogRecordingEnabled: false,
+            recorderVersion: 'v2',
+            sampleRate: null,
+            minimumDurationMilliseconds: null,
+            linkedFlag: null,
+            networkPayloadCapture: null,
+            urlTriggers: [],
+            urlBlocklist: [],
+            eventTriggers: [],
+            scriptConfig: null,
+        },
+        heatmaps: false,
+        surveys: false,
+        productTours: false,
+        conversations: false,
+        logs: { captureConsoleLogs: false },
+        defaultIdentifiedOnly: true,
+        // the local server has no flags: posthog-js then does not ask /flags on load
+        hasFeatureFlags: false,
+        toolbarParams: {},
+        isAuthenticated: false,
+        siteApps: [],
+    }
+}
+
+/** The script form: what PostHog's config.js does, with the same JSON inside. */
+function remoteConfigScript(token: string): string {
+    const config = JSON.stringify(remoteConfig(token))
+    return (
+        '(function () {\n' +
+        '    window._POSTHOG_REMOTE_CONFIG = window._POSTHOG_REMOTE_CONFIG || {};\n' +
+        `    window._POSTHOG_REMOTE_CONFIG[${JSON.stringify(token)}] = { config: ${config}, siteApps: [] };\n` +
+        '})();\n'
+    )
+}
+
+/** posthog-js's dist/ folder, if posthog-js is installed (it is a devDependency of this repo). */
+function posthogJsAssets(): StaticAssets | undefined {
+    try {
+        const manifest = require.resolve('posthog-js/package.json')
+        return { dir: join(dirname(manifest), 'dist'), version: require(manifest).version }
+    } catch {
+        return undefined
+    }
+}
+
 export async function startCaptureServer(opts: CaptureServerOptions): Promise<CaptureServer> {
     const teamId = opts.teamId ?? 1
     const clock = opts.now ?? (() => new Date())
     const newUuid = opts.uuid ?? uuidv7
+    const assets = opts.staticAssets ?? posthogJsAssets()
     let received = 0
+    let recordings = 0
     let siteUrl = opts.siteUrl ?? ''
     // One link per request: keeps onEvents calls ordered and never concurrent.
     let delivery: Promise<unknown> = Promise.resolve()
@@ -133,9 +246,36 @@ export async function startCaptureServer(opts: CaptureServerOptions): Promise<Ca
         }
     }
 
+    const handleRecording = async (req: http.IncomingMessage): Promise<void> => {
+        // Read to the end (and within PostHog's size limit) so the answer means "received"; then dropped.
+        await readBody(req, BATCH_BODY_LIMIT)
+        recordings++
+    }
+
+    const serveStatic = async (res: http.ServerResponse, version: string | undefined, name: string): Promise<void> => {
+        if (!assets) return sendText(res, 404, `no ${name}: posthog-js is not installed here (npm ci installs it)`)
+        // Another version's file could expect internals this bundle lacks; a 404 makes posthog-js fall back
+        // to the unversioned path (unless it was told strict_script_versioning: true).
+        if (version !== undefined && version !== assets.version) {
+            return sendText(res, 404, `posthog-js ${version} files are not here; the installed posthog-js is ${assets.version}`)
+        }
+        let script: Buffer
+        try {
+            script = await readFile(join(assets.dir, name))
+        } catch {
+            return sendText(res, 404, `no ${name} in the installed posthog-js`)
+        }
+        res.writeHead(200, { 'Content-Type': 'application/javascript; charset=utf-8' })
+        res.end(script)
+    }
+
     const server = http.createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://capture.local')
         const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname
+        if (opts.onResponse) {
+            const report = opts.onResponse
+            res.once('finish', () => report({ method: req.method ?? '?', path: url.pathname, status: res.statusCode, reason: reasons.get(res) }))
+        }
         allowCors(req, res)
 
         if (req.method === 'OPTIONS') return send(res, 200, { status: 1 })
@@ -152,14 +292,50 @@ export async function startCaptureServer(opts: CaptureServerOptions): Promise<Ca
             return
         }
 
+        if (path === '/s') {
+            if (req.method !== 'POST') return sendText(res, 405, 'method not allowed')
+            handleRecording(req).then(
+                () => send(res, 200, { status: 1 }),
+                (error) => {
+                    if (error instanceof CaptureHttpError) return sendText(res, error.status, error.message)
+                    sendText(res, 500, `internal error: ${errorMessage(error)}`)
+                }
+            )
+            return
+        }
+
         // Drain request bodies we do not read, so keep-alive connections stay usable.
         req.resume()
+        const config = REMOTE_CONFIG_PATH.exec(path)
+        if (config) {
+            const token = safeDecode(config[1])
+            if (config[2]) {
+                res.writeHead(200, { 'Content-Type': 'application/javascript; charset=utf-8' })
+                return void res.end(remoteConfigScript(token))
+            }
+            return send(res, 200, remoteConfig(token))
+        }
+        const asset = STATIC_PATH.exec(path)
+        if (asset && (req.method === 'GET' || req.method === 'HEAD')) {
+            serveStatic(res, asset[1], asset[2]).catch((error) => sendText(res, 500, `internal error: ${errorMessage(error)}`))
+            return
+        }
         switch (path) {
             case '/flags/definitions':
             case '/api/feature_flag/local_evaluation':
                 return send(res, 200, { flags: [], group_type_mapping: {}, cohorts: {} })
-            case '/flags':
             case '/decide':
+                // Older posthog-js read their remote config from /decide; newer ones ask /array/ and /flags.
+                return send(res, 200, {
+                    ...projectSettings(),
+                    config: { enable_collect_everything: true },
+                    featureFlags: {},
+                    featureFlagPayloads: {},
+                    errorsWhileComputingFlags: false,
+                    quotaLimited: [],
+                    requestId: newUuid(),
+                })
+            case '/flags':
                 return send(res, 200, {
                     flags: {},
                     featureFlags: {},
@@ -204,6 +380,7 @@ export async function startCaptureServer(opts: CaptureServerOptions): Promise<Ca
         url,
         port: address.port,
         received: () => received,
+        recordings: () => recordings,
         close: () =>
             new Promise<void>((resolve, reject) => {
                 server.close((error) => (error ? reject(error) : resolve()))
@@ -403,9 +580,22 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
     res.end(JSON.stringify(body))
 }
 
+/** The reason given with each error answer, for `onResponse`. */
+const reasons = new WeakMap<http.ServerResponse, string>()
+
 function sendText(res: http.ServerResponse, status: number, message: string): void {
+    if (status >= 400) reasons.set(res, message)
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' })
     res.end(message)
+}
+
+/** A path segment as text; a malformed %-escape is kept as it came rather than failing the request. */
+function safeDecode(segment: string): string {
+    try {
+        return decodeURIComponent(segment)
+    } catch {
+        return segment
+    }
 }
 
 function errorMessage(error: unknown): string {

@@ -2,6 +2,21 @@
  * The local plugin-server: several worker threads, each with its own sandboxed copy of the app (as PostHog runs
  * one copy per thread), one shared durable-ish job queue, schedules run in one thread only, and a shutdown that
  * broadcasts teardownPlugin and waits at most 5 s, as the real host does before it destroys its threads.
+ *
+ * The lifecycle follows the source of PostHog's plugin-server (v1.10.5 `src/worker/vm/lazy.ts`,
+ * `src/worker/plugins/setup.ts`, `teardown.ts`, `run.ts`; later monorepo builds keep the same order):
+ *
+ *  - Each thread's copy is a "lazy VM": a promise that settles once the file is transformed, run, and its
+ *    `setupPlugin` resolved. An event handed to a thread waits for that promise (`getOnEvent` awaits it); when the
+ *    load failed the promise holds null and the event is skipped: onEvent is never called for it, nothing queues it.
+ *  - A rejected setup (RetryError or Error alike) is retried after 3 s, 6 s, 12 s, ... (the n-th failure waits
+ *    3 s x 2^(n-1)), each retry a full reload of the VM (Babel again); the 10th failure disables the app.
+ *  - A reload (config change) starts loading the new copy first, then calls teardown on the previous copy without
+ *    waiting for it (`void teardownPlugins(hub, prevConfig)`), and swaps the thread over to the new copy only when
+ *    the new copy's load settled. Until then the previous copy gets every event, torn down or not.
+ *  - Jobs: v1.10.5 stores them in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn` produces
+ *    `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic `jobs`,
+ *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it).
  */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
@@ -11,6 +26,12 @@ import type { HostProfileName } from './sandbox/profile'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
 export const HOST_TEARDOWN_CAP_MS = 5_000
+/** lazy.ts: INITIALIZATION_RETRY_BASE_MS, doubled after each failure */
+export const SETUP_RETRY_BASE_MS = 3_000
+/** lazy.ts: MAX_SETUP_RETRIES; the failure with this number disables the app */
+export const MAX_SETUP_ATTEMPTS = 10
+/** PostHog Cloud's `jobs` topic: max.message.bytes */
+export const KAFKA_JOB_MESSAGE_LIMIT_BYTES = 1_000_012
 
 const UNIT_MS: Record<string, number> = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 }
 
@@ -32,6 +53,22 @@ export interface DevHostOptions {
     taskTimeoutMs?: number
     /** run runEveryMinute every this many ms (60 s in PostHog) */
     scheduleEveryMs?: number
+    /**
+     * What a rejected setupPlugin does. `retry` (default, as PostHog): the copy stays unloaded, its events are
+     * skipped, setup is retried with backoff and the app is disabled after 10 failures. `throw`: `start` rejects
+     * with setup's message (for `npm start` and tools that want a bad setting to stop them at once).
+     */
+    setupFailure?: 'retry' | 'throw'
+    /** first retry delay after a failed setup (PostHog: 3,000 ms; doubles each time). Scale it down in tests. */
+    setupRetryBaseMs?: number
+    /** the failure with this number disables the app (PostHog: 10) */
+    maxSetupAttempts?: number
+    /**
+     * `kafka` (default): the job queue since late 2022, which refuses a job whose message is over
+     * `jobMessageLimitBytes` (1,000,012) as Kafka's MessageSizeTooLarge. `postgres`: v1.10.5's graphile queue, no limit.
+     */
+    jobQueue?: 'kafka' | 'postgres'
+    jobMessageLimitBytes?: number
 }
 
 export interface ShutdownReport {
@@ -43,8 +80,76 @@ export interface ShutdownReport {
     queuedJobs: QueuedJob[]
 }
 
+export interface ReloadReport {
+    /** until every thread was switched to its new copy */
+    ms: number
+    /** events the previous copies received after their teardownPlugin was called */
+    eventsAfterTeardown: number
+}
+
+/** One thread's copy of the app, loaded the way LazyPluginVM loads it. */
+class LazyCopy {
+    /** settles when the current attempt loaded (the plugin) or failed (null) */
+    vm: Promise<LoadedPlugin | null>
+    plugin?: LoadedPlugin
+    attempts = 0
+    disabled = false
+    tornDown = false
+    /** events handed to this copy after its teardownPlugin was called */
+    eventsAfterTeardown = 0
+    teardown?: Promise<void>
+    private retryTimer?: NodeJS.Timeout
+    /** every plugin this copy loaded, failed attempts included: disposed at shutdown */
+    readonly loads: LoadedPlugin[] = []
+
+    constructor(
+        private readonly host: DevHost,
+        readonly config: Record<string, unknown>,
+        readonly thread: number
+    ) {
+        this.vm = this.attempt()
+    }
+
+    /** One attempt: read the file (async), transform and run it (Babel, synchronous), await setupPlugin. */
+    private attempt(): Promise<LoadedPlugin | null> {
+        this.attempts++
+        return this.host.loadCopy(this).then(
+            (plugin) => {
+                this.plugin = plugin
+                return plugin
+            },
+            (error: unknown) => {
+                this.host.noteSetupFailure(this, error)
+                if (this.host.stopped || this.tornDown) return null
+                if (this.attempts >= this.host.maxSetupAttempts) {
+                    this.disabled = true
+                    this.host.disable(`setupPlugin failed ${this.attempts} times; the app is disabled (last: ${message(error)})`)
+                    return null
+                }
+                const delay = this.host.setupRetryBaseMs * 2 ** (this.attempts - 1)
+                this.host.log('error', `thread ${this.thread}: setupPlugin failed (${message(error)}); retrying in ${delay} ms`)
+                this.retryTimer = setTimeout(() => {
+                    this.retryTimer = undefined
+                    // as initVm(): a new pending promise replaces the settled null one; events wait for it again
+                    this.vm = this.attempt()
+                }, delay)
+                this.retryTimer.unref()
+                return null
+            }
+        )
+    }
+
+    clearRetry(): void {
+        if (this.retryTimer) clearTimeout(this.retryTimer)
+        this.retryTimer = undefined
+    }
+}
+
 export class DevHost {
-    readonly threads: LoadedPlugin[] = []
+    /** the current copy of each thread */
+    private copies: LazyCopy[] = []
+    /** copies replaced by a reload: their teardown may still run, and they may still finish events in flight */
+    private readonly retired: LazyCopy[] = []
     /** jobs waiting to run: the stand-in for PostHog's PostgreSQL job queue */
     readonly jobQueue = new Set<QueuedJob>()
     private readonly jobTimers = new Map<QueuedJob, NodeJS.Timeout>()
@@ -52,50 +157,161 @@ export class DevHost {
     private readonly runningJobs = new Map<QueuedJob, Promise<void>>()
     private next = 0
     private scheduleTimer?: NodeJS.Timeout
-    private stopped = false
+    private config: Record<string, unknown>
+    stopped = false
     jobsRun = 0
     jobErrors = 0
+    /** events handed to the host that reached no onEvent: the copy's setup had failed, or the app is disabled */
+    skippedEvents = 0
+    /** events whose onEvent threw or rejected (PostHog records each as an error of the app) */
+    eventErrors = 0
+    /** rejected setupPlugin calls, every copy and attempt */
+    setupFailures = 0
+    readonly setupErrors: string[] = []
+    /** true after the 10th failed setup: PostHog disables the app, and no event reaches it any more */
+    disabled = false
+    reloads = 0
+    /** job enqueues refused by the Kafka queue (message over the limit) */
+    refusedJobs = 0
+    /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
+    readonly jobMessageBytes: number[] = []
+    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
+    readonly jobPayloadBytes: number[] = []
+    readonly setupRetryBaseMs: number
+    readonly maxSetupAttempts: number
 
-    private constructor(private readonly opts: DevHostOptions) {}
+    private constructor(private readonly opts: DevHostOptions) {
+        this.config = opts.config
+        this.setupRetryBaseMs = opts.setupRetryBaseMs ?? SETUP_RETRY_BASE_MS
+        this.maxSetupAttempts = opts.maxSetupAttempts ?? MAX_SETUP_ATTEMPTS
+    }
 
-    /** Load every thread's copy and run setupPlugin in each (a failing setup fails the start, with its message). */
+    /**
+     * Load every thread's copy and run setupPlugin in each, as the host does at start (it waits for each copy's
+     * first attempt). With `setupFailure: 'throw'` a failing setup fails the start, with its message.
+     */
     static async start(opts: DevHostOptions): Promise<DevHost> {
         const host = new DevHost(opts)
         const count = opts.threads ?? 2
         for (let i = 0; i < count; i++) {
-            const plugin = await loadPluginInSandbox({
-                pluginDir: opts.pluginDir,
-                config: opts.config,
-                log: opts.log,
-                allowlist: opts.allowlist,
-                hostProfile: opts.hostProfile,
-                taskTimeoutMs: opts.taskTimeoutMs,
-                meta: { jobs: host.jobsFacade() },
-            })
-            host.threads.push(plugin)
+            const copy = new LazyCopy(host, opts.config, i)
+            host.copies.push(copy)
+            // loads run one after another here (Babel is synchronous, and this host is one process)
+            await copy.vm
         }
-        try {
-            await Promise.all(host.threads.map((t) => t.methods.setupPlugin?.()))
-        } catch (error) {
-            host.disposeAll()
-            throw error
+        if (opts.setupFailure === 'throw') {
+            const failed = host.copies.find((c) => !c.plugin)
+            if (failed) {
+                const error = new Error(host.setupErrors[0] ?? 'setupPlugin failed')
+                host.stopped = true
+                for (const c of host.copies) c.clearRetry()
+                host.disposeAll()
+                throw error
+            }
         }
         host.scheduleTimer = setInterval(() => host.runSchedule('runEveryMinute'), opts.scheduleEveryMs ?? 60_000)
         host.scheduleTimer.unref()
         return host
     }
 
-    /** Hand one event to the next thread, as the host spreads ingestion batches over its threads. */
+    /** The loaded current copy of each thread (a thread whose setup failed has none). */
+    get threads(): LoadedPlugin[] {
+        return this.copies.map((c) => c.plugin).filter((p): p is LoadedPlugin => p !== undefined)
+    }
+
+    /** Threads whose current copy has loaded and set up. */
+    readyThreads(): number {
+        return this.copies.filter((c) => c.plugin && !this.disabled).length
+    }
+
+    /**
+     * Hand one event to the next thread, as the host spreads ingestion batches over its threads. The event is
+     * bound to the thread's copy at arrival (a reload that swaps the copy meanwhile does not move it); it waits
+     * for that copy's load, and is skipped when the load failed. Rejects when onEvent throws.
+     */
     onEvent(event: ProcessedPluginEvent | PluginEvent | Record<string, unknown>): Promise<unknown> {
         if (this.stopped) return Promise.reject(new Error('the dev host is shut down'))
-        const thread = this.threads[this.next]
-        this.next = (this.next + 1) % this.threads.length
-        return thread.methods.onEvent ? thread.methods.onEvent(event) : Promise.resolve()
+        if (this.disabled) {
+            this.skippedEvents++
+            return Promise.resolve()
+        }
+        const copy = this.copies[this.next]
+        this.next = (this.next + 1) % this.copies.length
+        if (copy.tornDown) copy.eventsAfterTeardown++
+        const run = (plugin: LoadedPlugin | null): Promise<unknown> => {
+            if (!plugin || this.disabled) {
+                this.skippedEvents++
+                return Promise.resolve()
+            }
+            if (!plugin.methods.onEvent) return Promise.resolve()
+            return plugin.methods.onEvent(event).catch((error: unknown) => {
+                this.eventErrors++
+                throw error
+            })
+        }
+        // a loaded copy runs the event now (no extra tick), as the host's resolved promise nearly does
+        return copy.plugin ? run(copy.plugin) : copy.vm.then(run)
+    }
+
+    /**
+     * A config change, as the host handles it per thread: start loading a new copy (with `newConfig`, or the same
+     * settings), call teardownPlugin on the previous copy WITHOUT awaiting it, keep sending the thread's events to
+     * the previous copy until the new copy's load settled (setupPlugin resolved, or failed), then switch.
+     * Resolves when every thread has switched; the previous copies' teardowns may still be running
+     * (`retiredTeardowns()` awaits them).
+     */
+    async reload(newConfig?: Record<string, unknown>): Promise<ReloadReport> {
+        if (this.stopped) throw new Error('the dev host is shut down')
+        const started = Date.now()
+        if (newConfig) this.config = newConfig
+        // a reload reads the config again: an app disabled by failed setups stays so until a user re-enables it,
+        // which is also a config change; so a reload re-enables it here, as saving the settings would
+        this.disabled = false
+        const previous = [...this.copies]
+        await Promise.all(
+            previous.map(async (old, i) => {
+                const fresh = new LazyCopy(this, this.config, i)
+                void this.teardownCopy(old)
+                await fresh.vm
+                if (!this.stopped) this.copies[i] = fresh
+                else fresh.clearRetry()
+            })
+        )
+        this.reloads++
+        return { ms: Date.now() - started, eventsAfterTeardown: previous.reduce((n, c) => n + c.eventsAfterTeardown, 0) }
+    }
+
+    /** Wait for the teardowns that reloads started (bounded by `timeoutMs`); true when all finished. */
+    async retiredTeardowns(timeoutMs = 30_000): Promise<boolean> {
+        let timer: NodeJS.Timeout | undefined
+        const done = await Promise.race([
+            Promise.all(this.retired.map((c) => c.teardown)).then(() => true),
+            new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+        ])
+        clearTimeout(timer)
+        return done
+    }
+
+    /** teardownPlugins(hub, prevConfig): clear a pending setup retry, wait for the load, call teardownPlugin. */
+    private teardownCopy(copy: LazyCopy): Promise<void> {
+        copy.clearRetry()
+        copy.tornDown = true
+        this.retired.push(copy)
+        copy.teardown = copy.vm.then((plugin) =>
+            plugin?.methods.teardownPlugin
+                ? plugin.methods.teardownPlugin().then(
+                      () => undefined,
+                      (error: unknown) => this.log('error', `teardownPlugin of a previous copy failed: ${message(error)}`)
+                  )
+                : undefined
+        )
+        return copy.teardown
     }
 
     /** A scheduled task runs in ONE thread per tick (PostHog: the thread holding the schedule lock). */
     runSchedule(name: 'runEveryMinute' | 'runEveryHour' | 'runEveryDay'): Promise<unknown> {
-        const task = this.threads[0]?.methods[name]
+        if (this.disabled) return Promise.resolve()
+        const task = this.copies[0]?.plugin?.methods[name]
         return task ? task().catch((error: unknown) => this.log('error', `${name} failed: ${String(error)}`)) : Promise.resolve()
     }
 
@@ -106,16 +322,18 @@ export class DevHost {
     async shutdown(): Promise<ShutdownReport> {
         this.stopped = true
         if (this.scheduleTimer) clearInterval(this.scheduleTimer)
+        for (const c of [...this.copies, ...this.retired]) c.clearRetry()
         const started = Date.now()
         const errors: string[] = []
         let capTimer: NodeJS.Timeout | undefined
         const capped = await Promise.race([
             Promise.all(
-                this.threads.map((t) =>
-                    (t.methods.teardownPlugin ? t.methods.teardownPlugin() : Promise.resolve()).catch((error: unknown) => {
+                this.copies.map((c) => {
+                    const t = c.plugin?.methods.teardownPlugin
+                    return (t ? t() : Promise.resolve()).catch((error: unknown) => {
                         errors.push(String(error))
                     })
-                )
+                })
             ).then(() => false),
             new Promise<boolean>((resolve) => {
                 capTimer = setTimeout(() => resolve(true), HOST_TEARDOWN_CAP_MS)
@@ -147,6 +365,47 @@ export class DevHost {
         return host.shutdown()
     }
 
+    /** Wait (bounded) until no job is queued or running; true when the queue is empty. */
+    async waitForJobs(timeoutMs = 30_000): Promise<boolean> {
+        const until = Date.now() + timeoutMs
+        while ((this.jobQueue.size > 0 || this.runningJobs.size > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25))
+        return this.jobQueue.size === 0 && this.runningJobs.size === 0
+    }
+
+    /** @internal the load of one attempt of a copy (LazyCopy calls it) */
+    async loadCopy(copy: LazyCopy): Promise<LoadedPlugin> {
+        // the host reads the app's archive first (an await), so a reload's teardown call comes before the Babel work
+        await new Promise((r) => setImmediate(r))
+        const plugin = await loadPluginInSandbox({
+            pluginDir: this.opts.pluginDir,
+            config: copy.config,
+            log: this.opts.log,
+            allowlist: this.opts.allowlist,
+            hostProfile: this.opts.hostProfile,
+            taskTimeoutMs: this.opts.taskTimeoutMs,
+            meta: { jobs: this.jobsFacade() },
+        })
+        copy.loads.push(plugin)
+        await plugin.methods.setupPlugin?.()
+        return plugin
+    }
+
+    /** @internal */
+    noteSetupFailure(copy: LazyCopy, error: unknown): void {
+        this.setupFailures++
+        this.setupErrors.push(message(error))
+        // a failed attempt's VM is dropped (the next attempt loads a new one)
+        const last = copy.loads[copy.loads.length - 1]
+        if (last && last !== copy.plugin) last.dispose()
+    }
+
+    /** @internal */
+    disable(why: string): void {
+        if (this.disabled) return
+        this.disabled = true
+        this.log('error', why)
+    }
+
     private jobsFacade(): unknown {
         return new Proxy(
             {},
@@ -154,23 +413,42 @@ export class DevHost {
                 get: (_target, name) => {
                     if (typeof name !== 'string' || name === 'then') return undefined
                     return (payload: unknown) => ({
-                        runNow: async () => this.enqueue(name, payload, 0),
+                        runNow: async () => this.enqueueFromApp(name, payload, 0),
                         runIn: async (amount: number, unit: string) => {
                             const perUnit = UNIT_MS[String(unit).replace(/s$/, '')]
                             if (!perUnit) throw new Error(`Unknown time unit '${unit}' for job ${name}`)
-                            this.enqueue(name, payload, amount * perUnit)
+                            this.enqueueFromApp(name, payload, amount * perUnit)
                         },
-                        runAt: async (date: Date) => this.enqueue(name, payload, new Date(date).getTime() - Date.now()),
+                        runAt: async (date: Date) => this.enqueueFromApp(name, payload, new Date(date).getTime() - Date.now()),
                     })
                 },
             }
         )
     }
 
+    /** An app's runIn/runNow/runAt: through the Kafka `jobs` topic (size-limited) or straight into PostgreSQL. */
+    private enqueueFromApp(name: string, payload: unknown, delayMs: number): void {
+        // the message the host produces: its job envelope as JSON (the payload is one field of it)
+        const envelope = JSON.stringify({ type: name, payload, timestamp: Date.now() + Math.max(0, delayMs), pluginConfigId: 1, pluginConfigTeam: 1 })
+        const bytes = Buffer.byteLength(envelope)
+        this.jobMessageBytes.push(bytes)
+        this.jobPayloadBytes.push(Buffer.byteLength(JSON.stringify(payload) ?? ''))
+        const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
+        if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
+            this.refusedJobs++
+            throw new Error(`KafkaJSProtocolError: MessageSizeTooLarge: the job ${name} is a ${bytes}-byte message; the jobs topic takes at most ${limit} bytes`)
+        }
+        this.enqueue(name, payload, delayMs)
+    }
+
     /** Queue a job (payload copied as JSON, like PostgreSQL stores it) and run it later in some thread. */
     enqueue(name: string, payload: unknown, delayMs: number): void {
         const job: QueuedJob = { name, payload: JSON.parse(JSON.stringify(payload)), runAt: Date.now() + Math.max(0, delayMs) }
         this.jobQueue.add(job)
+        this.arm(job, delayMs)
+    }
+
+    private arm(job: QueuedJob, delayMs: number): void {
         if (this.stopped) return
         const timer = setTimeout(() => this.runJob(job), Math.max(0, delayMs))
         timer.unref()
@@ -180,8 +458,11 @@ export class DevHost {
     private runJob(job: QueuedJob): void {
         this.jobTimers.delete(job)
         if (this.stopped) return
-        const thread = this.threads[this.next]
-        this.next = (this.next + 1) % this.threads.length
+        // some thread whose copy is loaded runs it; with none (setup failing, app disabled) it waits in the queue
+        const ready = this.copies.filter((c) => c.plugin)
+        if (ready.length === 0 || this.disabled) return this.arm(job, 1_000)
+        const thread = ready[this.next % ready.length].plugin!
+        this.next = (this.next + 1) % this.copies.length
         const fn = thread.jobs[job.name]
         if (!fn) {
             this.jobQueue.delete(job)
@@ -207,11 +488,17 @@ export class DevHost {
         })
     }
 
-    private log(level: 'error' | 'info', message: string): void {
-        ;(this.opts.log ?? ((l, m) => console[l](`[dev host] ${m}`)))(level, message)
+    /** @internal */
+    log(level: 'error' | 'info', message: string): void {
+        if (this.opts.log) this.opts.log(level, `[dev host] ${message}`)
+        else console[level](`[dev host] ${message}`)
     }
 
     private disposeAll(): void {
-        for (const t of this.threads) t.dispose()
+        for (const c of [...this.copies, ...this.retired]) for (const p of c.loads) p.dispose()
     }
+}
+
+function message(error: unknown): string {
+    return error instanceof Error ? error.message : String(error)
 }

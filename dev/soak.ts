@@ -7,13 +7,19 @@
  *            request, 0.2-1.5 s latency, 10 s latency, hang (bounded by the app's request deadline); plus two
  *            outages (every connection refused, each 10% of the run, at most 10 s) and one 403 InvalidAccessKeyId
  *            phase (5% of the run, at most 5 s: credentials revoked, then fixed). Loopback only.
+ *   lifecycle the host's real lifecycle: S3 refuses every connection for the first --outage-at-load seconds, so
+ *            setupPlugin runs during an outage; every --reload-every seconds a reload (as a config change in PostHog):
+ *            new copies load while the old ones, told to tear down and not awaited, keep getting events.
  *   traffic  processed $pageview events (~1.2 KB) at a steady --rate per second straight into host.onEvent,
  *            spread round-robin over the threads; at most one tick of events in flight.
- *   verdict  the last line is `soak: sent=<n> stored=<n> lost=<n> duplicated=<n> max_rss_mb=<n>`;
- *            exit code 1 when anything was lost or duplicated.
+ *   verdict  the last line is `soak: sent=<n> stored=<n> lost=<n> duplicated=<n> max_rss_mb=<n> reloads=<n> outage_at_load_s=<n>`;
+ *            exit code 1 when anything was lost or duplicated. An event the host skipped (setup not done) or whose
+ *            onEvent threw counts as sent: PostHog handed it to the app, and the user expects it stored.
  *
  * Flags: --seconds N (60)  --threads N (3)  --rate N events/s (2000)  --seed N (1)  --upload-minutes X (0.05)
  *        --buffer-mb N (2: the app's memory limit per thread, small so that spilling to the job queue happens)
+ *        --reload-every N seconds (10; 0: no reloads)  --outage-at-load N seconds (5; 0: S3 up at load)
+ *        --job-queue kafka|postgres (kafka: job messages over 1,000,012 bytes are refused)
  *
  * max_rss_mb is the whole process: local S3, proxy and the dev host, whose sandboxes alone take ~750 MB at start
  * (printed as the baseline); the app's own buffers are printed per thread and checked against the memory limit.
@@ -43,10 +49,13 @@ interface Options {
     seed: number
     uploadMinutes: number
     bufferMb: number
+    reloadEvery: number
+    outageAtLoad: number
+    jobQueue: 'kafka' | 'postgres'
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { seconds: 60, threads: 3, rate: 2000, seed: 1, uploadMinutes: 0.05, bufferMb: 2 }
+    const opts: Options = { seconds: 60, threads: 3, rate: 2000, seed: 1, uploadMinutes: 0.05, bufferMb: 2, reloadEvery: 10, outageAtLoad: 5, jobQueue: 'kafka' }
     const num = (flag: string, value: string | undefined, min: number, max: number) => {
         const n = Number(value)
         if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} needs a number between ${min} and ${max}, not ${value}`)
@@ -60,8 +69,15 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--seed') opts.seed = num(arg, argv[++i], 0, 2 ** 31)
         else if (arg === '--upload-minutes') opts.uploadMinutes = num(arg, argv[++i], 0.05, 60)
         else if (arg === '--buffer-mb') opts.bufferMb = num(arg, argv[++i], 1, 1024)
+        else if (arg === '--reload-every') opts.reloadEvery = num(arg, argv[++i], 0, 86_400)
+        else if (arg === '--outage-at-load') opts.outageAtLoad = num(arg, argv[++i], 0, 3_600)
+        else if (arg === '--job-queue') {
+            const kind = argv[++i]
+            if (kind !== 'kafka' && kind !== 'postgres') throw new Error(`--job-queue takes kafka or postgres, not ${kind}`)
+            opts.jobQueue = kind
+        }
         else if (arg === '--help' || arg === '-h') {
-            console.log('npm run soak -- --seconds N [--threads N] [--rate events/s] [--seed N] [--upload-minutes X] [--buffer-mb N]')
+            console.log('npm run soak -- --seconds N [--threads N] [--rate events/s] [--seed N] [--upload-minutes X] [--buffer-mb N] [--reload-every N] [--outage-at-load N] [--job-queue kafka|postgres]')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -131,6 +147,7 @@ async function main(): Promise<number> {
             pluginDir: ROOT,
             threads: opts.threads,
             scheduleEveryMs: 5_000,
+            jobQueue: opts.jobQueue,
             config: {
                 awsAccessKey: s3.accessKeyId,
                 awsSecretAccessKey: s3.secretAccessKey,
@@ -151,6 +168,11 @@ async function main(): Promise<number> {
                 logCounts.set(kind, n)
                 if (n === 1) console.log(`  [app ${level}] ${String(message).slice(0, 300)}`)
             },
+        }
+        // S3 down while the app loads: setupPlugin runs during the outage, as after a deploy during an S3 incident
+        if (opts.outageAtLoad > 0) {
+            proxy.outage(opts.outageAtLoad * 1000)
+            console.log(`  [soak] S3 refuses every connection for the first ${opts.outageAtLoad} s, while the app loads`)
         }
         const host = await DevHost.start(hostOptions)
         const baselineRss = process.memoryUsage().rss
@@ -176,6 +198,10 @@ async function main(): Promise<number> {
         const sent = new Set<string>()
         let sendErrors = 0
         const t0 = Date.now()
+        // reloads run beside the traffic (not awaited by the loop): events keep flowing to the old copies meanwhile
+        let reloading: Promise<unknown> | undefined
+        let nextReloadAt = opts.reloadEvery > 0 ? opts.reloadEvery * 1000 : Number.POSITIVE_INFINITY
+        let eventsAfterTeardown = 0
         const perTick = Math.max(1, Math.round((opts.rate * TICK_MS) / 1000))
         let i = 0
         const maxTicks = Math.ceil(runMs / TICK_MS) + 1
@@ -187,21 +213,44 @@ async function main(): Promise<number> {
                     phase.at = -1
                 }
             }
+            // No reload around the revoked-credentials phase: a setup that meets a definitive refusal is rejected by
+            // design (the user must fix the key), and the host then skips events until a retry succeeds.
+            const revokedAt = t0 + 0.4 * runMs
+            const nearRevoked = (Date.now() > revokedAt - 8_000 && Date.now() < revokedAt) || Date.now() < revokedUntil + 1_000
+            if (!reloading && !nearRevoked && Date.now() - t0 >= nextReloadAt) {
+                nextReloadAt += opts.reloadEvery * 1000
+                const at = ((Date.now() - t0) / 1000).toFixed(1)
+                reloading = host.reload().then(
+                    (r) => {
+                        eventsAfterTeardown += r.eventsAfterTeardown
+                        console.log(`  [soak] t=${at} s: reload ${host.reloads} took ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`)
+                        reloading = undefined
+                    },
+                    (error) => {
+                        console.log(`  [soak] reload failed: ${String(error)}`)
+                        reloading = undefined
+                    }
+                )
+            }
             const work: Array<Promise<unknown>> = []
             for (let k = 0; k < perTick; k++, i++) {
                 const event = pageviewEvent(i)
-                work.push(
-                    host.onEvent(event).then(
-                        () => void sent.add(event.uuid),
-                        () => void sendErrors++
-                    )
-                )
+                // handed to the host = expected in S3, whether the app stored, skipped or threw on it
+                sent.add(event.uuid)
+                work.push(host.onEvent(event).then(undefined, () => void sendErrors++))
             }
             await Promise.all(work)
             const wait = t0 + (tick + 1) * TICK_MS - Date.now()
             if (wait > 0) await sleep(wait)
         }
         const sendMs = Date.now() - t0
+        if (reloading) await reloading
+        const teardownsDone = await host.retiredTeardowns(10_000)
+        console.log(
+            `  [soak] lifecycle: ${host.reloads} reloads (${eventsAfterTeardown} events to torn-down copies; their teardowns ${teardownsDone ? 'finished' : 'still running after 10 s'}), ` +
+                `${host.skippedEvents} events skipped by the host (setup not done), ${host.setupFailures} failed setups${host.disabled ? ', APP DISABLED' : ''}, ` +
+                `${host.refusedJobs} jobs refused by the ${opts.jobQueue} queue (largest job payload ${Math.max(0, ...host.jobPayloadBytes)} bytes)`
+        )
         console.log(
             `  [soak] sent ${sent.size} events in ${(sendMs / 1000).toFixed(1)} s (${sendErrors} refused by onEvent); ` +
                 `${host.jobsRun} spilled-batch jobs ran during the run (${host.jobErrors} failed), ${host.jobQueue.size} queued`
@@ -215,6 +264,7 @@ async function main(): Promise<number> {
         if (process.env.SOAK_VERBOSE) for (const line of exporterStats()) console.log(`  [soak] before shutdown ${line}`)
         // shutdown with the faults still on: teardown must finish under the host's 5 s cap
         const down: ShutdownReport = await host.shutdown()
+        const reloads = host.reloads
         if (process.env.SOAK_VERBOSE) for (const line of exporterStats()) console.log(`  [soak] after shutdown ${line}`)
         clearInterval(bufferTimer)
         const limitMb = opts.bufferMb
@@ -295,7 +345,7 @@ async function main(): Promise<number> {
         clearInterval(rssTimer)
         maxRss = Math.max(maxRss, process.memoryUsage().rss)
         console.log(`  [soak] rss peak ${Math.round(runPeakRss / 1048576)} MB during the run, ${Math.round(maxRss / 1048576)} MB overall (the restart loads the sandboxes again)`)
-        console.log(`soak: sent=${sent.size} stored=${stored} lost=${lost} duplicated=${duplicated} max_rss_mb=${Math.round(maxRss / 1048576)}`)
+        console.log(`soak: sent=${sent.size} stored=${stored} lost=${lost} duplicated=${duplicated} max_rss_mb=${Math.round(maxRss / 1048576)} reloads=${reloads} outage_at_load_s=${opts.outageAtLoad}`)
         return lost > 0 || duplicated > 0 || sent.size === 0 ? 1 : 0
     } finally {
         clearInterval(rssTimer)

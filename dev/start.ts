@@ -4,7 +4,8 @@
  *   1. starts the embedded S3-compatible server (signatures checked), data in .s3-data/
  *   2. loads dist/index.js into N sandboxed worker threads (import allowlist, host globals, 30 s per call) and
  *      runs setupPlugin in each
- *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1
+ *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1, and what posthog-js asks
+ *      besides (remote config, its lazy files, /s/ recordings: accepted, not exported); prints each refused request
  *   4. sends sample events through posthog-node, waits until they are stored, prints what was written
  *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap
  *
@@ -14,7 +15,8 @@
 import { existsSync, readFileSync } from 'fs'
 import path from 'path'
 import { PostHog } from 'posthog-node'
-import { startCaptureServer } from './capture'
+import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import { startCaptureServer, type CaptureAnswer } from './capture'
 import { DevHost, type ShutdownReport } from './host'
 import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
 import { readerClient, listKeys, readObject } from './s3-read'
@@ -34,12 +36,14 @@ interface Options {
     port: number
     data: string
     once: boolean
+    /** reload the app every N seconds (0: never), as PostHog does on a config change */
+    reloadEvery: number
     /** whose Babel and vm2 load the app: 1.10.5 (default) or newest */
     hostProfile: HostProfileName
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, hostProfile: resolveHostProfile().name }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -53,10 +57,11 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--port') opts.port = Number(value())
         else if (arg === '--data') opts.data = path.resolve(value())
         else if (arg === '--once') opts.once = true
+        else if (arg === '--reload-every') opts.reloadEvery = Number(value())
         else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(value()).name
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)\nPress r (in a terminal) to reload the app now.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -114,7 +119,8 @@ async function main(): Promise<void> {
     const bucket = settings.s3BucketName
     const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
 
-    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, hostProfile: opts.hostProfile, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    // setupFailure 'throw': a bad setting stops npm start with its message (PostHog would retry it for ~25 minutes)
+    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, setupFailure: 'throw', hostProfile: opts.hostProfile, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
@@ -123,18 +129,52 @@ async function main(): Promise<void> {
     )
 
     let accepted = 0
-    const capture = await startCaptureServer({
+    const captureOptions = {
         port: opts.port,
-        onEvents: async (events) => {
+        onEvents: async (events: ProcessedPluginEvent[]) => {
             accepted += events.length
             await Promise.all(events.map((e) => host.onEvent(e)))
         },
-    }).catch(() => startCaptureServer({ port: 0, onEvents: async (events) => void (await Promise.all(events.map((e) => host.onEvent(e)))) }))
+        // A client that is refused (an endpoint we lack, a bad payload) often carries on silently: say so here.
+        onResponse: (answer: CaptureAnswer) => {
+            if (answer.status >= 200 && answer.status < 300) return
+            console.log(`  [capture] ${answer.method} ${answer.path} -> ${answer.status}${answer.reason ? `: ${answer.reason}` : ''}`)
+        },
+    }
+    const capture = await startCaptureServer(captureOptions).catch(() => startCaptureServer({ ...captureOptions, port: 0 }))
     console.log(`capture API at ${capture.url} (/batch/, /capture/, /e/, /i/v0/e/): point posthog-js or posthog-node here`)
+    console.log(
+        `  for posthog-js: remote config (autocapture on) at /array/<token>/config.js, its lazy files at /static/; ` +
+            `session recordings (/s/) are accepted but not exported: they are not events`
+    )
+    console.log('  every request the capture API refuses is printed as "[capture] METHOD /path -> status: reason"')
 
+    // a reload, as PostHog does when a setting is saved: new copies load, the old ones are torn down unawaited
+    let reloading: Promise<void> | undefined
+    const reload = () => {
+        if (reloading) return
+        console.log('reloading the app (new copies load; the old ones get teardownPlugin and keep receiving events until then)...')
+        reloading = host.reload().then(
+            (r) => console.log(`reloaded in ${r.ms} ms; ${r.eventsAfterTeardown} events reached the old copies after their teardown`),
+            (error) => console.log(`reload failed: ${String(error)}`)
+        ).finally(() => (reloading = undefined))
+    }
+    const reloadTimer = opts.reloadEvery > 0 ? setInterval(reload, opts.reloadEvery * 1000) : undefined
+    if (process.stdin.isTTY && !opts.once) {
+        process.stdin.setRawMode(true)
+        process.stdin.on('data', (key) => {
+            if (String(key) === 'r') reload()
+            else if (String(key) === '\u0003') process.emit('SIGINT')
+        })
+        console.log('press r to reload the app')
+    }
+
+    // every copy seen so far: after a reload the old copies' counts still belong to the tally
+    const copies = new Set(host.threads)
     const stats = () => {
         const sum = { seen: 0, ignored: 0, delivered: 0 }
-        for (const t of host.threads) {
+        for (const t of host.threads) copies.add(t)
+        for (const t of copies) {
             const s = (t.meta.global as any)?.exporter?.stats
             if (s) for (const k of Object.keys(sum) as Array<keyof typeof sum>) sum[k] += s[k]
         }
@@ -175,15 +215,22 @@ async function main(): Promise<void> {
     console.log(`${st.ignored} ignored by eventsToIgnore; stored ${shown?.events ?? st.delivered} events in ${shown?.objects ?? '?'} objects so far`)
 
     const stop = async () => {
+        if (reloadTimer) clearInterval(reloadTimer)
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
+        await reloading
+        await host.retiredTeardowns(10_000)
         const report: ShutdownReport = await host.shutdown()
         await capture.close()
         const final = await tally(false).catch(() => undefined)
         console.log(
             `teardown took ${report.ms} ms${report.cappedAt5s ? ' (cut at the 5 s cap!)' : ''}; ${report.queuedJobs.length} jobs left queued; ` +
-                `${accepted} events received from clients`
+                `${accepted} events received from clients, ${capture.recordings()} session recording requests (not exported)`
         )
         if (s3) await s3.close()
-        console.log(`stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects`)
+        console.log(
+            `stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects` +
+                `${host.reloads ? ` across ${host.reloads} reloads` : ''}${host.skippedEvents ? `; ${host.skippedEvents} events skipped by the host (setup not done)` : ''}`
+        )
         process.exit(report.errors.length > 0 ? 1 : 0)
     }
     if (opts.once) return stop()

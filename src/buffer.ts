@@ -5,14 +5,21 @@
  * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer
  * copy per chunk, which crosses the sandbox boundary cheaply.
  *
- * Memory bound of one open batch: compressed output so far + at most `coalesceBytes` of pending text
- * (+ zlib's own state, ~256 KiB for gzip). The exporter picks `coalesceBytes` (formats.ts: upload size / 4, 64 KiB–1 MiB).
+ * Memory of one open batch, all counted by memoryBytes(): compressed output so far + at most `coalesceBytes` of
+ * pending text + the stream's native state (compression.ts STREAM_STATE_BYTES: ~384 KiB for gzip) + a small
+ * fixed overhead. The stream is only created with the first chunk, so a partition that holds a few events (a
+ * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
+ * (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
-import { createCompressor, type Compressor } from './compression'
+import { createCompressor, type Compressor, type MemoryListener } from './compression'
 import type { Compression } from './config'
 
 /** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
 export const DEFAULT_COALESCE_BYTES = 1024 * 1024
+
+/** Bookkeeping of one open batch (object, strings of its times, its map entry): counted so that thousands of
+ * open partitions are bounded by the memory limit too, not only by their text. */
+export const BATCH_OVERHEAD_BYTES = 512
 
 export class OpenBatch {
     /** uncompressed bytes of every line added, the number the size cap is checked against */
@@ -26,12 +33,20 @@ export class OpenBatch {
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
-    private readonly compressor: Compressor
+    /** created with the first chunk handed over */
+    private compressor?: Compressor
     private sealed = false
 
-    constructor(compression: Compression, openedAt: number, private readonly coalesceBytes = DEFAULT_COALESCE_BYTES, level?: number) {
+    constructor(
+        private readonly compression: Compression,
+        openedAt: number,
+        private readonly coalesceBytes = DEFAULT_COALESCE_BYTES,
+        private readonly level?: number,
+        /** told every change of memoryBytes() (the exporter keeps a running total: no per-event sum over partitions) */
+        private readonly onChange: MemoryListener = () => undefined
+    ) {
         this.openedAt = openedAt
-        this.compressor = createCompressor(compression, level)
+        onChange(BATCH_OVERHEAD_BYTES)
     }
 
     add(line: string, bytes: number, isoTime?: string): void {
@@ -44,25 +59,34 @@ export class OpenBatch {
         this.pendingBytes += bytes
         this.rawBytes += bytes
         this.events++
+        this.onChange(bytes)
         if (this.pendingBytes >= this.coalesceBytes) this.handOver()
     }
 
+    /** bytes held now (the fixed overhead only while open) */
     memoryBytes(): number {
-        return this.pendingBytes + this.compressor.memoryBytes()
+        return this.pendingBytes + (this.compressor ? this.compressor.memoryBytes() : 0) + (this.sealed ? 0 : BATCH_OVERHEAD_BYTES)
     }
 
     /** Close the batch: resolves with the compressed body. Adding afterwards is a bug, so it throws. */
     seal(): Promise<Buffer> {
         if (this.sealed) throw new Error('OpenBatch.seal called twice')
         this.sealed = true
+        this.onChange(-BATCH_OVERHEAD_BYTES)
+        if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
         this.handOver()
         return this.compressor.end()
     }
 
     private handOver(): void {
         if (this.pendingBytes === 0) return
-        this.compressor.write(Buffer.from(this.pending, 'utf8'))
+        if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
+        const chunk = Buffer.from(this.pending, 'utf8')
+        const handed = this.pendingBytes
         this.pending = ''
         this.pendingBytes = 0
+        // the compressor counts the chunk from here on
+        this.onChange(-handed)
+        this.compressor.write(chunk)
     }
 }

@@ -18,8 +18,24 @@ function createZstd(level: number): zlib.Gzip {
     return z.createZstdCompress({ chunkSize: CHUNK_BYTES, params: { [z.constants.ZSTD_c_compressionLevel]: level } })
 }
 
-/** zlib output chunks of 1 MiB: fewer, larger callbacks (small chunks multiply thread-pool round trips) */
-const CHUNK_BYTES = 1024 * 1024
+/**
+ * zlib output chunks of 64 KiB. Each open stream allocates one such chunk up front, and with partitioned layouts a
+ * thread may hold hundreds of open streams: 1 MiB chunks made 32 open partitions cost 32 MiB that nothing counted.
+ * Inputs are written in ≥ 64 KiB pieces compressing ~6×, so one write still yields only a few callbacks.
+ */
+export const CHUNK_BYTES = 64 * 1024
+
+/**
+ * Native memory an open stream holds besides its output (measured as RSS per stream on Node 20, 64 KiB chunks):
+ * deflate's window and hash chains ~290 KiB; brotli quality ≤ 9 with its default window ~1.4 MiB; zstd level 3
+ * ~1.3 MiB. zlib allocates it outside V8, so process.memoryUsage() does not show it, but RSS does.
+ */
+export const STREAM_STATE_BYTES: Record<Compression, number> = {
+    gzip: 320 * 1024 + CHUNK_BYTES,
+    brotli: 1536 * 1024 + CHUNK_BYTES,
+    zstd: 1536 * 1024 + CHUNK_BYTES,
+    none: 0,
+}
 
 /** zlib.crc32 exists from Node 20.15 / 22.2: the host's Node decides, so the config parser asks. */
 export function hostHasCrc32(): boolean {
@@ -49,12 +65,16 @@ export interface Compressor {
     write(chunk: Buffer): void
     /** Finish the stream; resolves with the whole compressed body. */
     end(): Promise<Buffer>
-    /** bytes this compressor holds right now: output so far plus input not yet compressed */
+    /** bytes this compressor holds right now: output so far, input not yet compressed, and (until end) its state */
     memoryBytes(): number
 }
 
+/** Called with every change of a compressor's memoryBytes(), so an owner can keep a running total. */
+export type MemoryListener = (deltaBytes: number) => void
+
+
 /** Stores chunks as they are: the `none` compression. */
-function passThrough(): Compressor {
+function passThrough(onChange: MemoryListener): Compressor {
     const chunks: Buffer[] = []
     const hasher = payloadHasher()
     let bytes = 0
@@ -63,6 +83,7 @@ function passThrough(): Compressor {
             chunks.push(chunk)
             hasher.update(chunk)
             bytes += chunk.length
+            onChange(chunk.length)
         },
         end() {
             return Promise.resolve(hasher.finish(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes)))
@@ -71,8 +92,9 @@ function passThrough(): Compressor {
     }
 }
 
-export function createCompressor(compression: Compression, level?: number): Compressor {
-    if (compression === 'none') return passThrough()
+/** `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. */
+export function createCompressor(compression: Compression, level?: number, onChange: MemoryListener = () => undefined): Compressor {
+    if (compression === 'none') return passThrough(onChange)
     const stream =
         compression === 'gzip'
             ? zlib.createGzip({ level: level ?? GZIP_LEVEL, chunkSize: CHUNK_BYTES })
@@ -89,19 +111,33 @@ export function createCompressor(compression: Compression, level?: number): Comp
     // the upload signs the body's hash: taken piece by piece here instead of all at once before the upload
     const hasher = payloadHasher()
     let outputBytes = 0
+    let stateBytes = STREAM_STATE_BYTES[compression]
+    onChange(stateBytes)
     let failure: Error | undefined
     stream.on('data', (chunk: Buffer) => {
         chunks.push(chunk)
         hasher.update(chunk)
         outputBytes += chunk.length
+        onChange(chunk.length)
     })
     // Without a listener an 'error' event would crash the host process; end() reports it instead.
     stream.on('error', (error: Error) => {
         failure = error
     })
+    const releaseState = () => {
+        onChange(-stateBytes)
+        stateBytes = 0
+    }
     const done = new Promise<Buffer>((resolve, reject) => {
-        stream.on('end', () => (failure ? reject(failure) : resolve(hasher.finish(Buffer.concat(chunks, outputBytes)))))
-        stream.on('error', reject)
+        stream.on('end', () => {
+            releaseState()
+            if (failure) reject(failure)
+            else resolve(hasher.finish(Buffer.concat(chunks, outputBytes)))
+        })
+        stream.on('error', (error: Error) => {
+            releaseState()
+            reject(error)
+        })
     })
     // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible in
     // writableLength. A flush after each (≥ 64 KiB) write emits it; until its callback, that input still counts at
@@ -112,12 +148,15 @@ export function createCompressor(compression: Compression, level?: number): Comp
         write(chunk) {
             stream.write(chunk)
             inputBytes += chunk.length
+            onChange(chunk.length)
             const upTo = inputBytes
+            const after = () => {
+                if (upTo <= flushedInput) return
+                onChange(flushedInput - upTo)
+                flushedInput = upTo
+            }
             // gzip: a sync flush keeps the dictionary across chunks (the default full flush resets it, costing
             // compression at every chunk boundary); brotli and zstd flush in their own default way
-            const after = () => {
-                flushedInput = Math.max(flushedInput, upTo)
-            }
             if (compression === 'gzip') stream.flush(zlib.constants.Z_SYNC_FLUSH, after)
             else stream.flush(after)
         },
@@ -125,6 +164,37 @@ export function createCompressor(compression: Compression, level?: number): Comp
             stream.end()
             return done
         },
-        memoryBytes: () => outputBytes + (inputBytes - flushedInput),
+        memoryBytes: () => outputBytes + (inputBytes - flushedInput) + stateBytes,
     }
+}
+
+type OneShot = (input: Buffer, options: object, callback: (error: Error | null, result: Buffer) => void) => void
+
+/** One-shot (de)compression of a whole body, on the host's zlib thread pool: used to split a batch too big for one job. */
+function oneShot(compression: Compression, direction: 'compress' | 'decompress', level?: number): (input: Buffer) => Promise<Buffer> {
+    if (compression === 'none') return (input) => Promise.resolve(input)
+    const z = zlib as unknown as Record<string, OneShot> & { constants: Record<string, number> }
+    const name =
+        compression === 'gzip'
+            ? direction === 'compress' ? 'gzip' : 'gunzip'
+            : compression === 'brotli'
+            ? direction === 'compress' ? 'brotliCompress' : 'brotliDecompress'
+            : direction === 'compress' ? 'zstdCompress' : 'zstdDecompress'
+    const options =
+        direction === 'decompress'
+            ? {}
+            : compression === 'gzip'
+            ? { level: level ?? GZIP_LEVEL }
+            : compression === 'brotli'
+            ? { params: { [z.constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY, [z.constants.BROTLI_PARAM_MODE]: z.constants.BROTLI_MODE_TEXT } }
+            : { params: { [z.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_LEVEL } }
+    return (input) => new Promise((resolve, reject) => z[name](input, options, (error, result) => (error ? reject(error) : resolve(result))))
+}
+
+export function compressWhole(compression: Compression, input: Buffer, level?: number): Promise<Buffer> {
+    return oneShot(compression, 'compress', level)(input)
+}
+
+export function decompressWhole(compression: Compression, body: Buffer): Promise<Buffer> {
+    return oneShot(compression, 'decompress')(body)
 }

@@ -170,7 +170,7 @@ export function parseConfig(raw: RawConfig): Config {
         const match = /^(https?):\/\/([a-zA-Z0-9.-]+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?\/*$/.exec(endpointText)
         if (!match) {
             problems.push(
-                `${label('s3BucketEndpoint')} "${endpointText}" is not a valid endpoint: use the form http(s)://host[:port] with no path, query or credentials, e.g. http://127.0.0.1:9000`
+                `${label('s3BucketEndpoint')} "${redactUserinfo(endpointText)}" is not a valid endpoint: use the form http(s)://host[:port] with no path, query or credentials, e.g. http://127.0.0.1:9000`
             )
         } else {
             endpoint = endpointText.replace(/\/+$/, '')
@@ -280,6 +280,11 @@ export function parseConfig(raw: RawConfig): Config {
         cannedAcl,
         checksum,
     }
+}
+
+/** An endpoint as it may be echoed: credentials pasted into it (`https://user:secret@host`) become `***@`. */
+export function redactUserinfo(url: string): string {
+    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`)
 }
 
 /** The config without its secret, for log lines and error messages. */

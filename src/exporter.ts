@@ -1,33 +1,37 @@
 /**
  * One worker thread's exporter: filter → encode → open batch → sealed batches → uploads, one in flight.
  *
- *   add(event)   synchronous and promise-free (the host wraps every promise step in a 30 s host timer)
- *   seal         when the batch's raw bytes reach the cap, when its oldest event has waited the interval,
- *                or at close; the key is chosen here and kept for every retry
+ *   add(event)   synchronous and promise-free (the host wraps every promise step in a 30 s host timer); never
+ *                throws, also after close: the host keeps feeding an old copy during a reload
+ *   seal         when the batch's raw bytes reach the cap, when its oldest event has waited the interval, when
+ *                open batches take more than half the memory limit (least recently used first), or at close;
+ *                the key is chosen here and kept for every retry
  *   upload       FIFO, one at a time; retryable failures back off with full jitter, fatal ones are reported
  *                (once a minute, not once per event) and kept, because the user may fix the settings
  *   close        seals, waits for uploads within a deadline, tries pending batches once more, and hands what is
- *                left to `spill` (the host's durable job queue)
+ *                left to `spill` (the host's durable job queue), all within the deadline. Events that arrive
+ *                afterwards are sealed within a second and drained the same way.
  *
- * Memory bound per thread: `bufferLimitBytes` over the open batch (compressed + ≤ 1 MiB pending text) plus every
- * sealed batch not yet stored. Past it the oldest sealed batch is spilled; only if spilling fails is it dropped,
- * and then counted and reported.
+ * Memory bound per thread: `bufferLimitBytes`, counted from what is held — open batches (their text, compressed
+ * output, compressor state and bookkeeping), sealed batches not yet stored, and batches on their way into the job
+ * queue. Open batches may take half of it; past that the least recently used is sealed. Past the whole limit the
+ * oldest sealed batch is spilled; only if spilling fails, or the queue takes so long that spills in progress alone
+ * hold the limit, is a batch dropped — and then counted and reported. So memoryBytes() stays below
+ * bufferLimitBytes plus what the job queue has not yet taken (itself below bufferLimitBytes): a prompt queue keeps
+ * it below the limit, a slow one at most doubles it.
  */
 import type { FileFormat } from './compression'
-import { createFormat, type Batch, type Format } from './formats'
+import { createFormat, type Batch, type Format, type SealedBody } from './formats'
 import type { Config } from './config'
-import { ClosedError } from './errors'
 import { eventSelector, type EventSelector, type ExportableEvent } from './events'
 import { batchId, compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
 import { version as APP_VERSION } from '../package.json'
-import { backoffMs, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from './retry'
-import type { ObjectStore } from './s3'
+import { Reporter, type Logger } from './report'
+import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
+import type { ObjectStore, PutOutcome } from './s3'
+import type { SpillableBatch, SpillOutcome } from './spill'
 
-export interface Logger {
-    info(message: string): void
-    warn(message: string): void
-    error(message: string): void
-}
+export type { Logger } from './report'
 
 export interface Cancel {
     cancel(): void
@@ -36,30 +40,58 @@ export interface Cancel {
 /** A one-shot timer that works where the exporter runs (inside PostHog: the host's, via plugin-contrib). */
 export type Schedule = (delayMs: number, fn: () => void) => Cancel
 
+/** Where a batch's bytes are counted: memory is a running total per place, never a per-event sum. */
+type Place = 'open' | 'queued' | 'spilling' | 'gone'
+
+/** A batch's share of memory, updated by its compressor's callbacks and moved between places. */
+interface Holding {
+    bytes: number
+    place: Place
+}
+
 export interface SealedBatch {
     key: string
     events: number
+    file: FileFormat
     /** x-amz-meta-* of the object: event count, first and last event time, app version */
     metadata: Record<string, string>
     rawBytes: number
     /** epoch ms the batch was sealed */
     sealedAt: number
-    /** the compressed body once compression finished */
+    /** the body once made (or its stand-in from the fallback encoding) */
     body?: Buffer
-    bodyPromise: Promise<Buffer>
+    /** why no body could be made at all: the batch is set aside */
+    unusable?: string
+    /** resolves (never rejects) once `body` or `unusable` is set */
+    ready: Promise<void>
+    sealed: SealedBody
+    holding: Holding
     attempts: number
     /** epoch ms before which the batch is not tried again */
     notBefore: number
     lastFailure?: S3Failure
     /** what the last attempt said: flush() waits out 'retry', not 'fatal' (only the user can fix that) */
     lastOutcome?: 'retry' | 'fatal'
+    /** sealed or queued during a drain: skip backoff, one try, then park for the drain's spill */
+    finalTry?: boolean
+    parked?: boolean
 }
 
-/** Hand a batch to durable storage (PostHog's job queue). Resolves true when it was accepted. */
-export type Spill = (batch: { key: string; body: Buffer; events: number; contentType: string; contentEncoding?: string; metadata?: Record<string, string> }) => Promise<boolean>
+/** Hand a batch to durable storage (PostHog's job queue): how many of its events were accepted, how many refused. */
+export type Spill = (batch: SpillableBatch) => Promise<SpillOutcome>
 
-/** Most open partitions at once (event-time layouts with late events): past it the oldest is sealed early. */
-export const MAX_OPEN_PARTITIONS = 32
+/** Share of the memory limit open batches may hold before the least recently used one is sealed. */
+export const OPEN_SHARE = 0.5
+
+/** Events that arrive after close are sealed this long after the first of them, then drained like at close. */
+export const LATE_SEAL_MS = 1_000
+/** ... within this budget (the host is not waiting: it is loading the new copy, seconds at least) */
+export const LATE_DRAIN_MS = 4_500
+
+/** Of a drain's budget, the part kept at its end to hand what is left to the job queue (at most 500 ms, a quarter). */
+export function spillReserveMs(budgetMs: number): number {
+    return Math.min(500, Math.max(0, budgetMs) / 4)
+}
 
 /** Room kept below the stored-size cap for the compressor's own framing (headers, block ends, trailer). */
 const STORED_CAP_MARGIN = 1024
@@ -81,6 +113,10 @@ export interface ExporterOptions {
     fatalRetryMs?: number
     /** how often the same kind of problem may be logged */
     reportEveryMs?: number
+    /** the encoding to use instead of the configured one (tests: a format whose bodies fail) */
+    format?: Format<unknown>
+    /** share rate limits with other parts that log (the setup's write check); default: one of its own */
+    reporter?: Reporter
 }
 
 export interface ExporterStats {
@@ -94,48 +130,61 @@ export interface ExporterStats {
     failures: number
     /** events handed to the job queue */
     spilled: number
-    /** events lost for good (memory limit with no job queue, or teardown deadline) — always reported */
+    /** events lost for good (memory limit with no job queue, a refusing queue, a body that could not be made) — always reported */
     dropped: number
+    /** events received after close (a reload's old copy): stored like the others */
+    late: number
 }
 
+/** What one close() (or late drain) did, counted over that call only. */
 export interface CloseReport {
     delivered: number
     spilled: number
+    /** job payloads the spilled events went into */
+    jobs: number
     dropped: number
+    /** events whose hand-over to the job queue had not finished at the deadline (they may still arrive there) */
+    unconfirmed: number
     pendingEvents: number
     timedOut: boolean
 }
 
 export class Exporter {
-    readonly stats: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0 }
-    /** open batches by partition ('' when the layout has no event tokens); each becomes one object */
-    private readonly open = new Map<string, Batch<unknown>>()
+    readonly stats: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0, late: 0 }
+    /** open batches by partition ('' when the layout has no event tokens); in least-recently-used order */
+    private readonly open = new Map<string, { batch: Batch<unknown>; holding: Holding }>()
+    /** the partition used last: re-inserting it in `open` (LRU order) is skipped when it is used again */
+    private lastPartition?: string
     /** epoch ms the oldest open batch was opened: the flush window counts from here */
     private windowOpenedAt = 0
     /** fires when the window's oldest event has waited the interval: every open batch is sealed then */
     private openTimer?: Cancel
     /** sealed batches not yet stored, oldest first; the head is the one being uploaded or waiting to retry */
     private readonly queue: SealedBatch[] = []
-    /** the upload in flight: at most one, so uploads never overlap and order is kept */
-    private inflight?: Promise<void>
+    /** the upload in flight: at most one, so uploads never overlap and order is kept; cleared only once its PUT settled */
+    private inflight?: { batch: SealedBatch; done: Promise<void> }
     /** wakes the pump when the head batch's backoff has passed */
     private retryTimer?: Cancel
     private retryTimerAt = 0
+    /** close() was called: later events are drained within LATE_DRAIN_MS of arriving */
     private closed = false
-    /** during close: skip backoff waits, the deadline bounds everything */
-    private draining = false
+    /** drains running now (close, late events): batches skip backoff and get one try before being spilled */
+    private drains = 0
+    private lateTimer?: Cancel
     /**
      * Failed uploads in a row, whichever batch: the backoff grows with it, so spilling a backing-off batch does not
      * restart the next one at 1 s during a long outage. Reset by any success.
      */
     private failuresInARow = 0
-    /** bytes of the sealed batches in the queue (raw until compressed, then the body): kept up to date, because
-     * the memory limit is checked on every event and summing a long queue there would cost O(queue) per event */
-    private queuedBytes = 0
+    /** bytes held per place, kept up to date by each batch's holding (checked on every event: O(1)) */
+    private readonly bytes: Record<Place, number> = { open: 0, queued: 0, spilling: 0, gone: 0 }
+    /** bytes of bodies offered to the job queue and not yet taken: past the limit the queue is not keeping up */
+    private bodiesWithQueue = 0
+    /** spills on their way into the job queue: close() waits for them within its deadline */
+    private readonly spills = new Map<Promise<void>, number>()
     /** epoch ms before which no batch is tried: S3 is backing us off, whichever batch comes next (spills included) */
     private backoffUntil = 0
-    private readonly lastReport = new Map<string, number>()
-    private readonly suppressed = new Map<string, number>()
+    private readonly reporter: Reporter
     private readonly format: FileFormat
     private readonly encoding: Format<unknown>
     /** flush() and close() waiting for a condition, checked whenever the pump stops */
@@ -146,15 +195,15 @@ export class Exporter {
 
     constructor(private readonly opts: ExporterOptions) {
         const config = opts.config
-        this.encoding = createFormat(config, `posthog-s3-export ${APP_VERSION}`)
+        this.encoding = opts.format ?? createFormat(config, `posthog-s3-export ${APP_VERSION}`)
         this.format = this.encoding.file
         this.layout = compileLayout(config.keyTemplate ?? LAYOUTS.original, config.prefix, this.format.extension)
         this.selector = eventSelector(config)
+        this.reporter = opts.reporter ?? new Reporter(opts.log, opts.now, opts.reportEveryMs ?? 60_000)
     }
 
     /** onEvent: synchronous, bounded work per event. */
     add(event: ExportableEvent): void {
-        if (this.closed) throw new ClosedError()
         this.stats.seen++
         if (!this.selector.accepts(event)) {
             this.stats.ignored++
@@ -164,17 +213,27 @@ export class Exporter {
         const isoTime = eventIsoTime(event.timestamp, now)
         const { payload, bytes } = this.encoding.measure(this.selector.shape(event), isoTime)
         const partition = this.layout.partitionOf(event, isoTime)
-        let batch = this.open.get(partition)
+        let entry = this.open.get(partition)
         // Seal before a cap would be crossed, so each object stays within it (a single larger event goes alone).
-        if (batch && this.wouldOverflow(batch, bytes)) {
+        if (entry && this.wouldOverflow(entry.batch, bytes)) {
             this.sealPartition(partition)
-            batch = undefined
+            entry = undefined
         }
-        if (!batch) batch = this.openPartition(partition, now)
-        batch.add(payload, bytes, isoTime)
-        if (batch.rawBytes >= this.opts.config.maxBatchBytes) this.sealPartition(partition)
+        if (!entry) entry = this.openPartition(partition, now)
+        else if (partition !== this.lastPartition) {
+            // move to the most recently used end
+            this.open.delete(partition)
+            this.open.set(partition, entry)
+        }
+        this.lastPartition = partition
+        entry.batch.add(payload, bytes, isoTime)
+        if (entry.batch.rawBytes >= this.opts.config.maxBatchBytes) this.sealPartition(partition)
         if (this.open.size > 0 && now - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
         this.enforceMemoryLimit()
+        if (this.closed) {
+            this.stats.late++
+            this.drainLateEvents()
+        }
     }
 
     /** A periodic nudge (runEveryMinute): seals overdue batches even if their timer was lost. */
@@ -190,50 +249,118 @@ export class Exporter {
         return this.when(() => !this.inflight && (this.queue.length === 0 || this.queue[0].lastOutcome === 'fatal'))
     }
 
-    /** Bytes this exporter holds: the open batch plus every sealed batch not yet stored. */
+    /** Bytes this exporter holds: open batches, sealed batches not yet stored, and batches being spilled. */
     memoryBytes(): number {
-        let bytes = this.queuedBytes
-        for (const batch of this.open.values()) bytes += batch.memoryBytes()
-        return bytes
+        return this.bytes.open + this.bytes.queued + this.bytes.spilling
+    }
+
+    /** memoryBytes() by place: `open` + `queued` stay within the limit, `spilling` is what the job queue has not yet taken. */
+    memory(): { open: number; queued: number; spilling: number } {
+        return { open: this.bytes.open, queued: this.bytes.queued, spilling: this.bytes.spilling }
     }
 
     pendingEvents(): number {
         let events = 0
-        for (const batch of this.open.values()) events += batch.events
+        for (const { batch } of this.open.values()) events += batch.events
         return events + this.queue.reduce((n, b) => n + b.events, 0)
     }
 
+    /** epoch ms of the last stored object, 0 before the first */
+    lastStoredAt = 0
+
     /**
-     * teardownPlugin: seal, upload what can be uploaded before `deadlineMs` (epoch ms), then spill the rest.
-     * Idempotent; adding events afterwards throws.
+     * teardownPlugin: seal, upload what can be uploaded before `deadlineMs` (epoch ms), then spill the rest, all
+     * before the deadline. Idempotent; events added afterwards are stored too (see LATE_SEAL_MS).
      */
     close(deadlineMs: number): Promise<CloseReport> {
-        const deliveredBefore = this.stats.delivered
         this.closed = true
-        this.draining = true
-        for (const batch of this.queue) batch.notBefore = 0 // every pending batch gets one more try
+        this.lateTimer?.cancel()
+        this.lateTimer = undefined
+        return this.drain(deadlineMs)
+    }
+
+    /** Events after close: one drain LATE_SEAL_MS after the first of them, then again for any that follow. */
+    private drainLateEvents(): void {
+        if (this.lateTimer) return
+        this.lateTimer = this.opts.schedule(LATE_SEAL_MS, () => {
+            this.lateTimer = undefined
+            void this.drain(this.opts.now() + LATE_DRAIN_MS).then((report) => this.sayHandedOver('after teardown', report))
+        })
+    }
+
+    /** Log what a drain handed to the job queue or lost: a person reading the app's log should know. */
+    sayHandedOver(when: string, report: CloseReport): void {
+        if (report.spilled > 0) {
+            this.reporter.say(`S3 Export ${when}: handed ${report.spilled} events to the job queue in ${report.jobs} jobs; they will be uploaded from there`)
+        }
+        if (report.unconfirmed > 0) {
+            this.reporter.say(`S3 Export ${when}: ${report.unconfirmed} events were still being handed to the job queue at the deadline and may be lost`, 'error')
+        }
+        if (report.dropped > 0 || report.pendingEvents > 0) {
+            this.reporter.say(`S3 Export ${when}: ${report.dropped} events could not be stored or queued (${report.pendingEvents} left in memory)`, 'error')
+        }
+    }
+
+    private drain(deadlineMs: number): Promise<CloseReport> {
+        const before = { delivered: this.stats.delivered, spilled: this.stats.spilled, dropped: this.stats.dropped }
+        let jobs = 0
+        let unconfirmed = 0
+        this.drains++
         this.sealAll()
+        for (const batch of this.queue) {
+            batch.finalTry = true
+            batch.parked = false
+        }
         this.cancelRetryTimer()
         this.pump()
-        return new Promise<boolean>((resolve) => {
-            if (this.queue.length === 0) return resolve(false)
-            const timer = this.opts.schedule(Math.max(0, deadlineMs - this.opts.now()), () => resolve(true))
-            this.when(() => !this.inflight && !this.nextDue(this.opts.now())).then(() => {
-                timer.cancel()
-                resolve(false)
-            })
-        })
-            .then((timedOut) => this.spillRemaining().then(() => timedOut))
+        const uploadsUntil = this.deadline(deadlineMs - spillReserveMs(deadlineMs - this.opts.now()))
+        // 1. uploads, until each batch had its try or the upload part of the budget is over
+        return Promise.race([this.when(() => !this.inflight && !this.nextDue(this.opts.now())).then(() => false), uploadsUntil.promise])
             .then((timedOut) => {
-                const report: CloseReport = {
-                    delivered: this.stats.delivered - deliveredBefore,
-                    spilled: this.stats.spilled,
-                    dropped: this.stats.dropped,
+                uploadsUntil.cancel()
+                const deadline = this.deadline(deadlineMs)
+                // 2. hand the rest to the job queue, and wait for spills the memory limit started, until the deadline
+                const left: SealedBatch[] = []
+                for (let i = this.queue.length - 1; i >= 0; i--) left.unshift(this.takeAt(i))
+                let handing = left.reduce((n, b) => n + b.events, 0)
+                const started = [...this.spills.keys()]
+                const spilled = Promise.all([
+                    ...left.map((batch) =>
+                        this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available').then((outcome) => {
+                            jobs += outcome.jobs
+                            handing -= batch.events
+                        })
+                    ),
+                    ...started,
+                ]).then(() => false)
+                return Promise.race([spilled, deadline.promise]).then((late) => {
+                    deadline.cancel()
+                    // events of spills that had not finished: left by this drain, or started earlier by the memory limit
+                    if (late) unconfirmed = handing + started.reduce((n, p) => n + (this.spills.get(p) ?? 0), 0)
+                    return timedOut || late
+                })
+            })
+            .then((timedOut) => {
+                this.drains--
+                return {
+                    delivered: this.stats.delivered - before.delivered,
+                    spilled: this.stats.spilled - before.spilled,
+                    jobs,
+                    dropped: this.stats.dropped - before.dropped,
+                    unconfirmed,
                     pendingEvents: this.pendingEvents(),
                     timedOut,
                 }
-                return report
             })
+    }
+
+    /** A promise that resolves true at `deadlineMs`, and its cancel. */
+    private deadline(deadlineMs: number): { promise: Promise<boolean>; cancel: () => void } {
+        let timer: Cancel | undefined
+        const promise = new Promise<boolean>((resolve) => {
+            timer = this.opts.schedule(Math.max(0, deadlineMs - this.opts.now()), () => resolve(true))
+        })
+        return { promise, cancel: () => timer?.cancel() }
     }
 
     /** True when adding `bytes` more would cross the raw cap or could cross the stored (compressed) cap. */
@@ -244,9 +371,28 @@ export class Exporter {
         return maxStoredBytes !== undefined && batch.storedBoundBytes() + bytes + STORED_CAP_MARGIN > maxStoredBytes
     }
 
-    private openPartition(partition: string, now: number): Batch<unknown> {
-        if (this.open.size >= MAX_OPEN_PARTITIONS) this.sealOldestPartition()
-        const batch = this.encoding.open(now)
+    /** A holding counts its bytes in one place; compressor callbacks that arrive after it is gone change nothing. */
+    private hold(place: Place): { holding: Holding; onChange: (delta: number) => void } {
+        const holding: Holding = { bytes: 0, place }
+        return {
+            holding,
+            onChange: (delta) => {
+                if (holding.place === 'gone') return
+                holding.bytes += delta
+                this.bytes[holding.place] += delta
+            },
+        }
+    }
+
+    private move(holding: Holding, to: Place): void {
+        if (holding.place !== 'gone') this.bytes[holding.place] -= holding.bytes
+        holding.place = to
+        if (to !== 'gone') this.bytes[to] += holding.bytes
+    }
+
+    private openPartition(partition: string, now: number): { batch: Batch<unknown>; holding: Holding } {
+        const { holding, onChange } = this.hold('open')
+        const entry = { batch: this.encoding.open(now, onChange), holding }
         if (this.open.size === 0) {
             this.windowOpenedAt = now
             this.openTimer = this.opts.schedule(this.opts.config.uploadIntervalMs, () => {
@@ -255,14 +401,8 @@ export class Exporter {
                 if (this.windowOpenedAt === now) this.sealAll()
             })
         }
-        this.open.set(partition, batch)
-        return batch
-    }
-
-    private sealOldestPartition(): void {
-        let oldest: string | undefined
-        for (const [partition, batch] of this.open) if (oldest === undefined || batch.openedAt < this.open.get(oldest)!.openedAt) oldest = partition
-        if (oldest !== undefined) this.sealPartition(oldest)
+        this.open.set(partition, entry)
+        return entry
     }
 
     /** Seal every open batch: one flush, one object per partition. */
@@ -271,18 +411,23 @@ export class Exporter {
     }
 
     private sealPartition(partition: string): void {
-        const open = this.open.get(partition)
-        if (!open) return
+        const entry = this.open.get(partition)
+        if (!entry) return
+        const open = entry.batch
         this.open.delete(partition)
+        if (this.lastPartition === partition) this.lastPartition = undefined
         if (this.open.size === 0) {
             this.openTimer?.cancel()
             this.openTimer = undefined
             this.windowOpenedAt = 0
         }
         const now = this.opts.now()
+        this.move(entry.holding, 'queued')
+        const sealed = open.seal()
         const batch: SealedBatch = {
             key: this.layout.render({ partition, sealedAt: new Date(now), batchId: batchId(this.opts.randomBytes(8)) }),
             events: open.events,
+            file: this.format,
             metadata: {
                 'event-count': String(open.events),
                 'min-event-timestamp': open.minTime,
@@ -291,25 +436,69 @@ export class Exporter {
             },
             rawBytes: open.rawBytes,
             sealedAt: now,
-            bodyPromise: open.seal(),
+            sealed,
+            holding: entry.holding,
+            ready: Promise.resolve(),
             attempts: 0,
             notBefore: 0,
+            finalTry: this.drains > 0,
         }
-        batch.bodyPromise.then((body) => {
-            if (this.queue.includes(batch)) this.queuedBytes += body.length - batch.rawBytes
-            batch.body = body
-        })
+        batch.ready = sealed.body.then(
+            (body) => this.gotBody(batch, body, sealed.keptBytes),
+            (error: unknown) => this.recover(batch, error)
+        )
         this.queue.push(batch)
-        this.queuedBytes += batch.rawBytes
         this.pump()
     }
 
-    /** The batch to upload now: the head once its backoff has passed; while closing, any batch not yet retried. */
+    /** The batch's memory is now its body (JSON lines: the compressor's output, already counted) plus what it keeps. */
+    private gotBody(batch: SealedBatch, body: Buffer, keptBytes: number): void {
+        batch.body = body
+        const target = body.length + keptBytes
+        if (batch.holding.place !== 'gone') this.bytes[batch.holding.place] += target - batch.holding.bytes
+        batch.holding.bytes = target
+    }
+
+    /**
+     * A body that cannot be made (a compressor error, a value Parquet refuses) must not block the queue or crash the
+     * host: re-encode the events another way when the format can (Parquet → gzipped JSON lines), else set the batch
+     * aside, counted as dropped and reported.
+     */
+    private recover(batch: SealedBatch, error: unknown): Promise<void> {
+        const why = String((error as Error)?.message ?? error)
+        const fallback = batch.sealed.fallback
+        if (!fallback) {
+            batch.unusable = why
+            return Promise.resolve()
+        }
+        return fallback().then(
+            ({ body, file }) => {
+                const oldKey = batch.key
+                batch.key = (batch.key.endsWith(batch.file.extension) ? batch.key.slice(0, -batch.file.extension.length) : batch.key) + file.extension
+                batch.file = file
+                this.gotBody(batch, body, 0)
+                this.reporter.report(
+                    'fallback',
+                    `S3 Export could not encode ${oldKey} (${why}); its ${batch.events} events are stored as JSON lines in ${batch.key} instead`
+                )
+            },
+            (second: unknown) => {
+                batch.unusable = `${why}; as JSON lines: ${String((second as Error)?.message ?? second)}`
+            }
+        )
+    }
+
+    /** The batch to upload now: the head once its backoff has passed; while draining, any batch not yet tried. */
     private nextDue(now: number): SealedBatch | undefined {
-        if (this.draining) return this.queue.find((b) => b.notBefore !== Number.POSITIVE_INFINITY)
+        if (this.drains > 0) {
+            const final = this.queue.find((b) => b.finalTry && !b.parked)
+            if (final) return final
+        }
         const head = this.queue[0]
+        // parked batches wait for their drain's spill; outside a drain nothing is parked
+        if (!head || (head.parked && this.drains > 0)) return undefined
         // head-of-line on purpose: while the head backs off, S3 is in trouble and the others would fail too
-        return head && Math.max(head.notBefore, this.backoffUntil) <= now ? head : undefined
+        return Math.max(head.notBefore, this.backoffUntil) <= now ? head : undefined
     }
 
     /** Start the next upload if none is in flight and a batch is due; otherwise arm the retry timer. */
@@ -317,89 +506,117 @@ export class Exporter {
         if (this.inflight) return
         const next = this.nextDue(this.opts.now())
         if (!next) {
-            if (!this.draining && this.queue.length > 0) this.armRetryTimer(Math.max(this.queue[0].notBefore, this.backoffUntil))
+            const head = this.queue[0]
+            if (head && !(head.parked && this.drains > 0)) this.armRetryTimer(Math.max(head.notBefore, this.backoffUntil))
             this.notifyIdle()
             return
         }
-        this.inflight = this.upload(next).then(
-            () => {
-                this.inflight = undefined
-                this.pump()
-            },
+        const attempt = this.upload(next)
+        const done = attempt.finished.then(
+            () => this.settle(next),
             (error: unknown) => {
-                this.inflight = undefined
-                const now = this.opts.now()
-                if (isHostTimeout(error)) {
-                    // the host's 30 s promise race cut the upload: S3 was too slow, which a retry may fix
-                    this.failuresInARow++
-                    this.stats.retries++
-                    next.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF)
-                    this.backoffUntil = next.notBefore
-                    this.report('retry:host-timeout', `S3 Export: upload of ${next.key} took longer than the plugin server allows (${String(error)}); retrying`, 'warn')
-                } else {
-                    // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
-                    this.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
-                    next.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
+                if (isHostTimeout(error) && !attempt.settled()) {
+                    // The host's 30 s promise race cut our wait, but the PUT may still be on the wire: keep it "in
+                    // flight" until it settles (its own 25 s deadline ends it), so two uploads never overlap.
+                    this.inflight = { batch: next, done: attempt.wire.then(() => this.settle(next), () => this.settle(next)) }
+                    return
                 }
-                if (this.draining) next.notBefore = Number.POSITIVE_INFINITY
-                this.pump()
+                // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
+                this.reporter.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
+                next.notBefore = this.opts.now() + (this.opts.fatalRetryMs ?? 60_000)
+                if (next.finalTry && this.drains > 0) next.parked = true
+                this.settle(next)
             }
+        )
+        this.inflight = { batch: next, done }
+    }
+
+    private settle(batch: SealedBatch): void {
+        if (this.inflight?.batch === batch) this.inflight = undefined
+        this.pump()
+    }
+
+    /**
+     * One attempt: wait for the body, PUT it, turn the outcome into state. `wire` settles when the PUT does (its
+     * handlers were attached when it started, so their host guard runs from then, not from the body's wait).
+     */
+    private upload(batch: SealedBatch): { finished: Promise<void>; wire: Promise<void>; settled: () => boolean } {
+        let settled = false
+        let wireDone: () => void = () => undefined
+        const wire = new Promise<void>((resolve) => (wireDone = resolve))
+        const finished = batch.ready.then(() => {
+            if (batch.unusable !== undefined) {
+                settled = true
+                wireDone()
+                this.setAside(batch)
+                return
+            }
+            return this.opts.store
+                .put({ key: batch.key, body: batch.body!, contentType: batch.file.contentType, contentEncoding: batch.file.contentEncoding, metadata: batch.metadata })
+                .then((outcome) => {
+                    settled = true
+                    wireDone()
+                    this.onOutcome(batch, outcome)
+                })
+        })
+        return { finished, wire, settled: () => settled }
+    }
+
+    private setAside(batch: SealedBatch): void {
+        if (!this.queue.includes(batch)) return
+        this.remove(batch)
+        this.stats.dropped += batch.events
+        this.reporter.report(
+            'unusable',
+            () => `S3 Export could not make the body of ${batch.key} (${batch.unusable}); its ${batch.events} events are dropped. ${this.stats.dropped} events dropped so far.`
         )
     }
 
-    private upload(batch: SealedBatch): Promise<void> {
-        return batch.bodyPromise
-            .then((body) =>
-                this.opts.store.put({
-                    key: batch.key,
-                    body,
-                    contentType: this.format.contentType,
-                    contentEncoding: this.format.contentEncoding,
-                    metadata: batch.metadata,
-                })
+    private onOutcome(batch: SealedBatch, outcome: PutOutcome): void {
+        batch.attempts++
+        // spilled or handed over while this upload was in flight (teardown): its story ends elsewhere
+        if (!this.queue.includes(batch)) return
+        const { bucket, prefix } = this.opts.config
+        if (outcome.kind === 'ok') {
+            this.failuresInARow = 0
+            this.backoffUntil = 0
+            this.remove(batch)
+            this.stats.delivered += batch.events
+            this.stats.objects++
+            this.stats.bytesStored += batch.body ? batch.body.length : 0
+            this.lastStoredAt = this.opts.now()
+            if (batch.attempts > 1 || batch.lastFailure) {
+                this.reporter.report('stored-after-retry', `S3 Export: stored ${batch.key} (${batch.events} events) after ${batch.attempts} attempts`, 'info')
+            }
+            return
+        }
+        this.failuresInARow++
+        batch.lastFailure = outcome.failure
+        batch.lastOutcome = outcome.kind
+        const now = this.opts.now()
+        if (outcome.kind === 'retry') {
+            this.stats.retries++
+            batch.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
+            this.backoffUntil = batch.notBefore
+            this.reporter.report(
+                `retry:${outcome.failure.code}`,
+                () =>
+                    `S3 Export: upload of ${batch.key} to bucket ${bucket} failed (${describeFailure(outcome.failure)}); ` +
+                    `retrying with backoff, ${this.pendingEvents()} events wait in memory`,
+                'warn'
             )
-            .then((outcome) => {
-                batch.attempts++
-                // spilled or handed over while this upload was in flight (teardown): its story ends elsewhere
-                if (!this.queue.includes(batch)) return
-                if (outcome.kind === 'ok') {
-                    this.failuresInARow = 0
-                    this.backoffUntil = 0
-                    this.remove(batch)
-                    this.stats.delivered += batch.events
-                    this.stats.objects++
-                    this.stats.bytesStored += batch.body ? batch.body.length : 0
-                    if (batch.attempts > 1 || batch.lastFailure) {
-                        this.opts.log.info(`S3 Export: stored ${batch.key} (${batch.events} events) after ${batch.attempts} attempts`)
-                    }
-                    return
-                }
-                this.failuresInARow++
-                batch.lastFailure = outcome.failure
-                batch.lastOutcome = outcome.kind
-                const now = this.opts.now()
-                if (outcome.kind === 'retry') {
-                    this.stats.retries++
-                    batch.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
-                    this.backoffUntil = batch.notBefore
-                    this.report(
-                        `retry:${outcome.failure.code}`,
-                        `S3 Export: upload of ${batch.key} to bucket ${this.opts.config.bucket} failed (${describeFailure(outcome.failure)}); ` +
-                            `retrying with backoff, ${this.pendingEvents()} events wait in memory`,
-                        'warn'
-                    )
-                } else {
-                    this.stats.failures++
-                    batch.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
-                    this.backoffUntil = batch.notBefore
-                    this.report(
-                        `fatal:${outcome.failure.code}`,
-                        `S3 Export cannot write to s3://${this.opts.config.bucket}/${this.opts.config.prefix}: ${fixFor(outcome.failure)} ` +
-                            `(S3 said: ${describeFailure(outcome.failure)}). ${this.pendingEvents()} events are kept in memory and will be retried.`
-                    )
-                }
-                if (this.draining) batch.notBefore = Number.POSITIVE_INFINITY // one more try per batch at teardown
-            })
+        } else {
+            this.stats.failures++
+            batch.notBefore = now + (this.opts.fatalRetryMs ?? 60_000)
+            this.backoffUntil = batch.notBefore
+            this.reporter.report(
+                `fatal:${outcome.failure.code}`,
+                () =>
+                    `S3 Export cannot write to s3://${bucket}/${prefix}: ${fixFor(outcome.failure, { bucket, prefix })} ` +
+                    `(S3 said: ${describeFailure(outcome.failure)}). ${this.pendingEvents()} events are kept in memory and will be retried.`
+            )
+        }
+        if (batch.finalTry && this.drains > 0) batch.parked = true // one more try per batch at teardown; then the job queue
     }
 
     private remove(batch: SealedBatch): void {
@@ -407,58 +624,89 @@ export class Exporter {
         if (index >= 0) this.takeAt(index)
     }
 
-    /** Take the batch at `index` out of the queue, keeping queuedBytes true. */
+    /** Take the batch at `index` out of the queue; its bytes stop counting (callers count them elsewhere if held). */
     private takeAt(index: number): SealedBatch {
         const [batch] = this.queue.splice(index, 1)
-        this.queuedBytes -= batch.body ? batch.body.length : batch.rawBytes
+        this.move(batch.holding, 'gone')
         return batch
     }
 
-    /** Past the memory limit: spill the oldest sealed batches (never the open one, never the one uploading). */
+    /**
+     * Open batches over their share: seal the least recently used (it uploads like any other). The whole limit
+     * crossed: spill the oldest sealed batches (never the one uploading).
+     */
     private enforceMemoryLimit(): void {
         const limit = this.opts.config.bufferLimitBytes
-        if (this.memoryBytes() <= limit) return
-        if (this.queue.length === 0) return // only open batches: the caps bound them
-        for (let i = this.inflight ? 1 : 0; i < this.queue.length && this.memoryBytes() > limit; ) {
-            this.spillOrDrop(this.takeAt(i), 'the memory limit was reached and no job queue is available')
+        while (this.bytes.open > limit * OPEN_SHARE && this.open.size > 0) this.sealPartition(this.open.keys().next().value as string)
+        // spills in progress still hold their bytes (memoryBytes() counts them), but spilling more cannot free them
+        const held = () => this.bytes.open + this.bytes.queued
+        if (held() <= limit) return
+        for (let i = 0; i < this.queue.length && held() > limit; ) {
+            if (this.inflight?.batch === this.queue[i]) {
+                i++
+                continue
+            }
+            const batch = this.takeAt(i)
+            if (!this.opts.spill) {
+                this.drop(batch, 'the memory limit was reached and no job queue is available')
+                continue
+            }
+            if (this.bodiesWithQueue >= limit) {
+                // the queue is not keeping up: bodies it has not yet taken alone hold the limit, and memory must not grow
+                this.drop(batch, 'the memory limit was reached and the job queue is not keeping up')
+                continue
+            }
+            this.move(batch.holding, 'spilling')
+            const spill = this.spillOrDrop(batch, 'the memory limit was reached and no job queue is available').then(() => {
+                this.move(batch.holding, 'gone')
+                this.spills.delete(spill)
+            })
+            this.spills.set(spill, batch.events)
         }
     }
 
-    private spillOrDrop(batch: SealedBatch, whyWithoutSpill: string): Promise<void> {
+    private drop(batch: SealedBatch, why: string): void {
+        this.stats.dropped += batch.events
+        this.reporter.report('dropped', () => `S3 Export dropped ${batch.events} events (${batch.key}): ${why}. ${this.stats.dropped} events dropped so far.`)
+    }
+
+    private spillOrDrop(batch: SealedBatch, whyWithoutSpill: string): Promise<SpillOutcome> {
         const spill = this.opts.spill
-        const drop = (why: string) => {
-            this.stats.dropped += batch.events
-            this.report('dropped', `S3 Export dropped ${batch.events} events (${batch.key}): ${why}. ${this.stats.dropped} events dropped so far.`)
-        }
+        const none: SpillOutcome = { accepted: 0, refused: batch.events, jobs: 0 }
         if (!spill) {
-            drop(whyWithoutSpill)
-            return Promise.resolve()
+            this.drop(batch, whyWithoutSpill)
+            return Promise.resolve(none)
         }
-        return batch.bodyPromise
-            .then((body) =>
-                spill({
-                    key: batch.key,
-                    body,
-                    events: batch.events,
-                    contentType: this.format.contentType,
-                    contentEncoding: this.format.contentEncoding,
-                    metadata: batch.metadata,
-                })
-            )
+        return batch.ready
+            .then(() => {
+                if (batch.unusable !== undefined) {
+                    this.drop(batch, `its body could not be made (${batch.unusable})`)
+                    return none
+                }
+                const size = batch.body!.length
+                this.bodiesWithQueue += size
+                const offered = spill({ key: batch.key, body: batch.body!, events: batch.events, file: batch.file, metadata: batch.metadata, split: batch.sealed.split })
+                const taken = () => (this.bodiesWithQueue -= size)
+                offered.then(taken, taken)
+                return offered
+            })
             .then(
-                (accepted) => {
-                    if (accepted) this.stats.spilled += batch.events
-                    else drop('the job queue refused the batch')
+                (outcome) => {
+                    this.stats.spilled += outcome.accepted
+                    if (outcome.refused > 0 && outcome !== none) {
+                        this.stats.dropped += outcome.refused
+                        this.reporter.report(
+                            'dropped',
+                            () => `S3 Export dropped ${outcome.refused} events (${batch.key}): the job queue refused them (${outcome.why}). ${this.stats.dropped} events dropped so far.`
+                        )
+                    }
+                    return outcome
                 },
-                (error: unknown) => drop(`the job queue failed: ${String(error)}`)
+                (error: unknown) => {
+                    this.drop(batch, `the job queue failed: ${String(error)}`)
+                    return none
+                }
             )
-    }
-
-    private spillRemaining(): Promise<void> {
-        // the batch in flight may still land; spilling it too would store it twice under the same key (harmless)
-        const left: SealedBatch[] = []
-        while (this.queue.length > 0) left.push(this.takeAt(0))
-        return Promise.all(left.map((batch) => this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available'))).then(() => undefined)
     }
 
     private armRetryTimer(at: number): void {
@@ -487,29 +735,10 @@ export class Exporter {
         this.idleWaiters = waiting.filter((w) => !w.ready())
         for (const w of waiting) if (!this.idleWaiters.includes(w)) w.resolve()
     }
-
-    /** The one place problems are logged: the same kind at most once per `reportEveryMs`, with a count of the rest. */
-    private report(kind: string, message: string, level: 'warn' | 'error' = 'error'): void {
-        const now = this.opts.now()
-        const every = this.opts.reportEveryMs ?? 60_000
-        const last = this.lastReport.get(kind)
-        if (last !== undefined && now - last < every) {
-            this.suppressed.set(kind, (this.suppressed.get(kind) ?? 0) + 1)
-            return
-        }
-        const more = this.suppressed.get(kind) ?? 0
-        this.suppressed.delete(kind)
-        this.lastReport.set(kind, now)
-        this.opts.log[level](more > 0 ? `${message} (${more} similar messages suppressed)` : message)
-    }
 }
 
 /** The host races every promise step against 30 s and rejects with a TimeoutError ("... timed out ..."). */
 function isHostTimeout(error: unknown): boolean {
     const e = error as { name?: string; message?: string } | undefined
     return !!e && (e.name === 'TimeoutError' || /timed out/i.test(String(e.message)))
-}
-
-function describeFailure(f: S3Failure): string {
-    return `${f.statusCode ? `${f.statusCode} ` : ''}${f.code}${f.message && f.message !== f.code ? `: ${f.message}` : ''}`
 }

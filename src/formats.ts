@@ -2,10 +2,13 @@
  * The file formats: how one event is measured and buffered, and how a batch becomes an object body.
  *   jsonl    one JSON line per event, compressed while buffered (gzip / brotli / zstd / none)
  *   parquet  one row per event, kept as columns and encoded when the batch is sealed (Snappy inside the file)
+ *
+ * A sealed batch can also be cut into several smaller bodies with the same events (job payloads have a size limit:
+ * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
  */
 import { OpenBatch } from './buffer'
-import { fileFormat, type FileFormat } from './compression'
-import type { Config } from './config'
+import { compressWhole, decompressWhole, fileFormat, type FileFormat, type MemoryListener } from './compression'
+import type { Compression, Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
 import { ParquetColumns, toParquetRow, type ParquetRow } from './parquet'
 
@@ -21,17 +24,34 @@ export interface Batch<P> {
     memoryBytes(): number
     /** an upper bound of the stored object's size if sealed now (the stored-size cap is checked against it) */
     storedBoundBytes(): number
-    seal(): Promise<Buffer>
+    seal(): SealedBody
+}
+
+/** Part of a batch's events as a body of its own. */
+export interface BodyPart {
+    body: Buffer
+    events: number
+}
+
+export interface SealedBody {
+    /** the object's body; rejects when it cannot be made (a compressor error, a value Parquet refuses) */
+    body: Promise<Buffer>
+    /** bytes kept besides the body until the batch is stored (Parquet: its rows, to split or re-encode them) */
+    keptBytes: number
+    /** the same events as bodies of at most `maxBodyBytes` each, in order (a single event larger than that goes alone) */
+    split(body: Buffer, maxBodyBytes: number): Promise<BodyPart[]>
+    /** when `body` rejected: the events in another format, if they can still be had */
+    fallback?(): Promise<{ body: Buffer; file: FileFormat }>
 }
 
 export interface Format<P> {
     file: FileFormat
     /** the per-event work: the payload to buffer and its size (counted against uploadMegabytes) */
     measure(event: ExportableEvent, isoTime: string): { payload: P; bytes: number }
-    open(now: number): Batch<P>
+    /** `onChange` hears every change of the batch's memoryBytes() */
+    open(now: number, onChange?: MemoryListener): Batch<P>
 }
 
-/** JSON lines: the compressed output so far plus the text not yet compressed bound what will be stored. */
 /**
  * Text is handed to the compressor in chunks of a quarter of the upload size, between 64 KiB and 1 MiB: large
  * chunks cost the event loop least, and four per batch keep compressing while buffering at the 1 MB default.
@@ -40,20 +60,95 @@ export function coalesceBytesFor(maxBatchBytes: number): number {
     return Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
 }
 
+/**
+ * Cut `items` into consecutive runs whose encoding fits `maxBytes`: a first guess from the whole batch's ratio,
+ * then halving any run that still does not fit. A run of one item is kept whatever its size (it cannot shrink).
+ */
+function splitRuns(count: number, totalBytes: number, maxBytes: number, encode: (from: number, to: number) => Promise<Buffer>): Promise<BodyPart[]> {
+    // 85% of the proportional share: compression ratios vary along a batch
+    const perRun = Math.max(1, Math.floor((count * maxBytes * 0.85) / Math.max(1, totalBytes)))
+    const runs: Array<[number, number]> = []
+    for (let from = 0; from < count; from += perRun) runs.push([from, Math.min(count, from + perRun)])
+    const fit = (from: number, to: number): Promise<BodyPart[]> =>
+        encode(from, to).then((body) => {
+            if (body.length <= maxBytes || to - from === 1) return [{ body, events: to - from }]
+            const mid = from + Math.floor((to - from) / 2)
+            return fit(from, mid).then((a) => fit(mid, to).then((b) => a.concat(b)))
+        })
+    return runs.reduce<Promise<BodyPart[]>>((done, [from, to]) => done.then((parts) => fit(from, to).then((more) => parts.concat(more))), Promise.resolve([]))
+}
+
+/** Line start offsets of a JSON-lines buffer (every line ends with "\n": JSON.stringify escapes newlines). */
+function lineStarts(raw: Buffer): number[] {
+    const starts: number[] = []
+    for (let at = 0; at < raw.length; ) {
+        starts.push(at)
+        const end = raw.indexOf(10, at)
+        at = end < 0 ? raw.length : end + 1
+    }
+    return starts
+}
+
 function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel' | 'maxBatchBytes'>>): Format<string> {
     const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024)
+    const compression: Compression = config.compression
     return {
-        file: fileFormat(config.compression),
+        file: fileFormat(compression),
         measure(event) {
             // measured before the newline is appended: the flat string is counted natively, the joined one would
             // first be flattened (a copy of the whole line) per event
             const json = JSON.stringify(event)
             return { payload: json + '\n', bytes: utf8Length(json) + 1 }
         },
-        open(now) {
-            const batch = new OpenBatch(config.compression, now, coalesce, config.compressionLevel)
-            return Object.assign(batch, { storedBoundBytes: () => batch.memoryBytes() })
-        },
+        open: (now, onChange) => new JsonLinesBatch(new OpenBatch(compression, now, coalesce, config.compressionLevel, onChange), compression, config.compressionLevel),
+    }
+}
+
+/** JSON lines: the compressed output so far plus the text not yet compressed bound what will be stored. */
+class JsonLinesBatch implements Batch<string> {
+    constructor(
+        private readonly batch: OpenBatch,
+        private readonly compression: Compression,
+        private readonly level: number | undefined
+    ) {}
+    get openedAt() {
+        return this.batch.openedAt
+    }
+    get rawBytes() {
+        return this.batch.rawBytes
+    }
+    get events() {
+        return this.batch.events
+    }
+    get minTime() {
+        return this.batch.minTime
+    }
+    get maxTime() {
+        return this.batch.maxTime
+    }
+    add(line: string, bytes: number, isoTime: string): void {
+        this.batch.add(line, bytes, isoTime)
+    }
+    memoryBytes(): number {
+        return this.batch.memoryBytes()
+    }
+    storedBoundBytes(): number {
+        return this.batch.memoryBytes()
+    }
+    /** Splitting decompresses the body (the text is not kept) and compresses runs of whole lines again. */
+    seal(): SealedBody {
+        const { compression, level } = this
+        return {
+            body: this.batch.seal(),
+            keptBytes: 0,
+            split: (body, maxBodyBytes) =>
+                decompressWhole(compression, body).then((raw) => {
+                    const starts = lineStarts(raw)
+                    return splitRuns(starts.length, body.length, maxBodyBytes, (from, to) =>
+                        compressWhole(compression, raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)
+                    )
+                }),
+        }
     }
 }
 
@@ -63,12 +158,17 @@ class ParquetBatch implements Batch<ParquetRow> {
     minTime = ''
     maxTime = ''
     private readonly columns = new ParquetColumns()
-    constructor(readonly openedAt: number, private readonly createdBy: string) {}
+    constructor(
+        readonly openedAt: number,
+        private readonly createdBy: string,
+        private readonly onChange: MemoryListener
+    ) {}
 
     add(row: ParquetRow, bytes: number, isoTime: string): void {
         this.columns.push(row)
         this.rawBytes += bytes
         this.events++
+        this.onChange(bytes)
         if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
         if (isoTime > this.maxTime) this.maxTime = isoTime
     }
@@ -82,8 +182,16 @@ class ParquetBatch implements Batch<ParquetRow> {
         return Math.ceil((this.rawBytes * 7) / 6) + 64 * 1024
     }
 
-    seal(): Promise<Buffer> {
-        return Promise.resolve().then(() => this.columns.encode(this.createdBy))
+    /** The rows stay (counted as keptBytes) until the batch is stored: they are what a split or a fallback encodes. */
+    seal(): SealedBody {
+        const columns = this.columns
+        return {
+            // encoded on the next turn, so a value Parquet refuses rejects the body instead of throwing in add()
+            body: Promise.resolve().then(() => columns.encode(this.createdBy)),
+            keptBytes: this.rawBytes,
+            split: (body, maxBodyBytes) => splitRuns(columns.length, body.length, maxBodyBytes, (from, to) => Promise.resolve(columns.encode(this.createdBy, from, to))),
+            fallback: () => compressWhole('gzip', Buffer.from(columns.toJsonLines(), 'utf8')).then((body) => ({ body, file: fileFormat('gzip') })),
+        }
     }
 }
 
@@ -94,7 +202,7 @@ function parquet(createdBy: string): Format<ParquetRow> {
             const { row, bytes } = toParquetRow(event, isoTime)
             return { payload: row, bytes }
         },
-        open: (now) => new ParquetBatch(now, createdBy),
+        open: (now, onChange = () => undefined) => new ParquetBatch(now, createdBy, onChange),
     }
 }
 

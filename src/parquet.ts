@@ -9,7 +9,7 @@
  * sandbox byte array to host code copies it element by element through vm2's proxies (seconds per MB).
  */
 import { parquetWriteBuffer } from 'hyparquet-writer'
-import type { ExportableEvent } from './events'
+import { utf8Length, type ExportableEvent } from './events'
 
 /** One event as a Parquet row. */
 export interface ParquetRow {
@@ -27,7 +27,10 @@ export interface ParquetRow {
 
 export const PARQUET_COLUMNS = ['uuid', 'event', 'distinct_id', 'team_id', 'timestamp', 'ip', 'properties', 'set', 'set_once'] as const
 
-/** The row for an event and its (already checked) UTC ISO time; `bytes` approximates its encoded size for the caps. */
+/**
+ * The row for an event and its (already checked) UTC ISO time; `bytes` is the UTF-8 size of its text (+24 for the
+ * numbers), what the caps are counted in: string lengths are UTF-16 units, a CJK character is 3 bytes in the file.
+ */
 export function toParquetRow(event: ExportableEvent, isoTime: string): { row: ParquetRow; bytes: number } {
     const e = event as Record<string, any>
     const properties = JSON.stringify(e.properties ?? {})
@@ -45,7 +48,14 @@ export function toParquetRow(event: ExportableEvent, isoTime: string): { row: Pa
         set_once: setOnce,
     }
     const bytes =
-        properties.length + (set?.length ?? 0) + (setOnce?.length ?? 0) + row.event.length + (row.uuid?.length ?? 0) + (row.distinct_id?.length ?? 0) + (row.ip?.length ?? 0) + 24
+        utf8Length(properties) +
+        (set === null ? 0 : utf8Length(set)) +
+        (setOnce === null ? 0 : utf8Length(setOnce)) +
+        utf8Length(row.event) +
+        (row.uuid === null ? 0 : utf8Length(row.uuid)) +
+        (row.distinct_id === null ? 0 : utf8Length(row.distinct_id)) +
+        (row.ip === null ? 0 : utf8Length(row.ip)) +
+        24
     return { row, bytes }
 }
 
@@ -67,9 +77,38 @@ export class ParquetColumns {
         for (const name of PARQUET_COLUMNS) (this.columns[name] as unknown[]).push(row[name])
     }
 
-    /** Encode the file and hand it over as a host Buffer. */
-    encode(createdBy: string): Buffer {
+    get length(): number {
+        return this.columns.uuid.length
+    }
+
+    /** Every row as a JSON line: the fallback when Parquet refuses a value. */
+    toJsonLines(): string {
         const c = this.columns
+        let out = ''
+        for (let i = 0; i < c.uuid.length; i++) {
+            const event: Record<string, unknown> = {
+                uuid: c.uuid[i],
+                event: c.event[i],
+                distinct_id: c.distinct_id[i],
+                team_id: c.team_id[i],
+                timestamp: new Date(c.timestamp[i]).toISOString(),
+                ip: c.ip[i],
+                properties: JSON.parse(c.properties[i]),
+            }
+            if (c.set[i] !== null) event.$set = JSON.parse(c.set[i] as string)
+            if (c.set_once[i] !== null) event.$set_once = JSON.parse(c.set_once[i] as string)
+            out += JSON.stringify(event) + '\n'
+        }
+        return out
+    }
+
+    /** Encode rows [from, to) (all by default) as one file and hand it over as a host Buffer. */
+    encode(createdBy: string, from = 0, to = this.length): Buffer {
+        const all = this.columns
+        const c =
+            from === 0 && to === this.length
+                ? all
+                : (Object.fromEntries(PARQUET_COLUMNS.map((name) => [name, (all[name] as unknown[]).slice(from, to)])) as unknown as ParquetColumns['columns'])
         const arrayBuffer = parquetWriteBuffer({
             columnData: [
                 { name: 'uuid', data: c.uuid, type: 'STRING' },

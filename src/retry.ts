@@ -17,7 +17,7 @@ export interface S3Failure {
 export const FATAL_CODES: Record<string, string> = {
     InvalidAccessKeyId: 'the access key ID does not exist: check "AWS Access Key"',
     SignatureDoesNotMatch: 'the secret does not match the access key: check "AWS Secret Access Key"',
-    AccessDenied: 'the key may not write here: grant s3:PutObject on arn:aws:s3:::<bucket>/<prefix>* (and kms:GenerateDataKey on the KMS key when SSE is aws:kms)',
+    AccessDenied: 'the key may not write here: grant s3:PutObject on arn:aws:s3:::{bucket}/{prefix}* (and kms:GenerateDataKey on the KMS key when SSE is aws:kms)',
     NoSuchBucket: 'the bucket does not exist: check "S3 Bucket name", "AWS Region" and the endpoint',
     PermanentRedirect: 'the bucket is in another region: set "AWS Region" to the bucket\'s region',
     AuthorizationHeaderMalformed: 'the region does not match the bucket: set "AWS Region" to the bucket\'s region',
@@ -64,11 +64,20 @@ export function classifyFailure(f: S3Failure): 'retry' | 'fatal' {
     return 'fatal'
 }
 
-/** A user-facing hint for a fatal failure: the likely fix. */
-export function fixFor(f: S3Failure): string {
-    if (f.code in FATAL_CODES) return FATAL_CODES[f.code]
-    if (isKmsFailure(f)) return FATAL_CODES.KMS
-    return `S3 answered ${f.statusCode ?? ''} ${f.code}: check the bucket settings`
+/** A user-facing hint for a fatal failure: the likely fix, with the real bucket and prefix filled in. */
+export function fixFor(f: S3Failure, where: { bucket: string; prefix: string }): string {
+    const hint = f.code in FATAL_CODES ? FATAL_CODES[f.code] : isKmsFailure(f) ? FATAL_CODES.KMS : `S3 answered ${f.statusCode ?? ''} ${f.code}: check the bucket settings`
+    return hint.replace('{bucket}', where.bucket).replace('{prefix}', where.prefix)
+}
+
+/** A failure as one short phrase: "503 SlowDown: Please reduce your request rate". */
+export function describeFailure(f: S3Failure): string {
+    return `${f.statusCode ? `${f.statusCode} ` : ''}${f.code}${f.message && f.message !== f.code ? `: ${f.message}` : ''}`
+}
+
+/** No HTTP answer at all: the endpoint could not be reached (DNS, refused, reset before answering, timeout). */
+export function isUnreachable(f: S3Failure): boolean {
+    return f.statusCode === undefined
 }
 
 export interface BackoffPolicy {

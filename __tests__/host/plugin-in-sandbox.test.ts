@@ -88,7 +88,7 @@ describe('the bundle in the plugin-server sandbox', () => {
 
     it('fails to start with the setting named when the bucket refuses the write check', async () => {
         await expect(
-            DevHost.start({ pluginDir: ROOT, config: settings('sandbox-export', { awsSecretAccessKey: 'not-the-secret' }), threads: 1, log: () => undefined })
+            DevHost.start({ pluginDir: ROOT, config: settings('sandbox-export', { awsSecretAccessKey: 'not-the-secret' }), threads: 1, setupFailure: 'throw', log: () => undefined })
         ).rejects.toThrow(/AWS Secret Access Key/)
     })
 })

@@ -1,10 +1,13 @@
+import { readFileSync } from 'node:fs'
+import { runInNewContext } from 'node:vm'
 import { gzipSync } from 'node:zlib'
 
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { PostHog } from 'posthog-node'
 
-import { CaptureServer, startCaptureServer } from '../../dev/capture'
+import { CaptureAnswer, CaptureServer, startCaptureServer } from '../../dev/capture'
 import { SampleEvent, sampleEvents } from '../../dev/sample-events'
+import { waitFor } from '../helpers/s3'
 
 const TOKEN = 'phc_dev_capture_test'
 /** What posthog-node adds to every event's properties. */
@@ -263,5 +266,82 @@ describe('capture API wire formats', () => {
         }
         expect(received).toHaveLength(paths.length * 2)
         expect((await post('/nope', '{}')).status).toBe(404)
+    })
+})
+
+describe('capture API for posthog-js in a browser', () => {
+    it('serves posthog-js its remote config for any token, as JSON and as the script that sets _POSTHOG_REMOTE_CONFIG', async () => {
+        await start()
+        const json = await fetch(`${server.url}/array/phc_any_token/config`)
+        expect(json.status).toBe(200)
+        const config = (await json.json()) as Record<string, any>
+        // What posthog-js reads to turn itself on: autocapture allowed, gzip accepted, where events and recordings go.
+        expect(config).toMatchObject({
+            token: 'phc_any_token',
+            autocapture_opt_out: false,
+            analytics: { endpoint: '/i/v0/e/' },
+            sessionRecording: { endpoint: '/s/' },
+        })
+        expect(config.supportedCompression).toEqual(expect.arrayContaining(['gzip-js']))
+
+        const script = await fetch(`${server.url}/array/phc_any_token/config.js`)
+        expect(script.status).toBe(200)
+        expect(script.headers.get('content-type')).toMatch(/^application\/javascript/)
+        const window: Record<string, any> = {}
+        runInNewContext(await script.text(), { window })
+        expect(window._POSTHOG_REMOTE_CONFIG).toEqual({ phc_any_token: { config, siteApps: [] } })
+        expect(received).toEqual([])
+    })
+
+    it('answers /decide with autocapture on, for posthog-js versions that still ask it', async () => {
+        await start()
+        const res = await post('/decide/?v=3', JSON.stringify({ token: TOKEN, distinct_id: 'someone' }))
+        expect(res.status).toBe(200)
+        expect(await res.json()).toMatchObject({ autocapture_opt_out: false, config: { enable_collect_everything: true }, featureFlags: {} })
+    })
+
+    it('accepts session recordings at /s/ with 200 and hands none of them over as events', async () => {
+        await start()
+        const snapshot = [{ event: '$snapshot', distinct_id: 'viewer', properties: { token: TOKEN, $snapshot_data: [{ type: 2, data: {} }] } }]
+        const res = await post(`/s/?compression=gzip-js&_=${Date.now()}`, gzipSync(JSON.stringify(snapshot)), { 'Content-Type': 'text/plain' })
+        expect(res.status).toBe(200)
+        expect(server.recordings()).toBe(1)
+        expect(received).toEqual([])
+        expect(server.received()).toBe(0)
+    })
+
+    it('serves the installed posthog-js files posthog-js loads lazily, unversioned and under its own version only', async () => {
+        await start()
+        const { version } = require('posthog-js/package.json')
+        const plain = await fetch(`${server.url}/static/lazy-recorder.js?v=${version}`)
+        expect(plain.status).toBe(200)
+        expect(plain.headers.get('content-type')).toMatch(/^application\/javascript/)
+        const body = await plain.text()
+        expect(body).toBe(readFileSync(require.resolve('posthog-js/dist/lazy-recorder.js'), 'utf8'))
+        expect(await (await fetch(`${server.url}/static/${version}/lazy-recorder.js`)).text()).toBe(body)
+
+        // Another version's file is not ours to hand out: the 404 sends posthog-js to the unversioned path.
+        const other = await fetch(`${server.url}/static/1.0.0/lazy-recorder.js`)
+        expect(other.status).toBe(404)
+        expect(await other.text()).toMatch(new RegExp(`installed posthog-js is ${version.replace(/\./g, '\\.')}`))
+        expect((await fetch(`${server.url}/static/no-such-part.js`)).status).toBe(404)
+        expect((await fetch(`${server.url}/static/..%2Fpackage.json`)).status).toBe(404)
+    })
+
+    it('tells onResponse of every answer, with the reason of each error', async () => {
+        const answers: CaptureAnswer[] = []
+        await start({ onResponse: (answer) => answers.push(answer) })
+        await fetch(`${server.url}/array/phc_x/config`)
+        await post('/nope/', '{}')
+        await post('/batch/', '{"api_key": "phc_x", "batch": [')
+        await waitFor(() => (answers.length === 3 ? true : undefined), 5000, 10)
+        expect(answers.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
+            'GET /array/phc_x/config 200',
+            'POST /nope/ 404',
+            'POST /batch/ 400',
+        ])
+        expect(answers[0].reason).toBeUndefined()
+        expect(answers[1].reason).toBe('no capture endpoint at /nope/')
+        expect(answers[2].reason).toMatch(/^failed to parse request/)
     })
 })

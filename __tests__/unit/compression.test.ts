@@ -1,6 +1,6 @@
 import { randomBytes } from 'crypto'
 import { brotliDecompressSync, gunzipSync } from 'zlib'
-import { createCompressor, fileFormat } from '../../src/compression'
+import { createCompressor, fileFormat, STREAM_STATE_BYTES } from '../../src/compression'
 import type { Compression } from '../../src/config'
 
 // zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
@@ -46,12 +46,24 @@ describe.each<Exclude<Compression, 'zstd'>>(['gzip', 'brotli', 'none'])('%s comp
 })
 
 describe('compression memory while writing', () => {
-    it('counts written input that is not yet compressed', () => {
+    it('counts its native state while open, written input that is not yet compressed, and no state once ended', async () => {
         const compressor = createCompressor('gzip')
-        expect(compressor.memoryBytes()).toBe(0)
+        expect(compressor.memoryBytes()).toBe(STREAM_STATE_BYTES.gzip)
         compressor.write(randomBytes(64 * 1024))
-        expect(compressor.memoryBytes()).toBeGreaterThan(0)
-        return compressor.end()
+        expect(compressor.memoryBytes()).toBeGreaterThanOrEqual(STREAM_STATE_BYTES.gzip + 64 * 1024)
+        const body = await compressor.end()
+        expect(compressor.memoryBytes()).toBe(body.length)
+    })
+
+    it('tells its listener every change, so a running total equals memoryBytes()', async () => {
+        let total = 0
+        const compressor = createCompressor('gzip', undefined, (delta) => (total += delta))
+        for (let i = 0; i < 8; i++) {
+            compressor.write(randomBytes(64 * 1024))
+            expect(total).toBe(compressor.memoryBytes())
+        }
+        await compressor.end()
+        expect(total).toBe(compressor.memoryBytes())
     })
 
     it('compresses repetitive JSON lines far below their raw size', async () => {

@@ -6,9 +6,9 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import type { Config } from '../../src/config'
-import { ClosedError } from '../../src/errors'
+import { BATCH_OVERHEAD_BYTES } from '../../src/buffer'
 import { encodeEvent, utf8Length } from '../../src/events'
-import { Exporter, MAX_OPEN_PARTITIONS, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { Exporter, LATE_SEAL_MS, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { LAYOUTS } from '../../src/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
 import { backoffMs } from '../../src/retry'
@@ -157,7 +157,7 @@ function recordingSpill() {
     const batches: Array<Parameters<Spill>[0]> = []
     const spill: Spill = (batch) => {
         batches.push(batch)
-        return Promise.resolve(true)
+        return Promise.resolve({ accepted: batch.events, refused: 0, jobs: 1 })
     }
     return { spill, batches }
 }
@@ -182,8 +182,8 @@ function decode(body: Buffer, contentEncoding?: string): Buffer {
     return body
 }
 
-function linesOf(request: { body: Buffer; contentEncoding?: string }): string[] {
-    const text = decode(request.body, request.contentEncoding).toString('utf8')
+function linesOf(request: { body: Buffer; contentEncoding?: string; file?: { contentEncoding?: string } }): string[] {
+    const text = decode(request.body, request.contentEncoding ?? request.file?.contentEncoding).toString('utf8')
     expect(text.endsWith('\n')).toBe(true)
     return text.slice(0, -1).split('\n')
 }
@@ -350,8 +350,7 @@ describe('Exporter', () => {
             clock.t = T0 + 59_999
             clock.fire(timer)
             clock.advance(1) // the interval has now passed; fires whatever the exporter scheduled meanwhile
-            await settle()
-            expect(store.requests).toHaveLength(1)
+            await waitFor(() => store.requests.length === 1, 'the upload')
         })
 
         it('seals an overdue batch on tick() even when its timer never fired', async () => {
@@ -512,24 +511,44 @@ describe('Exporter', () => {
             const events = Array.from({ length: 10 }, (_, i) => makeEvent(i))
             for (const e of events) exporter.add(e)
             const report = await exporter.close(T0 + 4_500)
-            expect(report).toEqual({ delivered: 10, spilled: 0, dropped: 0, pendingEvents: 0, timedOut: false })
+            expect(report).toEqual({ delivered: 10, spilled: 0, jobs: 0, dropped: 0, unconfirmed: 0, pendingEvents: 0, timedOut: false })
             expectEachExactlyOnce(store.stored(), events.map((e) => e.uuid))
             expect(clock.pending()).toEqual([]) // the deadline timer and the open batch's timer are cancelled
         })
 
         it('resolves at once with an empty report when nothing is buffered', async () => {
             const { exporter, store } = setup()
-            await expect(exporter.close(T0 + 4_500)).resolves.toEqual({ delivered: 0, spilled: 0, dropped: 0, pendingEvents: 0, timedOut: false })
+            await expect(exporter.close(T0 + 4_500)).resolves.toEqual({ delivered: 0, spilled: 0, jobs: 0, dropped: 0, unconfirmed: 0, pendingEvents: 0, timedOut: false })
             expect(store.requests).toHaveLength(0)
         })
 
-        it('makes add() throw ClosedError afterwards, without counting the event', async () => {
-            const { exporter } = setup()
-            exporter.add(makeEvent(1))
+        it('stores events added after close within a second, without throwing, each exactly once', async () => {
+            const { exporter, store, clock } = setup()
+            const early = makeEvent(1)
+            exporter.add(early)
             await exporter.close(T0 + 4_500)
-            expect(() => exporter.add(makeEvent(2))).toThrow(ClosedError)
-            expect(exporter.stats.seen).toBe(1)
-            expect(exporter.pendingEvents()).toBe(0)
+            const late = [makeEvent(2), makeEvent(3)]
+            for (const e of late) expect(() => exporter.add(e)).not.toThrow()
+            expect(exporter.stats.late).toBe(2)
+            expect(exporter.pendingEvents()).toBe(2) // buffered, not sealed before LATE_SEAL_MS
+            clock.advance(LATE_SEAL_MS)
+            await waitFor(() => exporter.pendingEvents() === 0, 'the late drain')
+            expectEachExactlyOnce(store.stored(), [early, ...late].map((e) => e.uuid))
+            expect(new Set(store.requests.map((r) => r.key)).size).toBe(2)
+        })
+
+        it('hands events added after close to spill when S3 does not take them within the late drain', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store, clock } = setup({}, { spill })
+            await exporter.close(T0 + 4_500)
+            store.script.push(SLOW_DOWN)
+            const late = [makeEvent(2), makeEvent(3)]
+            for (const e of late) exporter.add(e)
+            clock.advance(LATE_SEAL_MS)
+            await waitFor(() => batches.length === 1, 'the late spill')
+            expectEachExactlyOnce(batches, late.map((e) => e.uuid))
+            expect(store.stored()).toHaveLength(0)
+            expect(exporter.stats.spilled).toBe(2)
         })
 
         it('resolves at the deadline when the store never answers, and hands the batch to spill', async () => {
@@ -542,13 +561,13 @@ describe('Exporter', () => {
             await waitFor(() => store.requests.length === 1, 'the upload')
             await settle()
             expect(closing.done()).toBe(false)
-            expect(clock.pending().map((t) => t.delayMs)).toEqual([4_500])
+            expect(clock.pending().map((t) => t.delayMs)).toEqual([4_000]) // uploads may take the budget but its last 500 ms, kept for the job queue
 
             clock.advance(4_500)
             await waitFor(() => closing.done(), 'close at the deadline')
-            expect(closing.value()).toEqual({ delivered: 0, spilled: 7, dropped: 0, pendingEvents: 0, timedOut: true })
+            expect(closing.value()).toEqual({ delivered: 0, spilled: 7, jobs: 1, dropped: 0, unconfirmed: 0, pendingEvents: 0, timedOut: true })
             expect(batches).toHaveLength(1)
-            expect(batches[0]).toMatchObject({ key: store.requests[0].key, events: 7, contentEncoding: 'gzip', contentType: 'application/x-ndjson' })
+            expect(batches[0]).toMatchObject({ key: store.requests[0].key, events: 7, file: { contentEncoding: 'gzip', contentType: 'application/x-ndjson' } })
             expectEachExactlyOnce(batches, events.map((e) => e.uuid))
         })
 
@@ -560,7 +579,7 @@ describe('Exporter', () => {
             await waitFor(() => store.requests.length === 1, 'the upload')
             clock.advance(4_500)
             await waitFor(() => closing.done(), 'close at the deadline')
-            expect(closing.value()).toEqual({ delivered: 0, spilled: 0, dropped: 7, pendingEvents: 0, timedOut: true })
+            expect(closing.value()).toEqual({ delivered: 0, spilled: 0, jobs: 0, dropped: 7, unconfirmed: 0, pendingEvents: 0, timedOut: true })
             expect(exporter.stats.dropped).toBe(7)
             expect(log.at('error').join('\n')).toMatch(/dropped 7 events/)
         })
@@ -571,7 +590,7 @@ describe('Exporter', () => {
             store.script.push(ACCESS_DENIED)
             for (let i = 0; i < 3; i++) exporter.add(makeEvent(i))
             const report = await exporter.close(T0 + 4_500)
-            expect(report).toEqual({ delivered: 0, spilled: 3, dropped: 0, pendingEvents: 0, timedOut: false })
+            expect(report).toEqual({ delivered: 0, spilled: 3, jobs: 1, dropped: 0, unconfirmed: 0, pendingEvents: 0, timedOut: false })
             expect(store.requests).toHaveLength(1)
             expect(batches.map((b) => b.key)).toEqual([store.requests[0].key])
         })
@@ -595,8 +614,8 @@ describe('Exporter', () => {
             const events = Array.from({ length: 30 }, (_, i) => makeEvent(10 + i, { padBytes: 200 }))
             const bytes = lineBytes(events[0])
             expect(events.every((e) => lineBytes(e) === bytes)).toBe(true)
-            // 3 events per batch; room for exactly 3 full batches, not one event more
-            const h = setup({ compression: 'none', maxBatchBytes: 3 * bytes, bufferLimitBytes: 9 * bytes }, { spill })
+            // 3 events per batch; room for exactly 3 full batches (and an open batch's bookkeeping), not one event more
+            const h = setup({ compression: 'none', maxBatchBytes: 3 * bytes, bufferLimitBytes: 9 * bytes + BATCH_OVERHEAD_BYTES }, { spill })
             h.store.script.push('hold')
             return { ...h, events, bytes }
         }
@@ -613,13 +632,17 @@ describe('Exporter', () => {
 
             expect(uuidsOf(batches[0])).toEqual(events.slice(3, 6).map((e) => e.uuid)) // batch 2, the oldest waiting
             expect(batches[0].key).not.toBe(store.requests[0].key)
-            expect(exporter.memoryBytes()).toBeLessThanOrEqual(config.bufferLimitBytes)
-            expect(exporter.memoryBytes()).toBe(7 * bytes)
             await waitFor(() => exporter.stats.spilled === 3, 'the spill count')
+            expect(exporter.memoryBytes()).toBeLessThanOrEqual(config.bufferLimitBytes)
+            expect(exporter.memoryBytes()).toBe(7 * bytes + BATCH_OVERHEAD_BYTES) // 2 sealed batches + the open one
             expect(exporter.stats.dropped).toBe(0)
 
             store.release()
-            for (const e of events.slice(10)) exporter.add(e)
+            // one event per turn, as the host calls onEvent: spills finish in between
+            for (const e of events.slice(10)) {
+                exporter.add(e)
+                await settle()
+            }
             await exporter.flush()
             expectEachExactlyOnce([...store.stored(), ...batches], events.map((e) => e.uuid))
             expect(store.maxInFlight).toBe(1)
@@ -804,39 +827,34 @@ describe('Exporter with layouts and selection', () => {
         })
     })
 
-    describe('the open partition limit', () => {
-        it(`seals the oldest partition early past ${MAX_OPEN_PARTITIONS} open partitions, and loses no event`, async () => {
-            const { exporter, store, clock } = setup({ keyTemplate: 'event={event}/{batch_id}' })
-            const names = Array.from({ length: MAX_OPEN_PARTITIONS + 1 }, (_, i) => `e${i}`)
-            const events = names.map((name, i) => makeEvent(i, { name }))
-            for (const e of events.slice(0, MAX_OPEN_PARTITIONS)) {
-                exporter.add(e)
-                clock.t += 1 // each partition opened a millisecond after the one before
-            }
-            await settle()
-            expect(store.requests).toHaveLength(0) // exactly the limit: nothing sealed
-
-            exporter.add(events[MAX_OPEN_PARTITIONS]) // one partition too many
-            await waitFor(() => store.requests.length === 1, 'the early seal')
-            await settle()
-            expect(store.requests).toHaveLength(1)
-            expect(store.requests[0].key).toMatch(/^exports\/event=e0\//) // the oldest, not the newest
-            expect(uuidsOf(store.requests[0])).toEqual([events[0].uuid])
-
-            // e0 again: a new partition, and e1 is now the oldest
-            const again = makeEvent(100, { name: 'e0' })
-            exporter.add(again)
-            await waitFor(() => store.requests.length === 2, 'the second early seal')
-            expect(store.requests[1].key).toMatch(/^exports\/event=e1\//)
-
+    describe('many partitions in rotation', () => {
+        it.each([33, 100, 1_000])('writes one object per name when %i event names arrive in turn, not one per event', async (names) => {
+            const { exporter, store } = setup({ keyTemplate: 'event={event}/{batch_id}' })
+            const events = Array.from({ length: 4_000 }, (_, i) => makeEvent(i, { name: `e${i % names}` }))
+            for (const e of events) exporter.add(e)
+            expect(exporter.pendingEvents()).toBe(events.length) // nothing sealed while memory allows
             await exporter.flush()
-            expect(store.requests).toHaveLength(MAX_OPEN_PARTITIONS + 2)
-            expectEachExactlyOnce(store.requests, [...events, again].map((e) => e.uuid))
+            expect(store.requests).toHaveLength(names)
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
             for (const put of store.requests) {
                 const name = /^exports\/event=([^/]+)\//.exec(put.key)![1]
                 expect(linesOf(put).map((l) => JSON.parse(l).event)).toEqual(linesOf(put).map(() => name))
             }
-            expect(exporter.stats.delivered).toBe(events.length + 1)
+        })
+
+        it('seals the least recently used partition when open batches pass half the memory limit', async () => {
+            const events = Array.from({ length: 12 }, (_, i) => makeEvent(i, { name: `e${i % 4}`, padBytes: 400 }))
+            const bytes = lineBytes(events[0])
+            // room for the text of ~4 events plus 4 batches' bookkeeping in the open half of the limit
+            const { exporter, store } = setup({ keyTemplate: 'event={event}/{batch_id}', compression: 'none', bufferLimitBytes: 2 * (4 * bytes + 4 * BATCH_OVERHEAD_BYTES) + 10 })
+            for (const e of events.slice(0, 4)) exporter.add(e) // e0..e3 open, one event each: just under the share
+            expect(store.requests).toHaveLength(0)
+            exporter.add(events[4]) // e0 again: e0 is now the most recent, e1 the least
+            await waitFor(() => store.requests.length === 1, 'the early seal')
+            expect(store.requests[0].key).toMatch(/^exports\/event=e1\//)
+            for (const e of events.slice(5)) exporter.add(e)
+            await exporter.flush()
+            expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
         })
     })
 

@@ -35,26 +35,30 @@ describe('classifyFailure', () => {
     })
 })
 
+const WHERE = { bucket: 'b', prefix: 'p/' }
+
 describe('fixFor', () => {
-    it('names the IAM action the key lacks for AccessDenied', () => {
-        expect(fixFor(failure('AccessDenied', 403))).toMatch(/s3:PutObject/)
+    it('names the IAM action the key lacks for AccessDenied, on the real bucket and prefix', () => {
+        const fix = fixFor(failure('AccessDenied', 403), { bucket: 'acme-events', prefix: 'posthog/' })
+        expect(fix).toContain('s3:PutObject on arn:aws:s3:::acme-events/posthog/*')
+        expect(fix).not.toMatch(/[<{](bucket|prefix)[>}]/)
     })
 
     it('tells to check the access key for InvalidAccessKeyId and the secret for SignatureDoesNotMatch', () => {
-        expect(fixFor(failure('InvalidAccessKeyId', 403))).toMatch(/AWS Access Key/)
-        expect(fixFor(failure('SignatureDoesNotMatch', 403))).toMatch(/AWS Secret Access Key/)
+        expect(fixFor(failure('InvalidAccessKeyId', 403), WHERE)).toMatch(/AWS Access Key/)
+        expect(fixFor(failure('SignatureDoesNotMatch', 403), WHERE)).toMatch(/AWS Secret Access Key/)
     })
 
     it('tells to check the bucket name for NoSuchBucket', () => {
-        expect(fixFor(failure('NoSuchBucket', 404))).toMatch(/S3 Bucket name/)
+        expect(fixFor(failure('NoSuchBucket', 404), WHERE)).toMatch(/S3 Bucket name/)
     })
 
     it('names kms:GenerateDataKey for any KMS code', () => {
-        expect(fixFor(failure('KMS.NotFoundException', 400))).toMatch(/kms:GenerateDataKey/)
+        expect(fixFor(failure('KMS.NotFoundException', 400), WHERE)).toMatch(/kms:GenerateDataKey/)
     })
 
     it('names the status and code of a failure it has no hint for', () => {
-        const fix = fixFor(failure('MalformedXML', 400))
+        const fix = fixFor(failure('MalformedXML', 400), WHERE)
         expect(fix).toContain('400')
         expect(fix).toContain('MalformedXML')
     })

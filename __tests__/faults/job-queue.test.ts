@@ -1,0 +1,76 @@
+/**
+ * The job queue as it is since late 2022 (Kafka: at most 1,000,012 bytes a message) and as it is on a bad day
+ * (slow): a batch too big for one job is spilled as parts that each fit and are each stored once, with the object
+ * metadata of any other upload; teardown with S3 hung and a slow queue still ends at its deadline and says what did
+ * not make it. Real time here (scale 1): splitting a 20 MB batch is real CPU work that a scaled clock would not wait for.
+ */
+import { faults } from '../../dev/fault-proxy'
+import { MAX_JOB_PAYLOAD_BYTES } from '../../src/spill'
+import { buildExporter, KIB, noisyEvent, ScaledClock, send, startRig, tally, type Rig } from '../helpers/faults'
+
+const KAFKA_MESSAGE_LIMIT = 1_000_012
+let rig: Rig
+beforeAll(async () => {
+    rig = await startRig(['jobs-split', 'jobs-slow'])
+})
+afterAll(async () => {
+    await rig.close()
+})
+
+// Parquet parts are cut the same way (tested in unit/formats-split.test.ts); the read-back here parses JSON lines
+describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 20 MB spilled through a 1 MB job queue', (_name, bucket, format) => {
+    it('goes as several jobs of at most 900,000 bytes each, and every event is stored once with its metadata', async () => {
+        const clock = new ScaledClock(1)
+        rig.clock = clock
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        rig.proxy.outage() // S3 unreachable: teardown must hand the batch to the job queue
+        const x = buildExporter(rig, clock, {
+            bucket,
+            config: { maxBatchBytes: 20 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
+            queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT },
+        })
+        // ~1.2 KB events that compress ~2x: the 20 MB batch's body is several MB, far more than one job takes
+        const sent = await send(x, clock, { count: 16_000, overVirtualMs: 0, chunk: 2_000 })
+        const report = await x.exporter.close(clock.now() + 4_500)
+        expect(report).toMatchObject({ dropped: 0, unconfirmed: 0, pendingEvents: 0 })
+        expect(report.spilled).toBe(sent.length)
+        expect(report.jobs).toBeGreaterThan(1)
+        expect(x.jobs.tooLarge).toBe(0)
+        expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+
+        rig.proxy.outage(0)
+        await x.jobs.runAll(x.store, { bucket })
+        const t = await tally(rig.reader, bucket, sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        expect(t.objects).toHaveLength(report.jobs)
+        const keys = t.objects.map((o) => o.key).sort()
+        expect(keys.every((k) => /-part\d+of\d+\.(jsonl\.gz|parquet)$/.test(k))).toBe(true)
+        for (const o of t.objects) {
+            expect(o.metadata?.['event-count']).toBe(String(o.events.length))
+            expect(o.metadata?.['app-version']).toMatch(/^posthog-s3-export\//)
+            expect(o.metadata?.['min-event-timestamp']).toMatch(/^\d{4}-\d\d-\d\dT/)
+        }
+        clock.dispose()
+    })
+})
+
+describe('teardown with S3 hung and a slow job queue', () => {
+    it('ends at its deadline and says how many events were still on their way into the queue', async () => {
+        const clock = new ScaledClock(1)
+        rig.clock = clock
+        rig.proxy.setSchedule(() => faults.hang())
+        const x = buildExporter(rig, clock, { bucket: 'jobs-slow', timeoutMs: 30_000, queue: { delayMs: 3_000 } })
+        const sent = await send(x, clock, { count: 600, overVirtualMs: 0, chunk: 600, event: noisyEvent })
+        const started = performance.now()
+        const report = await x.exporter.close(clock.now() + 1_000)
+        const ms = performance.now() - started
+        expect(ms).toBeLessThan(1_000 + 250)
+        expect(report.timedOut).toBe(true)
+        expect(report.unconfirmed).toBe(sent.length)
+        x.exporter.sayHandedOver('teardown', report)
+        expect(x.log.matching(new RegExp(`${sent.length} events were still being handed to the job queue at the deadline`), 'error')).toHaveLength(1)
+        rig.proxy.dropHanging()
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        clock.dispose()
+    })
+})

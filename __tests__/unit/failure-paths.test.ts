@@ -1,0 +1,216 @@
+/**
+ * What happens when a batch cannot be made, is too big for one job, or is closed twice; what setup and onEvent do
+ * when the settings are wrong or setup has not run. Fakes only: a recording store, a fake one-shot scheduler.
+ */
+import { gunzipSync } from 'zlib'
+import { onEvent } from '../../index'
+import { parseConfig } from '../../src/config'
+import { ConfigError } from '../../src/errors'
+import { Exporter, type Cancel, type ExporterOptions } from '../../src/exporter'
+import { createFormat, type Format } from '../../src/formats'
+import { toParquetRow } from '../../src/parquet'
+import type { PutObjectRequest, PutOutcome } from '../../src/s3'
+import { partKey, spillBatch, toPayloads, MAX_JOB_PAYLOAD_BYTES, type SpilledBatchPayload } from '../../src/spill'
+import { makeEvent } from '../helpers/events'
+import { settingsFor } from '../helpers/plugin'
+
+const T0 = Date.UTC(2026, 10, 25, 10, 0, 0, 0)
+
+function rig(config: Partial<ExporterOptions['config']> = {}, options: Partial<ExporterOptions> = {}) {
+    const puts: PutObjectRequest[] = []
+    const lines: string[] = []
+    const timers: Array<{ at: number; fn: () => void; cancelled: boolean }> = []
+    let t = T0
+    let n = 0
+    const exporter = new Exporter({
+        config: { bucket: 'b', prefix: 'p/', compression: 'gzip', maxBatchBytes: 1_000_000, uploadIntervalMs: 60_000, bufferLimitBytes: 64 << 20, eventsToIgnore: new Set(), ...config },
+        store: { put: (r) => (puts.push(r), Promise.resolve<PutOutcome>({ kind: 'ok' })) },
+        now: () => t,
+        random: () => 0.5,
+        randomBytes: (k) => Array.from({ length: k }, (_, i) => (i === k - 1 ? ++n & 0xff : 0)),
+        schedule: (delayMs, fn): Cancel => {
+            const timer = { at: t + delayMs, fn, cancelled: false }
+            timers.push(timer)
+            return { cancel: () => void (timer.cancelled = true) }
+        },
+        log: { info: (m) => void lines.push(m), warn: (m) => void lines.push(m), error: (m) => void lines.push(m) },
+        ...options,
+    })
+    const advance = (ms: number) => {
+        t += ms
+        for (const timer of timers.filter((x) => !x.cancelled && x.at <= t)) {
+            timer.cancelled = true
+            timer.fn()
+        }
+    }
+    return { exporter, puts, lines, advance }
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+    const started = Date.now()
+    while (!condition()) {
+        if (Date.now() - started > 5_000) throw new Error(`timed out waiting for ${what}`)
+        await new Promise((r) => setTimeout(r, 1))
+    }
+}
+
+describe('a batch whose body cannot be made', () => {
+    it('is stored as gzipped JSON lines when Parquet refuses a value, and the batches after it are stored too', async () => {
+        const unhandled: unknown[] = []
+        const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+        process.on('unhandledRejection', onUnhandled)
+        try {
+            const { exporter, puts, lines } = rig({ format: 'parquet', maxBatchBytes: 5_000 })
+            const bad = makeEvent(1, { team_id: 2 ** 40 }) // Parquet's team_id column is int32
+            exporter.add(bad)
+            await exporter.flush()
+            exporter.add(makeEvent(2))
+            await exporter.flush()
+            expect(puts.map((p) => p.key)).toEqual([expect.stringMatching(/\.jsonl\.gz$/), expect.stringMatching(/\.parquet$/)])
+            const stored = gunzipSync(puts[0].body).toString().trim().split('\n').map((l) => JSON.parse(l))
+            expect(stored).toEqual([expect.objectContaining({ uuid: bad.uuid, team_id: 2 ** 40, event: bad.event, properties: bad.properties })])
+            expect(puts[0].contentEncoding).toBe('gzip')
+            expect(lines.join('\n')).toMatch(/could not encode .*int32.*stored as JSON lines/)
+            expect(exporter.stats).toMatchObject({ delivered: 2, dropped: 0 })
+            await new Promise((r) => setImmediate(r))
+            expect(unhandled).toEqual([])
+        } finally {
+            process.off('unhandledRejection', onUnhandled)
+        }
+    })
+
+    it('is set aside, counted and reported when nothing can re-encode it, and the queue moves on', async () => {
+        const real = createFormat({ compression: 'gzip' }, 'test')
+        let failNext = true
+        const failing: Format<unknown> = {
+            ...real,
+            open: (now, onChange) => {
+                const batch = real.open(now, onChange)
+                const fail = failNext
+                failNext = false
+                return Object.assign(Object.create(batch), {
+                    add: batch.add.bind(batch),
+                    seal: () => (fail ? { ...batch.seal(), body: Promise.reject(new Error('compressor exploded')) } : batch.seal()),
+                })
+            },
+        }
+        const { exporter, puts, lines } = rig({}, { format: failing })
+        exporter.add(makeEvent(1))
+        await exporter.flush()
+        exporter.add(makeEvent(2))
+        await exporter.flush()
+        expect(puts).toHaveLength(1)
+        expect(exporter.stats).toMatchObject({ delivered: 1, dropped: 1 })
+        expect(lines.join('\n')).toMatch(/could not make the body .*compressor exploded.*1 events are dropped/)
+        expect(exporter.pendingEvents()).toBe(0)
+    })
+})
+
+describe('close()', () => {
+    it('reports only what that call did: a second close reports nothing again', async () => {
+        const spilled: number[] = []
+        const { exporter } = rig({}, { store: { put: () => Promise.resolve<PutOutcome>({ kind: 'retry', failure: { code: 'SlowDown', statusCode: 503, message: '' } }) }, spill: (b) => (spilled.push(b.events), Promise.resolve({ accepted: b.events, refused: 0, jobs: 1 })) })
+        for (let i = 0; i < 5; i++) exporter.add(makeEvent(i))
+        const first = await exporter.close(T0 + 4_500)
+        expect(first).toMatchObject({ spilled: 5, jobs: 1, dropped: 0 })
+        const second = await exporter.close(T0 + 4_500)
+        expect(second).toMatchObject({ delivered: 0, spilled: 0, jobs: 0, dropped: 0, pendingEvents: 0 })
+        expect(spilled).toEqual([5])
+    })
+})
+
+describe('Parquet sizes', () => {
+    it('counts text in UTF-8 bytes, so non-ASCII properties weigh what they take in the file', () => {
+        const cjk = '漢字かな交じり文'.repeat(100)
+        const event = makeEvent(1, { properties: { text: cjk } })
+        const { bytes } = toParquetRow(event, '2026-11-25T10:00:00.000Z')
+        expect(bytes).toBeGreaterThanOrEqual(Buffer.byteLength(cjk, 'utf8'))
+        expect(bytes).toBeGreaterThan(cjk.length * 2.9)
+    })
+
+    it('keeps every body within the stored cap with CJK properties', async () => {
+        const { exporter, puts } = rig({ format: 'parquet', maxBatchBytes: 1 << 20, maxStoredBytes: 256 * 1024 })
+        for (let i = 0; i < 600; i++) exporter.add(makeEvent(i, { properties: { text: `${i}:${'東京大阪名古屋札幌'.repeat(60)}` } }))
+        await exporter.flush()
+        expect(puts.length).toBeGreaterThan(1)
+        for (const put of puts) expect(put.body.length).toBeLessThanOrEqual(256 * 1024)
+    })
+})
+
+describe('splitting a batch for the job queue', () => {
+    function sealedWith(format: 'jsonl' | 'parquet', count: number) {
+        const f = createFormat({ compression: 'gzip', format }, 'test')
+        const batch = f.open(T0)
+        for (let i = 0; i < count; i++) {
+            const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: Math.random().toString(36).repeat(20) } }, '2026-11-25T10:00:00.000Z')
+            batch.add(payload, bytes, '2026-11-25T10:00:00.000Z')
+        }
+        return { sealed: batch.seal(), file: f.file }
+    }
+
+    it.each(['jsonl', 'parquet'] as const)('cuts a %s body into parts of at most the given size that hold every event once, in order', async (format) => {
+        const { sealed } = sealedWith(format, 3_000)
+        const body = await sealed.body
+        const parts = await sealed.split(body, Math.ceil(body.length / 5))
+        expect(parts.length).toBeGreaterThanOrEqual(5)
+        for (const part of parts) expect(part.body.length).toBeLessThanOrEqual(Math.ceil(body.length / 5))
+        expect(parts.reduce((n, p) => n + p.events, 0)).toBe(3_000)
+        if (format === 'jsonl') {
+            const uuids = parts.flatMap((p) => gunzipSync(p.body).toString().trim().split('\n').map((l) => JSON.parse(l).uuid))
+            expect(uuids).toEqual(Array.from({ length: 3_000 }, (_, i) => makeEvent(i).uuid))
+        } else {
+            for (const part of parts) expect([part.body.subarray(0, 4).toString(), part.body.subarray(-4).toString()]).toEqual(['PAR1', 'PAR1'])
+        }
+    })
+
+    it('names parts after the batch key, keeping its extension, the same way every time', async () => {
+        expect(partKey('posthog/2026-11-25/20261125-102936.123Z-3fac8794e45c5d73.jsonl.gz', '.jsonl.gz', 2, 5)).toBe(
+            'posthog/2026-11-25/20261125-102936.123Z-3fac8794e45c5d73-part2of5.jsonl.gz'
+        )
+        const { sealed, file } = sealedWith('jsonl', 3_000)
+        const body = await sealed.body
+        const batch = { key: 'p/k.jsonl.gz', body, events: 3_000, file, metadata: { 'event-count': '3000' }, split: sealed.split }
+        const limit = Math.floor(body.length / 2)
+        const [a, b] = [await toPayloads(batch, limit), await toPayloads(batch, limit)]
+        expect(a.map((p) => p.key)).toEqual(b.map((p) => p.key))
+        expect(a.map((p) => p.bodyBase64)).toEqual(b.map((p) => p.bodyBase64))
+        for (const p of a) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(limit)
+        expect(a.map((p) => p.metadata?.part)).toEqual(a.map((_, i) => `${i + 1}/${a.length}`))
+    })
+
+    it('sends a batch that fits as one payload under its own key', async () => {
+        const { sealed, file } = sealedWith('jsonl', 10)
+        const body = await sealed.body
+        const queued: SpilledBatchPayload[] = []
+        const outcome = await spillBatch({ key: 'p/k.jsonl.gz', body, events: 10, file, metadata: {}, split: sealed.split }, (p) => (queued.push(p), Promise.resolve()))
+        expect(outcome).toEqual({ accepted: 10, refused: 0, jobs: 1 })
+        expect(queued.map((p) => p.key)).toEqual(['p/k.jsonl.gz'])
+        expect(Buffer.byteLength(JSON.stringify(queued[0]))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+    })
+})
+
+describe('settings and hooks before a working setup', () => {
+    it('never echoes credentials pasted into the endpoint', () => {
+        let error: unknown
+        try {
+            parseConfig({ ...settingsFor({ endpoint: 'http://127.0.0.1:1', accessKeyId: 'AKIA', secretAccessKey: 's' } as any, 'bucket'), s3BucketEndpoint: 'https://user:hunter2@minio.local:9000/x' })
+        } catch (e) {
+            error = e
+        }
+        expect(error).toBeInstanceOf(ConfigError)
+        expect(String(error)).not.toContain('hunter2')
+        expect(String(error)).toContain('https://***@minio.local:9000/x')
+    })
+
+    it('does not throw from onEvent before setup ran or after it failed, and says why the event is not exported', () => {
+        const errors: string[] = []
+        const spy = jest.spyOn(console, 'error').mockImplementation((m: string) => void errors.push(m))
+        try {
+            expect(() => onEvent(makeEvent(1), { config: {}, global: {} })).not.toThrow()
+            expect(() => onEvent(makeEvent(2), { config: {}, global: { setupError: 'S3 Export is not configured correctly' } })).not.toThrow()
+            expect(errors.join('\n')).toMatch(/not set up.*not exported/)
+        } finally {
+            spy.mockRestore()
+        }
+    })
+})
