@@ -5,19 +5,34 @@
 import { createBuffer } from '@posthog/plugin-contrib'
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
+import { version as APP_VERSION } from './package.json'
+import { HealthAlert } from './src/alert'
 import { parseConfig, type Config } from './src/config'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
+import { hostMetricSink, METRICS } from './src/metrics'
+import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
 import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
+
+/** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
+export const metrics = METRICS
+
+/** The sandbox's global that sends an event into the team's own project; other hosts (and tests) may have none. */
+declare const posthog: { capture: Capture } | undefined
+
+function hostCapture(): Capture | undefined {
+    if (typeof posthog === 'undefined' || !posthog || typeof posthog.capture !== 'function') return undefined
+    return (event, properties) => posthog!.capture(event, properties)
+}
 
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
 
 interface S3ExportMeta {
     config: Record<string, string>
-    global: { exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; setupError?: string }
+    global: { exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; monitor?: Monitor; setupError?: string }
     jobs?: Record<string, (payload: SpilledBatchPayload) => { runIn(duration: number, unit: string): Promise<void> }>
 }
 
@@ -77,9 +92,23 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
     })
     const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
-    Object.assign(meta.global, { config, store, reporter, exporter, check, setupError: undefined })
+    const alert = new HealthAlert({
+        alertAfterMs: config.alertAfterMs,
+        bucket: config.bucket,
+        prefix: config.prefix,
+        endpoint: config.endpoint,
+        region: config.region,
+        copyId: randomBytes(4).toString('hex'),
+        appVersion: APP_VERSION,
+        secrets: [config.accessKeyId, config.secretAccessKey],
+    })
+    const monitor = new Monitor({ exporter, alert, now: Date.now, schedule: hostSchedule, metrics: hostMetricSink(meta.metrics), capture: hostCapture(), log: console })
+    monitor.start()
+    Object.assign(meta.global, { config, store, reporter, exporter, check, monitor, setupError: undefined })
     return check.setup().then((result) => {
         if (result.kind === 'refused') {
+            monitor.stop()
+            meta.global.monitor = undefined
             meta.global.exporter = undefined
             meta.global.setupError = result.message
             throw new Error(result.message)
@@ -100,7 +129,12 @@ export const jobs = {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then(() => undefined)
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then((result) => {
+            // a job runs in any thread, outside every exporter's counts: it reports its own outcome
+            const sink = hostMetricSink(meta.metrics)
+            if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
+            if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
+        })
     },
 }
 
@@ -114,6 +148,7 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
 
 export function runEveryMinute(meta: AnyMeta): void {
     meta.global.exporter?.tick()
+    meta.global.monitor?.check()
 }
 
 /**
@@ -126,6 +161,8 @@ export function teardownPlugin(meta: AnyMeta): Promise<CloseReport | undefined> 
     if (!exporter) return Promise.resolve(undefined)
     return exporter.close(Date.now() + TEARDOWN_BUDGET_MS).then((report) => {
         exporter.sayHandedOver('teardown', report)
+        // the last metrics of this copy, and a recovered event if the final uploads succeeded
+        meta.global.monitor?.stop()
         return report
     })
 }

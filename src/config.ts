@@ -49,6 +49,8 @@ export interface Config {
     /** canned ACL; undefined sends none */
     cannedAcl?: string
     checksum: 'none' | 'Content-MD5' | 'CRC32'
+    /** capture s3_export_unhealthy once uploads have failed this long while events wait; 0: never */
+    alertAfterMs: number
 }
 
 export const MEGABYTE = 1024 * 1024
@@ -82,6 +84,8 @@ export const LIMITS = {
     uploadMegabytes: { min: 1, max: 100 },
     bufferLimitMegabytes: { min: 1, max: 1024 },
     storedMegabytesLimit: { min: 1, max: 100 },
+    /** 0 turns the health event off; a day is the longest wait that still reads as an alert */
+    alertAfterMinutes: { min: 0, max: 1440 },
 } as const
 
 type RawConfig = Record<string, unknown>
@@ -242,6 +246,7 @@ export function parseConfig(raw: RawConfig): Config {
     if (checksum === 'CRC32' && !hostHasCrc32()) {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
+    const alertAfterMinutes = numberIn(raw, 'alertAfterMinutes', 'minutes', problems)
     const forcePathStyle = choice(raw, 's3ForcePathStyle', problems)
     const sseKind = choice(raw, 'sse', problems)
     const kmsKeyId = text(raw, 'sseKmsKeyId')
@@ -279,6 +284,7 @@ export function parseConfig(raw: RawConfig): Config {
         storageClass,
         cannedAcl,
         checksum,
+        alertAfterMs: Math.round(alertAfterMinutes * 60_000),
     }
 }
 

@@ -267,6 +267,10 @@ export class Exporter {
 
     /** epoch ms of the last stored object, 0 before the first */
     lastStoredAt = 0
+    /** epoch ms of the first failed upload since the last stored object (0 while uploads succeed): the health event (alert.ts) reads it */
+    failingSince = 0
+    /** the last failed upload's answer and what it meant; kept after a success, for the recovered event */
+    lastFailure?: { failure: S3Failure; kind: 'retry' | 'fatal' }
 
     /**
      * teardownPlugin: seal, upload what can be uploaded before `deadlineMs` (epoch ms), then spill the rest, all
@@ -585,6 +589,7 @@ export class Exporter {
             this.stats.objects++
             this.stats.bytesStored += batch.body ? batch.body.length : 0
             this.lastStoredAt = this.opts.now()
+            this.failingSince = 0
             if (batch.attempts > 1 || batch.lastFailure) {
                 this.reporter.report('stored-after-retry', `S3 Export: stored ${batch.key} (${batch.events} events) after ${batch.attempts} attempts`, 'info')
             }
@@ -594,6 +599,8 @@ export class Exporter {
         batch.lastFailure = outcome.failure
         batch.lastOutcome = outcome.kind
         const now = this.opts.now()
+        this.lastFailure = { failure: outcome.failure, kind: outcome.kind }
+        if (this.failingSince === 0) this.failingSince = now
         if (outcome.kind === 'retry') {
             this.stats.retries++
             batch.notBefore = now + backoffMs(this.failuresInARow, this.opts.random(), this.opts.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)

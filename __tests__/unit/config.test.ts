@@ -120,6 +120,7 @@ describe('a valid config', () => {
             storageClass: 'STANDARD_IA',
             cannedAcl: 'bucket-owner-full-control',
             checksum: 'Content-MD5',
+            alertAfterMinutes: '30',
         })
         const expected: Config = {
             accessKeyId: 'AKIAFULL',
@@ -145,9 +146,17 @@ describe('a valid config', () => {
             storageClass: 'STANDARD_IA',
             cannedAcl: 'bucket-owner-full-control',
             checksum: 'Content-MD5',
+            alertAfterMs: 30 * 60_000,
         }
         expect(config).toEqual(expected)
         expect(MEGABYTE).toBe(1_048_576)
+    })
+
+    it('sends the health event after 15 minutes by default, and never when the setting is 0', () => {
+        expect(parseConfig(REQUIRED).alertAfterMs).toBe(15 * 60_000)
+        expect(parseConfig(defaultsWithRequired()).alertAfterMs).toBe(15 * 60_000)
+        expect(parseConfig({ ...REQUIRED, alertAfterMinutes: '0' }).alertAfterMs).toBe(0)
+        expect(parseConfig({ ...REQUIRED, alertAfterMinutes: '2.5' }).alertAfterMs).toBe(150_000)
     })
 
     it('takes zstd only where the host Node has it built in, and otherwise says which Node does', () => {
@@ -213,6 +222,9 @@ describe('a bad value', () => {
         ['empty uploadMinutes', { uploadMinutes: '' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
         ['uploadMinutes below the minimum', { uploadMinutes: '0.01' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
         ['uploadMinutes above the maximum', { uploadMinutes: '61' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
+        ['non-numeric alertAfterMinutes', { alertAfterMinutes: 'soon' }, 'alertAfterMinutes', /enter a number of minutes between 0 and 1440/],
+        ['negative alertAfterMinutes', { alertAfterMinutes: '-5' }, 'alertAfterMinutes', /enter a number of minutes between 0 and 1440/],
+        ['alertAfterMinutes above a day', { alertAfterMinutes: '1441' }, 'alertAfterMinutes', /enter a number of minutes between 0 and 1440/],
         ['non-numeric uploadMegabytes', { uploadMegabytes: '1MB' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
         ['uploadMegabytes below the minimum', { uploadMegabytes: '0.5' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],
         ['uploadMegabytes above the maximum', { uploadMegabytes: '101' }, 'uploadMegabytes', /enter a number of megabytes between 1 and 100/],

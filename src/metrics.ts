@@ -1,0 +1,102 @@
+/**
+ * App metrics: what the plugin server shows a user about this app, summed across worker threads and restarts.
+ *
+ * The host (plugin-server `src/worker/vm/extensions/metrics.ts`) reads `export const metrics` at load, and
+ * `meta.metrics.<name>.increment(n)` adds n to a per-thread total that it sends as a `$$plugin_metrics` event now and
+ * then; PostHog sums those events per plugin. So each copy reports only what changed since it last reported
+ * (deltas), and never a running total: totals from several threads and restarts would be counted twice.
+ */
+import type { ExporterStats } from './exporter'
+
+/**
+ * Every metric, all summed. The first five are the names the host gives exportEvents apps, with the same meaning,
+ * so a user who knows those reads these the same way.
+ */
+export const METRICS = {
+    /** events handed to the app (onEvent), ignored ones included */
+    events_seen: 'sum',
+    /** events stored in S3 by the exporter itself (those stored later from the job queue are in spilled_events_stored) */
+    events_delivered_successfully: 'sum',
+    /** events lost for good: memory limit with no job queue, a refusing queue, a body that could not be made, a job that gave up */
+    undelivered_events: 'sum',
+    /** uploads that failed and are retried with backoff (S3 down, 5xx, throttling, timeouts) */
+    retry_errors: 'sum',
+    /** uploads S3 refused for a reason only the user can fix (credentials, bucket, permissions, KMS): retried once a minute */
+    other_errors: 'sum',
+    /** events skipped by "Events to ignore" / "Only export these events" */
+    events_ignored: 'sum',
+    /** events handed to PostHog's job queue (memory limit, teardown); a job stores them later */
+    events_spilled_to_job_queue: 'sum',
+    /** events stored in S3 by jobs from the job queue */
+    spilled_events_stored: 'sum',
+    /** objects the exporter stored in S3 */
+    objects_stored: 'sum',
+    /** bytes of those objects as stored (after compression) */
+    bytes_stored: 'sum',
+    /** s3_export_unhealthy events this app captured */
+    unhealthy_alerts: 'sum',
+} as const
+
+export type MetricName = keyof typeof METRICS
+
+export type Totals = Record<MetricName, number>
+
+/** Totals of this copy; a job's outcome is not one (any thread runs it): jobs increment `spilled_events_stored` themselves. */
+export type CopyTotals = Omit<Totals, 'spilled_events_stored'>
+
+/** The exporter's counters, and the health events captured, as the metrics' totals for this copy. */
+export function metricTotals(stats: ExporterStats, unhealthyAlerts = 0): CopyTotals {
+    return {
+        events_seen: stats.seen,
+        events_delivered_successfully: stats.delivered,
+        undelivered_events: stats.dropped,
+        retry_errors: stats.retries,
+        other_errors: stats.failures,
+        events_ignored: stats.ignored,
+        events_spilled_to_job_queue: stats.spilled,
+        objects_stored: stats.objects,
+        bytes_stored: stats.bytesStored,
+        unhealthy_alerts: unhealthyAlerts,
+    }
+}
+
+/** Where increments go: `meta.metrics` of the host. */
+export type MetricSink = (name: MetricName, delta: number) => void
+
+/** `meta.metrics` as a sink. The host's getter throws for a name the app did not declare; a host without metrics has none. */
+export function hostMetricSink(metrics: unknown): MetricSink | undefined {
+    if (!metrics || typeof metrics !== 'object') return undefined
+    return (name, delta) => {
+        try {
+            const metric = (metrics as Record<string, { increment?: (n: number) => unknown } | undefined>)[name]
+            metric?.increment?.(delta)
+        } catch {
+            // a metric the host refuses is not worth failing an upload job (it would run again and store twice)
+        }
+    }
+}
+
+/** Reports the change of each total since the last report: the host adds them up. */
+export class MetricsReporter {
+    private reported: CopyTotals = metricTotals({ seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0, late: 0 })
+
+    constructor(private readonly sink: MetricSink) {}
+
+    /** Increment every metric whose total grew; returns the increments made (for logs and tests). */
+    report(totals: CopyTotals): Partial<CopyTotals> {
+        const made: Partial<CopyTotals> = {}
+        for (const name of Object.keys(totals) as Array<keyof CopyTotals>) {
+            const delta = totals[name] - this.reported[name]
+            if (delta <= 0) continue
+            try {
+                this.sink(name, delta)
+            } catch {
+                // a host that refuses a metric must not stop the export; the same delta is offered again next time
+                continue
+            }
+            this.reported[name] = totals[name]
+            made[name] = delta
+        }
+        return made
+    }
+}

@@ -1,0 +1,92 @@
+/**
+ * One copy's watch over its exporter: every MONITOR_EVERY_MS (and when the host ticks or tears down) it reports
+ * the metrics' growth and decides on the health event. A timer of its own, not a hook in the exporter: the
+ * per-event path stays as it is, and runEveryMinute runs in only one thread of the host while every thread has
+ * its own exporter to watch.
+ */
+import type { Cancel, Exporter, Logger, Schedule } from './exporter'
+import { HealthAlert, UNHEALTHY_EVENT, type HealthEvent, type HealthProperties } from './alert'
+import { metricTotals, MetricsReporter, type MetricSink } from './metrics'
+
+export const MONITOR_EVERY_MS = 10_000
+
+/** The sandbox's `posthog.capture(event, properties)`: void in plugin-server 1.10.5, a promise in later hosts. */
+export type Capture = (event: string, properties: HealthProperties) => unknown
+
+export interface MonitorDeps {
+    exporter: Pick<Exporter, 'stats' | 'failingSince' | 'lastStoredAt' | 'lastFailure' | 'pendingEvents'>
+    alert: HealthAlert
+    now: () => number
+    schedule: Schedule
+    metrics?: MetricSink
+    capture?: Capture
+    log: Pick<Logger, 'info' | 'warn'>
+    everyMs?: number
+}
+
+export class Monitor {
+    private timer?: Cancel
+    private stopped = false
+    private readonly reporter?: MetricsReporter
+    /** health events captured by this copy */
+    readonly captured: HealthEvent[] = []
+
+    constructor(private readonly deps: MonitorDeps) {
+        if (deps.metrics) this.reporter = new MetricsReporter(deps.metrics)
+    }
+
+    start(): void {
+        this.stopped = false
+        this.arm()
+    }
+
+    /** Stop the timer and report one last time (teardown, once the exporter has drained). */
+    stop(): void {
+        this.stopped = true
+        this.timer?.cancel()
+        this.timer = undefined
+        this.check()
+    }
+
+    check(): void {
+        const { exporter, alert } = this.deps
+        const event = alert.check({
+            now: this.deps.now(),
+            failingSince: exporter.failingSince,
+            lastStoredAt: exporter.lastStoredAt,
+            pendingEvents: exporter.pendingEvents(),
+            lastFailure: exporter.lastFailure,
+        })
+        if (event) this.send(event)
+        const unhealthyAlerts = this.captured.filter((e) => e.event === UNHEALTHY_EVENT).length
+        this.reporter?.report(metricTotals(exporter.stats, unhealthyAlerts))
+    }
+
+    private send(event: HealthEvent): void {
+        this.captured.push(event)
+        const { log, capture } = this.deps
+        const where = `s3://${event.properties.bucket}/${event.properties.prefix}`
+        if (event.event === UNHEALTHY_EVENT) {
+            log.warn(`S3 Export: no upload to ${where} has succeeded for ${event.properties.minutes_failing} minutes (${event.properties.last_error ?? 'no answer'}); captured ${event.event}`)
+        } else {
+            log.info(`S3 Export: uploads to ${where} succeed again after ${event.properties.minutes_failing} minutes; captured ${event.event}`)
+        }
+        if (!capture) return
+        const failed = (error: unknown) => log.warn(`S3 Export could not capture ${event.event}: ${String((error as Error)?.message ?? error)}`)
+        try {
+            const result = capture(event.event, event.properties) as { then?: (ok: unknown, fail: (e: unknown) => void) => unknown } | undefined
+            if (result && typeof result.then === 'function') result.then(undefined, failed)
+        } catch (error) {
+            failed(error)
+        }
+    }
+
+    private arm(): void {
+        if (this.stopped) return
+        this.timer = this.deps.schedule(this.deps.everyMs ?? MONITOR_EVERY_MS, () => {
+            this.timer = undefined
+            this.check()
+            this.arm()
+        })
+    }
+}
