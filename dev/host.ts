@@ -14,13 +14,21 @@
  *  - A reload (config change) starts loading the new copy first, then calls teardown on the previous copy without
  *    waiting for it (`void teardownPlugins(hub, prevConfig)`), and swaps the thread over to the new copy only when
  *    the new copy's load settled. Until then the previous copy gets every event, torn down or not.
+ *  - Metrics (`extensions/metrics.ts`, PluginMetricsManager): one value per declared name per plugin, which every
+ *    thread's copy updates; here one store for all copies, reloads included, so `metrics` reads the sums PostHog
+ *    shows. `posthog.capture()` (`extensions/posthog.ts`) ingests an event into the project with the plugin's
+ *    name as distinct_id; PostHog then hands it to every app's onEvent like any other, and so does this host.
  *  - Jobs: v1.10.5 stores them in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn` produces
  *    `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic `jobs`,
  *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it).
  */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
+import { randomUUID } from 'crypto'
+import { readFileSync } from 'fs'
+import path from 'path'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
-import type { LogFn } from './sandbox/meta'
+import type { CapturedEvent } from './sandbox/globals'
+import { PluginMetricsStore, type LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
 import type { HostProfileName } from './sandbox/profile'
 
@@ -179,11 +187,54 @@ export class DevHost {
     readonly jobPayloadBytes: number[] = []
     readonly setupRetryBaseMs: number
     readonly maxSetupAttempts: number
+    /** the plugin's metric values, summed over every thread and reload (what PostHog's app page shows) */
+    private readonly metricsStore = new PluginMetricsStore()
+    /** events the app sent with posthog.capture(), in order; each was ingested back into onEvent */
+    readonly capturedEvents: ProcessedPluginEvent[] = []
+    /** plugin.json's name: the distinct_id of the events the app captures */
+    private readonly pluginName: string
 
     private constructor(private readonly opts: DevHostOptions) {
         this.config = opts.config
         this.setupRetryBaseMs = opts.setupRetryBaseMs ?? SETUP_RETRY_BASE_MS
         this.maxSetupAttempts = opts.maxSetupAttempts ?? MAX_SETUP_ATTEMPTS
+        let name = 'plugin'
+        try {
+            name = JSON.parse(readFileSync(path.join(opts.pluginDir, 'plugin.json'), 'utf8')).name ?? name
+        } catch {
+            // loadPluginInSandbox reports an unreadable plugin.json itself
+        }
+        this.pluginName = name
+    }
+
+    /** The app's metrics as the host holds them: one value per name, every copy's updates together. */
+    get metrics(): Record<string, number> {
+        return { ...this.metricsStore.values }
+    }
+
+    /**
+     * posthog.capture() from a copy: the host turns it into an event of the project (distinct_id: the plugin's
+     * name, unless the properties set one; `$lib` posthog-plugin-server) and ingests it, so it reaches onEvent
+     * later, asynchronously, in whichever thread is next.
+     */
+    private ingestCaptured(captured: CapturedEvent): void {
+        const { timestamp, distinct_id, ...properties } = captured.properties as Record<string, unknown>
+        const distinctId = typeof distinct_id === 'string' ? distinct_id : this.pluginName
+        const event = {
+            uuid: randomUUID(),
+            event: captured.event,
+            distinct_id: distinctId,
+            team_id: 1,
+            ip: null,
+            site_url: '',
+            timestamp: typeof timestamp === 'string' ? timestamp : new Date().toISOString(),
+            properties: { $lib: 'posthog-plugin-server', distinct_id: distinctId, ...properties },
+        } as unknown as ProcessedPluginEvent
+        this.capturedEvents.push(event)
+        setImmediate(() => {
+            if (this.stopped) return
+            this.onEvent(event).catch((error: unknown) => this.log('error', `onEvent of a captured ${captured.event} failed: ${message(error)}`))
+        })
     }
 
     /**
@@ -384,6 +435,8 @@ export class DevHost {
             hostProfile: this.opts.hostProfile,
             taskTimeoutMs: this.opts.taskTimeoutMs,
             meta: { jobs: this.jobsFacade() },
+            metricsStore: this.metricsStore,
+            onCapture: (event) => this.ingestCaptured(event),
         })
         copy.loads.push(plugin)
         await plugin.methods.setupPlugin?.()

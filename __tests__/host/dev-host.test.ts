@@ -46,6 +46,42 @@ describe('the local plugin-server', () => {
         await host.shutdown()
     })
 
+    it('sums each declared metric over every thread and reload, and refuses a name the app did not declare, as the host does', async () => {
+        const dir = pluginDir(`
+            export const metrics = { handled: 'SUM', biggest: 'max' }
+            export function onEvent(event, meta) {
+                meta.metrics.handled.increment(1)
+                meta.metrics.biggest.max(event.n)
+                try { meta.metrics.undeclared.increment(1) } catch (e) { meta.global.refused = e.message }
+            }
+        `)
+        const host = await DevHost.start({ pluginDir: dir, config: {}, threads: 2, log: () => undefined })
+        for (const n of [3, 9, 4]) await host.onEvent({ n })
+        await host.reload()
+        await host.onEvent({ n: 5 })
+        expect(host.metrics).toEqual({ handled: 4, biggest: 9 })
+        expect(host.threads[0].metrics).toEqual({ handled: 'sum', biggest: 'max' })
+        expect(host.threads.map((t) => (t.meta.global as any).refused)).toContain('Invalid metric name')
+        await host.shutdown()
+    })
+
+    it('ingests what the app captures with posthog.capture back into onEvent, as PostHog ingests it into the project', async () => {
+        const dir = pluginDir(`
+            export function onEvent(event, meta) {
+                meta.global.seen = [...(meta.global.seen || []), event.event + ':' + event.distinct_id + ':' + event.properties.$lib]
+                if (event.event === 'first') posthog.capture('from_the_app', { note: 'hi' })
+            }
+        `)
+        const host = await DevHost.start({ pluginDir: dir, config: {}, threads: 1, log: () => undefined })
+        await host.onEvent({ event: 'first', distinct_id: 'u1', properties: {} })
+        const until = Date.now() + 3_000
+        const seen = () => ((host.threads[0].meta.global as any).seen ?? []) as string[]
+        while (seen().length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+        expect(seen()).toEqual(['first:u1:undefined', 'from_the_app:probe:posthog-plugin-server'])
+        expect(host.capturedEvents.map((e) => e.properties.note)).toEqual(['hi'])
+        await host.shutdown()
+    })
+
     it('gives teardownPlugin at most 5 seconds at shutdown, then destroys the threads', async () => {
         const dir = pluginDir(`export function teardownPlugin() { return new Promise(() => {}) }`)
         const host = await DevHost.start({ pluginDir: dir, config: {}, threads: 2, log: () => undefined })

@@ -10,6 +10,7 @@
  * - `meta` is `{ ...__pluginHostMeta, global: {} }`, one object per loaded copy, shared by all calls.
  * - `runEvery*` functions and the `jobs` object's functions are collected from every destination.
  * - A plugin exporting only `processEventBatch` gets a `processEvent` built from it.
+ * - `metrics` objects are gathered from every destination: each string value, lowercased, is a declared metric.
  * Not a host rule: `exported` also binds every other exported function (not the global object's), so tests and
  * dev tools can call helpers the host itself would never call.
  */
@@ -44,6 +45,7 @@ export const BIND_EXPORTS_SCRIPT = `
 
     const schedule = {};
     const jobs = {};
+    const metrics = {};
     const exported = {};
     for (const destination of [...destinations].reverse()) {
         if (destination !== global) {
@@ -58,13 +60,20 @@ export const BIND_EXPORTS_SCRIPT = `
                 schedule[name] = bindMeta(value);
             }
         }
+        if (typeof destination.metrics === 'object' && destination.metrics) {
+            for (const [name, value] of Object.entries(destination.metrics)) {
+                if (typeof value === 'string') {
+                    metrics[name] = value.toLowerCase();
+                }
+            }
+        }
         if (typeof destination.jobs === 'object' && destination.jobs) {
             for (const [name, value] of Object.entries(destination.jobs)) {
                 jobs[name] = bindMeta(value);
             }
         }
     }
-    return { methods, schedule, jobs, exported, meta };
+    return { methods, schedule, jobs, exported, meta, metrics: { ...metrics } };
 })()
 `
 

@@ -45,12 +45,17 @@ export function createPluginConsole(log: LogFn): Record<LogLevel, (...args: unkn
     return { log: level('log'), info: level('info'), warn: level('warn'), error: level('error'), debug: level('debug') }
 }
 
-/** The host's `posthog` global lets a plugin capture its own events; we record them instead of sending. */
-export function createPosthogStub(captured: CapturedEvent[], log: LogFn): { capture: (...args: any[]) => Promise<void> } {
+/**
+ * The host's `posthog` global lets a plugin capture its own events; we record them, and hand each to `onCapture`
+ * (the dev host ingests them like any other event, as PostHog does).
+ */
+export function createPosthogStub(captured: CapturedEvent[], log: LogFn, onCapture?: (event: CapturedEvent) => void): { capture: (...args: any[]) => Promise<void> } {
     return {
         async capture(event: string, properties: Record<string, unknown> = {}) {
-            captured.push({ event: String(event), properties: JSON.parse(JSON.stringify(properties ?? {})) })
+            const copy = { event: String(event), properties: JSON.parse(JSON.stringify(properties ?? {})) }
+            captured.push(copy)
             log('debug', `posthog.capture(${JSON.stringify(event)})`)
+            onCapture?.(copy)
         },
     }
 }
@@ -75,6 +80,7 @@ const EMULATE_OLD_VM2_GLOBALS = `
 export interface HostGlobals {
     log: LogFn
     captured: CapturedEvent[]
+    onCapture?: (event: CapturedEvent) => void
     hostImports: Record<string, unknown>
     asyncGuard: (promise: unknown, name?: unknown) => Promise<unknown>
     hostMeta: Record<string, unknown>
@@ -83,7 +89,7 @@ export interface HostGlobals {
 /** Installs the globals in the host's order (later freezes win, as on the host). */
 export function installHostGlobals(vm: VM, globals: HostGlobals): void {
     vm.freeze(createPluginConsole(globals.log), 'console')
-    vm.freeze(createPosthogStub(globals.captured, globals.log), 'posthog')
+    vm.freeze(createPosthogStub(globals.captured, globals.log, globals.onCapture), 'posthog')
     vm.freeze(fetch, 'fetch')
     vm.freeze(createUnavailableModule('google'), 'google')
     vm.freeze(globals.hostImports, '__pluginHostImports')

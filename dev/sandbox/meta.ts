@@ -144,6 +144,48 @@ export function createLocalJobs(
     }
 }
 
+export type MetricKind = 'sum' | 'max' | 'min'
+
+/**
+ * The host's per-plugin metric values (PluginMetricsManager): one number per name, updated by every thread's copy
+ * and every reload's, the first update setting it and later ones adding (sum) or keeping the larger / smaller.
+ * Share one between the copies of a plugin, as the host keeps one per plugin config.
+ */
+export class PluginMetricsStore {
+    readonly values: Record<string, number> = {}
+    update(name: string, kind: MetricKind, value: number): void {
+        if (typeof value !== 'number') throw new Error('Only numbers are allowed for operations on metrics')
+        const current = this.values[name]
+        if (current === undefined) this.values[name] = value
+        else if (kind === 'sum') this.values[name] = current + value
+        else if (kind === 'max') this.values[name] = Math.max(current, value)
+        else this.values[name] = Math.min(current, value)
+    }
+}
+
+/**
+ * `meta.metrics` as the host builds it (extensions/metrics.ts): `meta.metrics.<name>` exists only for a name the
+ * app declared in `export const metrics` (read lazily: the declaration is known once the file ran), else the
+ * getter throws; a sum offers `increment(n)`, a max `max(n)`, a min `min(n)`.
+ */
+export function createHostMetrics(declared: () => Record<string, string>, store: PluginMetricsStore): unknown {
+    return new Proxy(
+        {},
+        {
+            get(_target, key) {
+                const kinds = declared()
+                if (typeof key !== 'string' || !Object.prototype.hasOwnProperty.call(kinds, key)) throw new Error('Invalid metric name')
+                const kind = kinds[key] as MetricKind
+                const update = (value: number) => store.update(key, kind, value)
+                if (kind === 'sum') return { increment: update }
+                if (kind === 'max') return { max: update }
+                if (kind === 'min') return { min: update }
+                return {}
+            },
+        }
+    )
+}
+
 export function createDefaultMetaParts(jobs: unknown): HostMetaParts {
     return {
         cache: createMemoryCache(),

@@ -17,7 +17,7 @@ import { createAsyncGuard } from './async-guard'
 import { BIND_EXPORTS_SCRIPT, PLUGIN_METHOD_NAMES, PLUGIN_SCRIPT_PREFIX } from './exports-script'
 import { CapturedEvent, installHostGlobals } from './globals'
 import { createHostModules } from './host-modules'
-import { createDefaultMetaParts, createLocalJobs, HostMetaParts, LogFn } from './meta'
+import { createDefaultMetaParts, createHostMetrics, createLocalJobs, HostMetaParts, LogFn, PluginMetricsStore } from './meta'
 import { resolveHostProfile, type HostProfileName } from './profile'
 import { HOST_TASK_TIMEOUT_MS, transformPluginCode } from './transform'
 
@@ -35,6 +35,10 @@ export interface LoadPluginOptions {
     loopTimeoutMs?: number
     /** Whose Babel and vm2 load the app (default: S3_EXPORT_HOST_PROFILE, else `1.10.5`). */
     hostProfile?: HostProfileName
+    /** Where `meta.metrics` updates go: share one between copies to sum them per plugin, as the host does. Default: this load's own. */
+    metricsStore?: PluginMetricsStore
+    /** Each `posthog.capture()` of the plugin, as it happens (the host would ingest it into the project). */
+    onCapture?: (event: CapturedEvent) => void
 }
 
 type AnyFn = (...args: any[]) => Promise<unknown>
@@ -74,6 +78,10 @@ export interface LoadedPlugin {
     meta: Record<string, unknown>
     /** Events the plugin sent with the `posthog.capture()` global. */
     captured: CapturedEvent[]
+    /** The metrics the plugin declared (`export const metrics`), name → sum / max / min. */
+    metrics: Record<string, string>
+    /** Where its `meta.metrics` updates went. */
+    metricsStore: PluginMetricsStore
     /** `asyncGuardCalls`: guarded awaits/thens so far; `pendingGuardTimers`: host timers they left pending. */
     stats: () => { asyncGuardCalls: number; pendingGuardTimers: number }
     /** Drops pending guard timers and locally scheduled jobs. The VM itself is left to the garbage collector. */
@@ -119,8 +127,11 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         }
         return job(payload)
     }, log)
+    const metricsStore = opts.metricsStore ?? new PluginMetricsStore()
+    let declaredMetrics: Record<string, string> = {}
     const hostMeta = {
         ...createDefaultMetaParts(localJobs.jobs),
+        metrics: createHostMetrics(() => declaredMetrics, metricsStore),
         ...opts.meta,
         config: opts.config,
     }
@@ -132,6 +143,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     installHostGlobals(vm, {
         log,
         captured,
+        onCapture: opts.onCapture,
         hostImports: createHostModules(opts.allowlist),
         asyncGuard: guard.guard,
         hostMeta,
@@ -145,7 +157,14 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         jobs: Record<string, (...args: unknown[]) => unknown>
         exported: Record<string, (...args: unknown[]) => unknown>
         meta: Record<string, unknown>
+        metrics: Record<string, string>
     }
+    // as setupMetrics: only sum, max and min exist; anything else fails the load
+    const unsupported = Object.values(bound.metrics).filter((kind) => !['sum', 'max', 'min'].includes(kind))
+    if (unsupported.length > 0) {
+        throw new Error(`Only 'sum', 'max', and 'min' are supported as metric types. Invalid types received: ${unsupported.join(', ')}`)
+    }
+    declaredMetrics = { ...bound.metrics }
 
     const methods: PluginMethods = {}
     const wrap = (name: string, fn: (...args: unknown[]) => unknown): AnyFn => {
@@ -178,6 +197,8 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         mainFile: file,
         meta: bound.meta,
         captured,
+        metrics: declaredMetrics,
+        metricsStore,
         stats: () => {
             const { calls, pending } = guard.stats()
             return { asyncGuardCalls: calls, pendingGuardTimers: pending }
