@@ -7,7 +7,9 @@
  *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1, and what posthog-js asks
  *      besides (remote config, its lazy files, /s/ recordings: accepted, not exported); prints each refused request
  *   4. sends sample events through posthog-node, waits until they are stored, prints what was written
- *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap
+ *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap,
+ *      and prints the app metrics as PostHog would show them (summed over threads and reloads; press m for them
+ *      meanwhile) and the health events the app captured (they were ingested back into the app, as PostHog does)
  *
  * Settings: plugin.json defaults, then a JSON file (--config FILE), then S3_EXPORT_<key>=value variables.
  * With an access key set there, it writes to that bucket instead and starts no local S3.
@@ -61,7 +63,7 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(value()).name
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)\nPress r (in a terminal) to reload the app now.')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -83,6 +85,22 @@ function loadSettings(opts: Options): Record<string, string> {
         if (env !== undefined) settings[key] = env
     }
     return settings
+}
+
+/** The app metrics as the host sums them, one line, in the order the app declares them. */
+function metricsLine(host: DevHost): string {
+    const values = host.metrics
+    const declared = host.threads[0]?.metrics ?? {}
+    const names = [...Object.keys(declared), ...Object.keys(values).filter((n) => !(n in declared))]
+    return names.map((name) => `${name}=${values[name] ?? 0}`).join('  ')
+}
+
+/** What the app captured with posthog.capture (health events), one line each. */
+function capturedLines(host: DevHost): string[] {
+    return host.capturedEvents.map((e) => {
+        const p = e.properties as Record<string, unknown>
+        return `  ${e.timestamp} ${e.event}: ${p.minutes_failing ?? '?'} min failing, ${p.events_waiting ?? '?'} events waiting${p.last_error ? `, last error ${p.last_error}` : ''}`
+    })
 }
 
 function kb(bytes: number): string {
@@ -164,9 +182,10 @@ async function main(): Promise<void> {
         process.stdin.setRawMode(true)
         process.stdin.on('data', (key) => {
             if (String(key) === 'r') reload()
+            else if (String(key) === 'm') console.log(`app metrics: ${metricsLine(host)}`)
             else if (String(key) === '\u0003') process.emit('SIGINT')
         })
-        console.log('press r to reload the app')
+        console.log('press r to reload the app, m to print its metrics')
     }
 
     // every copy seen so far: after a reload the old copies' counts still belong to the tally
@@ -226,6 +245,9 @@ async function main(): Promise<void> {
             `teardown took ${report.ms} ms${report.cappedAt5s ? ' (cut at the 5 s cap!)' : ''}; ${report.queuedJobs.length} jobs left queued; ` +
                 `${accepted} events received from clients, ${capture.recordings()} session recording requests (not exported)`
         )
+        console.log(`app metrics (summed over threads${host.reloads ? ' and reloads' : ''}, as PostHog shows them): ${metricsLine(host)}`)
+        console.log(`health events the app captured: ${host.capturedEvents.length}`)
+        for (const line of capturedLines(host)) console.log(line)
         if (s3) await s3.close()
         console.log(
             `stored ${final?.events ?? stats().delivered} events in ${final?.objects ?? '?'} objects` +
