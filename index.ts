@@ -140,7 +140,11 @@ export const jobs = {
 
 export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta): void {
     const exporter = meta.global.exporter
-    if (exporter) return exporter.add(event)
+    if (exporter) {
+        exporter.add(event)
+        meta.global.monitor?.wake()
+        return
+    }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
     const reporter = meta.global.reporter ?? (meta.global.reporter = new Reporter(console, Date.now))
     reporter.report('not-set-up', `S3 Export is not set up${meta.global.setupError ? ` (${meta.global.setupError})` : ' yet'}: events are not exported`)

@@ -191,6 +191,8 @@ export class DevHost {
     private readonly metricsStore = new PluginMetricsStore()
     /** events the app sent with posthog.capture(), in order; each was ingested back into onEvent */
     readonly capturedEvents: ProcessedPluginEvent[] = []
+    /** of those, how many reached onEvent (one captured just before shutdown is not: PostHog would ingest it after the restart) */
+    ingestedCaptured = 0
     /** plugin.json's name: the distinct_id of the events the app captures */
     private readonly pluginName: string
 
@@ -233,6 +235,7 @@ export class DevHost {
         this.capturedEvents.push(event)
         setImmediate(() => {
             if (this.stopped) return
+            this.ingestedCaptured++
             this.onEvent(event).catch((error: unknown) => this.log('error', `onEvent of a captured ${captured.event} failed: ${message(error)}`))
         })
     }

@@ -246,7 +246,7 @@ async function main(): Promise<void> {
                 `${accepted} events received from clients, ${capture.recordings()} session recording requests (not exported)`
         )
         console.log(`app metrics (summed over threads${host.reloads ? ' and reloads' : ''}, as PostHog shows them): ${metricsLine(host)}`)
-        console.log(`health events the app captured: ${host.capturedEvents.length}`)
+        console.log(`health events the app captured: ${host.capturedEvents.length} (${host.ingestedCaptured} ingested back into the app before the shutdown)`)
         for (const line of capturedLines(host)) console.log(line)
         if (s3) await s3.close()
         console.log(

@@ -3,6 +3,10 @@
  * the metrics' growth and decides on the health event. A timer of its own, not a hook in the exporter: the
  * per-event path stays as it is, and runEveryMinute runs in only one thread of the host while every thread has
  * its own exporter to watch.
+ *
+ * The timer runs only while there is something to watch (events held, uploads failing, an alert open), and an
+ * event wakes it: an idle copy holds no host timer, so nothing keeps a process alive for it, and a copy torn down
+ * by a reload stops once its late events are stored.
  */
 import type { Cancel, Exporter, Logger, Schedule } from './exporter'
 import { HealthAlert, UNHEALTHY_EVENT, type HealthEvent, type HealthProperties } from './alert'
@@ -26,7 +30,8 @@ export interface MonitorDeps {
 
 export class Monitor {
     private timer?: Cancel
-    private stopped = false
+    /** teardown ran: from then on only held events keep the timer going */
+    private closed = false
     private readonly reporter?: MetricsReporter
     /** health events captured by this copy */
     readonly captured: HealthEvent[] = []
@@ -36,16 +41,27 @@ export class Monitor {
     }
 
     start(): void {
-        this.stopped = false
-        this.arm()
+        this.wake()
     }
 
-    /** Stop the timer and report one last time (teardown, once the exporter has drained). */
+    /** onEvent: make sure the timer runs (one check of a field when it does). */
+    wake(): void {
+        if (!this.timer) this.arm()
+    }
+
+    /** Teardown, once the exporter has drained: report one last time; late events still wake the timer. */
     stop(): void {
-        this.stopped = true
+        this.closed = true
         this.timer?.cancel()
         this.timer = undefined
         this.check()
+    }
+
+    /** Whether the next check could have something to say. */
+    private watching(): boolean {
+        const { exporter, alert } = this.deps
+        if (exporter.pendingEvents() > 0) return true
+        return !this.closed && (exporter.failingSince > 0 || alert.unhealthy)
     }
 
     check(): void {
@@ -82,11 +98,10 @@ export class Monitor {
     }
 
     private arm(): void {
-        if (this.stopped) return
         this.timer = this.deps.schedule(this.deps.everyMs ?? MONITOR_EVERY_MS, () => {
             this.timer = undefined
             this.check()
-            this.arm()
+            if (this.watching()) this.arm()
         })
     }
 }

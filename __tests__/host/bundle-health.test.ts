@@ -37,16 +37,24 @@ it('captures one unhealthy and one recovered event during a short outage, stores
             await host.onEvent(event)
         }
     }
-    await sendSome(50)
-    rig.proxy.outage(5_000)
-    for (let i = 0; i < 10; i++) {
-        await sendSome(10)
-        await sleep(500)
-    }
     const names = () => host.capturedEvents.map((e) => e.event)
-    expect({ recovered: await until(() => names().includes('s3_export_recovered'), 60_000), log: names().length < 2 ? appLog : [] }).toEqual({ recovered: true, log: [] })
-    await sendSome(20)
-    await host.shutdown()
+    try {
+        await sendSome(50)
+        // 12 s down: the first upload fails within the 3 s upload interval, so uploads fail for 9 s or more, 3 times the threshold
+        rig.proxy.outage(12_000)
+        for (let i = 0; i < 20; i++) {
+            await sendSome(10)
+            await sleep(500)
+        }
+        const recovered = await until(() => names().includes('s3_export_recovered'), 90_000)
+        expect({ recovered, log: recovered ? [] : appLog }).toEqual({ recovered: true, log: [] })
+        // the host ingests a captured event asynchronously, as PostHog does: let both reach onEvent before the shutdown
+        expect(await until(() => host.ingestedCaptured === 2, 10_000)).toBe(true)
+        await sendSome(20)
+    } finally {
+        // also on failure: the app's host timers would keep the test process alive
+        await host.shutdown()
+    }
 
     expect(names()).toEqual(['s3_export_unhealthy', 's3_export_recovered'])
     const unhealthy = host.capturedEvents[0]
@@ -67,4 +75,4 @@ it('captures one unhealthy and one recovered event during a short outage, stores
     expect(m.unhealthy_alerts).toBe(1)
     expect(m.retry_errors).toBeGreaterThan(0)
     expect(m.undelivered_events ?? 0).toBe(0)
-}, 120_000)
+}, 180_000)
