@@ -252,6 +252,7 @@ describe('Exporter', () => {
             clock.advance(120_000)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(0) // nothing was ever buffered
             expect(exporter.stats.ignored).toBe(5)
             expect(exporter.pendingEvents()).toBe(0)
         })
@@ -334,6 +335,7 @@ describe('Exporter', () => {
             clock.advance(49_999)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(2) // still open: sealing is synchronous, so this cannot pass by luck
 
             clock.advance(1)
             await waitFor(() => store.requests.length === 1, 'the timed upload')
@@ -360,6 +362,7 @@ describe('Exporter', () => {
             exporter.tick()
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(1) // still open: sealing is synchronous, so this cannot pass by luck
             clock.t = T0 + 60_000
             exporter.tick()
             await waitFor(() => store.requests.length === 1, 'the upload after tick')
@@ -776,6 +779,7 @@ describe('Exporter with layouts and selection', () => {
             clock.advance(29_999)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(4) // still open: sealing is synchronous, so this cannot pass by luck
 
             clock.advance(1)
             await waitFor(() => exporter.stats.delivered === 4, 'the three partitions to be stored')
