@@ -21,6 +21,9 @@ export const DEFAULT_COALESCE_BYTES = 1024 * 1024
  * open partitions are bounded by the memory limit too, not only by their text. */
 export const BATCH_OVERHEAD_BYTES = 512
 
+/** A rope node per `+=` of a line (V8 ConsString: 32 bytes on 64-bit). */
+export const PENDING_LINE_OVERHEAD_BYTES = 32
+
 export class OpenBatch {
     /** uncompressed bytes of every line added, the number the size cap is checked against */
     rawBytes = 0
@@ -33,6 +36,13 @@ export class OpenBatch {
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
+    /**
+     * What the pending text takes in the heap: V8 keeps a string with any character beyond Latin-1 at 2 bytes per
+     * character (one such character makes a whole event's JSON two-byte), and each `+=` adds a rope node. Counted
+     * as 1 byte per character for ASCII lines (UTF-8 length = string length), else 2, + PENDING_LINE_OVERHEAD_BYTES a
+     * line: an upper bound without scanning the text.
+     */
+    private pendingHeld = 0
     /** created with the first chunk handed over */
     private compressor?: Compressor
     private sealed = false
@@ -59,13 +69,16 @@ export class OpenBatch {
         this.pendingBytes += bytes
         this.rawBytes += bytes
         this.events++
-        this.onChange(bytes)
+        // as many UTF-8 bytes as characters: pure ASCII, a one-byte string; else it may be two-byte
+        const held = (bytes === line.length ? bytes : 2 * line.length) + PENDING_LINE_OVERHEAD_BYTES
+        this.pendingHeld += held
+        this.onChange(held)
         if (this.pendingBytes >= this.coalesceBytes) this.handOver()
     }
 
     /** bytes held now (the fixed overhead only while open) */
     memoryBytes(): number {
-        return this.pendingBytes + (this.compressor ? this.compressor.memoryBytes() : 0) + (this.sealed ? 0 : BATCH_OVERHEAD_BYTES)
+        return this.pendingHeld + (this.compressor ? this.compressor.memoryBytes() : 0) + (this.sealed ? 0 : BATCH_OVERHEAD_BYTES)
     }
 
     /** Close the batch: resolves with the compressed body. Adding afterwards is a bug, so it throws. */
@@ -82,7 +95,8 @@ export class OpenBatch {
         if (this.pendingBytes === 0) return
         if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
         const chunk = Buffer.from(this.pending, 'utf8')
-        const handed = this.pendingBytes
+        const handed = this.pendingHeld
+        this.pendingHeld = 0
         this.pending = ''
         this.pendingBytes = 0
         // the compressor counts the chunk from here on

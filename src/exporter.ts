@@ -41,7 +41,8 @@ export interface Cancel {
 export type Schedule = (delayMs: number, fn: () => void) => Cancel
 
 /** Where a batch's bytes are counted: memory is a running total per place, never a per-event sum. */
-type Place = 'open' | 'queued' | 'spilling' | 'gone'
+/** 'finishing': out of the queue (stored, dropped, handed over) while its compressor still works: still held */
+type Place = 'open' | 'queued' | 'spilling' | 'finishing' | 'gone'
 
 /** A batch's share of memory, updated by its compressor's callbacks and moved between places. */
 interface Holding {
@@ -177,7 +178,7 @@ export class Exporter {
      */
     private failuresInARow = 0
     /** bytes held per place, kept up to date by each batch's holding (checked on every event: O(1)) */
-    private readonly bytes: Record<Place, number> = { open: 0, queued: 0, spilling: 0, gone: 0 }
+    private readonly bytes: Record<Place, number> = { open: 0, queued: 0, spilling: 0, finishing: 0, gone: 0 }
     /** bytes of bodies offered to the job queue and not yet taken: past the limit the queue is not keeping up */
     private bodiesWithQueue = 0
     /** spills on their way into the job queue: close() waits for them within its deadline */
@@ -251,12 +252,13 @@ export class Exporter {
 
     /** Bytes this exporter holds: open batches, sealed batches not yet stored, and batches being spilled. */
     memoryBytes(): number {
-        return this.bytes.open + this.bytes.queued + this.bytes.spilling
+        return this.bytes.open + this.bytes.queued + this.bytes.spilling + this.bytes.finishing
     }
 
     /** memoryBytes() by place: `open` + `queued` stay within the limit, `spilling` is what the job queue has not yet taken. */
     memory(): { open: number; queued: number; spilling: number } {
-        return { open: this.bytes.open, queued: this.bytes.queued, spilling: this.bytes.spilling }
+        // batches still compressing after they left the queue are on their way out too
+        return { open: this.bytes.open, queued: this.bytes.queued, spilling: this.bytes.spilling + this.bytes.finishing }
     }
 
     pendingEvents(): number {
@@ -447,10 +449,15 @@ export class Exporter {
             notBefore: 0,
             finalTry: this.drains > 0,
         }
-        batch.ready = sealed.body.then(
-            (body) => this.gotBody(batch, body, sealed.keptBytes),
-            (error: unknown) => this.recover(batch, error)
-        )
+        batch.ready = sealed.body
+            .then(
+                (body) => this.gotBody(batch, body, sealed.keptBytes),
+                (error: unknown) => this.recover(batch, error)
+            )
+            .then(() => {
+                // taken out of the queue before its body was ready: held until now
+                if (batch.holding.place === 'finishing') this.move(batch.holding, 'gone')
+            })
         this.queue.push(batch)
         this.pump()
     }
@@ -631,10 +638,13 @@ export class Exporter {
         if (index >= 0) this.takeAt(index)
     }
 
-    /** Take the batch at `index` out of the queue; its bytes stop counting (callers count them elsewhere if held). */
+    /**
+     * Take the batch at `index` out of the queue; its bytes stop counting (callers count them elsewhere if held),
+     * unless its compressor is still working: until then its state and output are still in memory.
+     */
     private takeAt(index: number): SealedBatch {
         const [batch] = this.queue.splice(index, 1)
-        this.move(batch.holding, 'gone')
+        this.move(batch.holding, batch.body === undefined && batch.unusable === undefined ? 'finishing' : 'gone')
         return batch
     }
 

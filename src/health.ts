@@ -116,6 +116,11 @@ export class WriteCheck {
                 if (!first({ kind: 'refused', message })) reporter.report(`fatal:${outcome.failure.code}`, `${message}. Events are kept in memory and will be retried.`)
                 return
             }
+            // A reset with no answer on the very first try is most often a pooled connection the server had
+            // already closed: try once more at once before calling S3 unavailable (and letting setup go ahead).
+            if (this.attempts === 1 && isUnreachable(outcome.failure) && /ECONNRESET|EPIPE|socket hang up/i.test(`${outcome.failure.code} ${outcome.failure.message}`)) {
+                return this.attempt(first)
+            }
             reporter.report(
                 `check:${outcome.failure.code}`,
                 transientMessage(outcome.failure, config, 'events are buffered meanwhile and the check is retried with backoff'),

@@ -92,3 +92,35 @@ describe('fileFormat', () => {
         expect(format.contentEncoding).toBeUndefined()
     })
 })
+
+describe('zstd', () => {
+    // Node 20 has no zstd: the config parser refuses it there. Where the host's Node has one (22.15+), the stream is
+    // made with the configured level and our chunk size; a stand-in zlib.createZstdCompress shows what is asked of it.
+    it('asks the host zlib for a zstd stream with the configured level and names the file .jsonl.zst', async () => {
+        const zlib = require('zlib')
+        const asked: any[] = []
+        const hadConstant = 'ZSTD_c_compressionLevel' in zlib.constants
+        const saved = zlib.createZstdCompress
+        zlib.createZstdCompress = (options: unknown) => {
+            asked.push(options)
+            return zlib.createGzip() // a working stream in its place
+        }
+        if (!hadConstant) Object.defineProperty(zlib.constants, 'ZSTD_c_compressionLevel', { value: 100, configurable: true })
+        try {
+            let compression: typeof import('../../src/compression') | undefined
+            jest.isolateModules(() => {
+                compression = require('../../src/compression')
+            })
+            expect(compression!.hostHasZstd()).toBe(true)
+            const compressor = compression!.createCompressor('zstd', 7)
+            compressor.write(Buffer.from('{"a":1}\n'))
+            await compressor.end()
+            expect(asked).toEqual([{ chunkSize: compression!.CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: 7 } }])
+            expect(compression!.fileFormat('zstd')).toEqual({ extension: '.jsonl.zst', contentType: 'application/x-ndjson', contentEncoding: 'zstd' })
+        } finally {
+            if (saved) zlib.createZstdCompress = saved
+            else delete zlib.createZstdCompress
+            if (!hadConstant) delete zlib.constants.ZSTD_c_compressionLevel
+        }
+    })
+})

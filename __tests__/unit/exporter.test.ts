@@ -6,7 +6,7 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import type { Config } from '../../src/config'
-import { BATCH_OVERHEAD_BYTES } from '../../src/buffer'
+import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
 import { encodeEvent, utf8Length } from '../../src/events'
 import { Exporter, LATE_SEAL_MS, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { LAYOUTS } from '../../src/keys'
@@ -252,6 +252,7 @@ describe('Exporter', () => {
             clock.advance(120_000)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(0) // nothing was ever buffered
             expect(exporter.stats.ignored).toBe(5)
             expect(exporter.pendingEvents()).toBe(0)
         })
@@ -334,6 +335,7 @@ describe('Exporter', () => {
             clock.advance(49_999)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(2) // still open: sealing is synchronous, so this cannot pass by luck
 
             clock.advance(1)
             await waitFor(() => store.requests.length === 1, 'the timed upload')
@@ -360,6 +362,7 @@ describe('Exporter', () => {
             exporter.tick()
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(1) // still open: sealing is synchronous, so this cannot pass by luck
             clock.t = T0 + 60_000
             exporter.tick()
             await waitFor(() => store.requests.length === 1, 'the upload after tick')
@@ -611,7 +614,8 @@ describe('Exporter', () => {
         /** 'none' compression: a sealed batch's memory is its raw bytes, so the arithmetic is exact. */
         function overLimit(spill?: Spill) {
             // two-digit numbers only, so every line has the same length
-            const events = Array.from({ length: 30 }, (_, i) => makeEvent(10 + i, { padBytes: 200 }))
+            // ASCII only, so buffered text counts a byte a character (buffer.ts)
+            const events = Array.from({ length: 30 }, (_, i) => ({ ...makeEvent(10 + i, { padBytes: 200 }), properties: { i: 10 + i, pad: 'x'.repeat(200) } }))
             const bytes = lineBytes(events[0])
             expect(events.every((e) => lineBytes(e) === bytes)).toBe(true)
             // 3 events per batch; room for exactly 3 full batches (and an open batch's bookkeeping), not one event more
@@ -634,7 +638,7 @@ describe('Exporter', () => {
             expect(batches[0].key).not.toBe(store.requests[0].key)
             await waitFor(() => exporter.stats.spilled === 3, 'the spill count')
             expect(exporter.memoryBytes()).toBeLessThanOrEqual(config.bufferLimitBytes)
-            expect(exporter.memoryBytes()).toBe(7 * bytes + BATCH_OVERHEAD_BYTES) // 2 sealed batches + the open one
+            expect(exporter.memoryBytes()).toBe(7 * bytes + PENDING_LINE_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES) // 2 sealed batches + the open one
             expect(exporter.stats.dropped).toBe(0)
 
             store.release()
@@ -775,6 +779,7 @@ describe('Exporter with layouts and selection', () => {
             clock.advance(29_999)
             await settle()
             expect(store.requests).toHaveLength(0)
+            expect(exporter.pendingEvents()).toBe(4) // still open: sealing is synchronous, so this cannot pass by luck
 
             clock.advance(1)
             await waitFor(() => exporter.stats.delivered === 4, 'the three partitions to be stored')
@@ -843,10 +848,12 @@ describe('Exporter with layouts and selection', () => {
         })
 
         it('seals the least recently used partition when open batches pass half the memory limit', async () => {
-            const events = Array.from({ length: 12 }, (_, i) => makeEvent(i, { name: `e${i % 4}`, padBytes: 400 }))
+            // ASCII only (a byte a character while buffered), two-digit numbers so every line has the same length
+            const events = Array.from({ length: 12 }, (_, i) => ({ ...makeEvent(10 + i, { name: `e${i % 4}` }), properties: { i: 10 + i, pad: 'x'.repeat(400) } }))
             const bytes = lineBytes(events[0])
-            // room for the text of ~4 events plus 4 batches' bookkeeping in the open half of the limit
-            const { exporter, store } = setup({ keyTemplate: 'event={event}/{batch_id}', compression: 'none', bufferLimitBytes: 2 * (4 * bytes + 4 * BATCH_OVERHEAD_BYTES) + 10 })
+            const perEvent = bytes + PENDING_LINE_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES
+            // room for 4 one-event open batches in the open half of the limit
+            const { exporter, store } = setup({ keyTemplate: 'event={event}/{batch_id}', compression: 'none', bufferLimitBytes: 2 * 4 * perEvent + 10 })
             for (const e of events.slice(0, 4)) exporter.add(e) // e0..e3 open, one event each: just under the share
             expect(store.requests).toHaveLength(0)
             exporter.add(events[4]) // e0 again: e0 is now the most recent, e1 the least
