@@ -229,7 +229,7 @@ export class Exporter {
         this.lastPartition = partition
         entry.batch.add(payload, bytes, isoTime)
         if (entry.batch.rawBytes >= this.opts.config.maxBatchBytes) this.sealPartition(partition)
-        if (this.open.size > 0 && now - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
+        this.sealIfOverdue(now)
         this.enforceMemoryLimit()
         if (this.closed) {
             this.stats.late++
@@ -239,8 +239,13 @@ export class Exporter {
 
     /** A periodic nudge (runEveryMinute): seals overdue batches even if their timer was lost. */
     tick(): void {
-        if (this.open.size > 0 && this.opts.now() - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
+        this.sealIfOverdue(this.opts.now())
         this.pump()
+    }
+
+    /** The window's oldest event has waited the interval: seal every open batch (its timer may have been lost). */
+    private sealIfOverdue(now: number): void {
+        if (this.open.size > 0 && now - this.windowOpenedAt >= this.opts.config.uploadIntervalMs) this.sealAll()
     }
 
     /** Seal what is open and resolve when every sealed batch is stored (or has failed fatally). For tests and tools. */
@@ -656,9 +661,8 @@ export class Exporter {
         const limit = this.opts.config.bufferLimitBytes
         while (this.bytes.open > limit * OPEN_SHARE && this.open.size > 0) this.sealPartition(this.open.keys().next().value as string)
         // spills in progress still hold their bytes (memoryBytes() counts them), but spilling more cannot free them
-        const held = () => this.bytes.open + this.bytes.queued
-        if (held() <= limit) return
-        for (let i = 0; i < this.queue.length && held() > limit; ) {
+        if (this.bytes.open + this.bytes.queued <= limit) return
+        for (let i = 0; i < this.queue.length && this.bytes.open + this.bytes.queued > limit; ) {
             if (this.inflight?.batch === this.queue[i]) {
                 i++
                 continue
