@@ -81,6 +81,12 @@ export interface SealedBatch {
 /** Hand a batch to durable storage (PostHog's job queue): how many of its events were accepted, how many refused. */
 export type Spill = (batch: SpillableBatch) => Promise<SpillOutcome>
 
+/**
+ * Bookkeeping of one sealed batch until it is stored: its key, metadata, promises and closures (measured ~2.1 KB a
+ * batch with 2,400 small batches queued). Counted so that many small batches are bounded like a few large ones.
+ */
+export const SEALED_BATCH_OVERHEAD_BYTES = 2048
+
 /** Share of the memory limit open batches may hold before the least recently used one is sealed. */
 export const OPEN_SHARE = 0.5
 
@@ -435,6 +441,8 @@ export class Exporter {
         const now = this.opts.now()
         this.move(entry.holding, 'queued')
         const sealed = open.seal()
+        entry.holding.bytes += SEALED_BATCH_OVERHEAD_BYTES
+        this.bytes.queued += SEALED_BATCH_OVERHEAD_BYTES
         const batch: SealedBatch = {
             key: this.layout.render({ partition, sealedAt: new Date(now), batchId: batchId(this.opts.randomBytes(8)) }),
             events: open.events,
@@ -456,7 +464,12 @@ export class Exporter {
         }
         batch.ready = sealed.body
             .then(
-                (body) => this.gotBody(batch, body, sealed.keptBytes),
+                (body) => {
+                    this.gotBody(batch, body, sealed.keptBytes)
+                    // a Parquet body is made at seal and held beside its rows: the limit must hold then too, not
+                    // only at the next event
+                    if (sealed.keptBytes > 0) this.enforceMemoryLimit()
+                },
                 (error: unknown) => this.recover(batch, error)
             )
             .then(() => {
@@ -470,7 +483,7 @@ export class Exporter {
     /** The batch's memory is now its body (JSON lines: the compressor's output, already counted) plus what it keeps. */
     private gotBody(batch: SealedBatch, body: Buffer, keptBytes: number): void {
         batch.body = body
-        const target = body.length + keptBytes
+        const target = body.length + keptBytes + SEALED_BATCH_OVERHEAD_BYTES
         if (batch.holding.place !== 'gone') this.bytes[batch.holding.place] += target - batch.holding.bytes
         batch.holding.bytes = target
     }
