@@ -39,8 +39,12 @@ import type { SpillableBatch, SpillOutcome } from './spill'
 export const LIVE_SINCE_KEY = 's3_export_live_since'
 /** how long after the boundary live copies note events that may predate it, and how far before it the backfill looks them up */
 export const EDGE_WINDOW_MS = 10 * 60_000
-/** threads set up within this of each other: events captured before their boundaries are noted too */
-export const EDGE_SLACK_MS = 60_000
+/**
+ * Events captured up to this long after the boundary are noted too: the capture time comes from the server that
+ * received the event, the boundary from the plugin server's clock (other machines in a monorepo deployment), and
+ * hosts without `utils.cursor` set the boundary get-then-set, so threads starting together may each see their own.
+ */
+export const EDGE_SLACK_MS = 5_000
 export const EDGE_KEY_PREFIX = 's3_export_edge_'
 /** the host's job that reads past events (v1); ours forwards a date range to it */
 export const HOST_HISTORICAL_JOB = 'Export historical events'
@@ -310,7 +314,9 @@ export class Backfill {
         this.deps.log.info(
             `S3 Export backfill (this thread): ${s.stored} events in ${s.objects} objects from ${s.pages} pages, up to events ingested at ${
                 this.latestIngested ? new Date(this.latestIngested).toISOString() : '—'
-            }; ${s.live + s.edgeSkipped} left to the live export (ingested after ${new Date(this.liveSince).toISOString()})${s.spilled ? `; ${s.spilled} handed to the job queue` : ''}`
+            }; ${s.live + s.edgeSkipped} left to the live export (ingested after ${new Date(this.liveSince).toISOString()})${s.spilled ? `; ${s.spilled} handed to the job queue` : ''}${
+                s.withoutIngestionTime ? `; ${s.withoutIngestionTime} came without an ingestion time and were kept by their event time (a late one among them may repeat a live one)` : ''
+            }`
         )
     }
 }
