@@ -124,3 +124,32 @@ it('backfills 50,000 past events while live ones flow, resumes after a restart h
     expect((metrics.backfill_events_stored ?? 0) + (metrics2.backfill_events_stored ?? 0)).toBeGreaterThanOrEqual(PAST)
     expect((metrics.backfill_objects_stored ?? 0) + (metrics2.backfill_objects_stored ?? 0)).toBeGreaterThanOrEqual(backfillObjects)
 }, 300_000)
+
+it('backfills only the events ingested from the date the app’s own job was given, each once, through the host’s job', async () => {
+    const store = new EventStore()
+    const storage = new DevStorage()
+    const n = 2_000
+    // whole seconds, so the host's second-precision bounds and ours agree on every event
+    const first = Math.floor((Date.now() - 3 * 60 * MINUTE) / 1000) * 1000
+    for (let i = 0; i < n; i++) store.add(event(pastUuid(1_000_000 + i), i, first + i * 5_000), first + i * 5_000)
+    const dateFrom = first + 1_000 * 5_000 // the 1,000th event on
+    const opts: DevHostOptions = {
+        pluginDir: ROOT,
+        threads: 1,
+        log: () => undefined,
+        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'range/' }),
+        storage,
+        eventStore: store,
+        jobConcurrency: 1,
+    }
+    const host = await DevHost.start(opts)
+    host.runPublicJob('Backfill S3 (date range)', { dateFrom: new Date(dateFrom).toISOString() })
+    await until('the host job to start', () => storage.get(KEYS.running, false) === true, 30_000)
+    await until('the end of the backfill', () => storage.get(KEYS.running, false) === false, 60_000)
+    await host.shutdown()
+
+    const expected = Array.from({ length: n - 1_000 }, (_, i) => pastUuid(1_001_000 + i))
+    const t = await tally(rig.reader, 'backfill', expected, 'range/')
+    expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+    expect(t.objects.every((o) => o.key.startsWith('range/'))).toBe(true)
+}, 120_000)
