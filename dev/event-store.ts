@@ -62,7 +62,8 @@ export class EventStore {
 }
 
 function toHistoricalEvent(row: StoredRow, exportedAt: string): Record<string, any> {
-    const e = row.event
+    // parsed anew for every query, as the host parses ClickHouse's JSON: a page shares no object with the store
+    const e = JSON.parse(JSON.stringify(row.event))
     const properties = { ...(e.properties ?? {}), $$historical_export_source_db: 'clickhouse', $$is_historical_export_event: true, $$historical_export_timestamp: exportedAt }
     return {
         uuid: e.uuid,

@@ -119,6 +119,10 @@ it('backfills 50,000 past events while live ones flow, resumes after a restart h
     expect(leftToLive).toBeGreaterThan(0)
     // the host handed live events to exportEvents too (its buffer around onEvent): ignored there, stored once
     expect(host1.upgradeStats.liveEventsToExportEvents + stats2.liveEventsToExportEvents).toBeGreaterThan(0)
+    if (process.env.S3_EXPORT_TEST_REPORT) {
+        const summary = { past: PAST, live: sentLive.length, late: late.length, stored: t.stored, objects: t.objects.length, duplicated: t.duplicated, lost: t.lost, pagesBeforeRestart: pagesBefore, eventsBeforeRestart: host1.upgradeStats.eventsExported, pagesAfterRestart: stats2.pagesExported, leftToLive, liveHandedToExportEvents: host1.upgradeStats.liveEventsToExportEvents + stats2.liveEventsToExportEvents }
+        console.log(JSON.stringify(summary))
+    }
     // the app metrics the host shows, summed over both hosts, match S3
     const backfillObjects = t.objects.filter((o) => o.events.every((e) => pastSet.has(e.uuid))).length
     expect((metrics.backfill_events_stored ?? 0) + (metrics2.backfill_events_stored ?? 0)).toBeGreaterThanOrEqual(PAST)
