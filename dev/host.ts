@@ -503,6 +503,11 @@ export class DevHost {
         }
     }
 
+    /** Flush every copy's exportEvents buffer now (the host does it on its 10 s timer; the bench measures the call). */
+    async flushExportEventsBuffers(): Promise<void> {
+        await Promise.all(this.upgradeFlushes.map((flush) => flush()))
+    }
+
     /** A user pressing a job's button in PostHog (a public job: the app's plugin.json `publicJobs`, or one the host added). */
     runPublicJob(name: string, payload: Record<string, unknown> = {}): void {
         this.enqueue(name, payload, 0)
