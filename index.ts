@@ -7,6 +7,7 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
+import { Backfill, BACKFILL_JOB, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, LIVE_SINCE_KEY, mayPredateBoundary } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
@@ -30,10 +31,29 @@ function hostCapture(): Capture | undefined {
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
 
+interface HostStorage {
+    get(key: string, defaultValue: unknown): Promise<unknown>
+    set(key: string, value: unknown): Promise<void>
+    del(key: string): Promise<void>
+}
+
 interface S3ExportMeta {
     config: Record<string, string>
-    global: { exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; monitor?: Monitor; setupError?: string }
-    jobs?: Record<string, (payload: SpilledBatchPayload) => { runIn(duration: number, unit: string): Promise<void> }>
+    global: {
+        exporter?: Exporter
+        config?: Config
+        store?: ObjectStore
+        check?: WriteCheck
+        reporter?: Reporter
+        monitor?: Monitor
+        setupError?: string
+        backfill?: Backfill
+        /** the backfill's boundary as this copy read it at setup (src/backfill.ts): for the edge notes */
+        liveSince?: number
+    }
+    jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
+    storage?: HostStorage
+    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void> } }
 }
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
@@ -113,6 +133,38 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
             meta.global.setupError = result.message
             throw new Error(result.message)
         }
+        return markLiveSince(meta).then((liveSince) => {
+            if (liveSince === undefined) return
+            meta.global.liveSince = liveSince
+            meta.global.backfill = new Backfill(
+                {
+                    config,
+                    store,
+                    storageGet: (key) => meta.storage!.get(key, null),
+                    spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
+                    metrics: hostMetricSink(meta.metrics),
+                    log: console,
+                    now: Date.now,
+                },
+                APP_VERSION
+            )
+        })
+    })
+}
+
+/**
+ * The backfill's boundary: when the first copy of this app finished setting up (events ingested from then on reach
+ * onEvent). Kept once: `utils.cursor.init` is the host's set-once (an INSERT that loses to an earlier one), so of
+ * several threads setting up together the first wins; hosts without it get a plain get-then-set.
+ */
+function markLiveSince(meta: AnyMeta): Promise<number | undefined> {
+    const storage = meta.storage
+    if (!storage) return Promise.resolve(undefined) // a host without storage offers no historical export either
+    return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
+        if (typeof stored === 'number' && stored > 0) return stored
+        const now = Date.now()
+        const setOnce = meta.utils?.cursor?.init ? meta.utils.cursor.init(LIVE_SINCE_KEY, now) : storage.set(LIVE_SINCE_KEY, now)
+        return setOnce.then(() => storage.get(LIVE_SINCE_KEY, now)).then((value) => Number(value) || now)
     })
 }
 
@@ -123,8 +175,36 @@ function enqueueFor(meta: AnyMeta): Enqueue | undefined {
     return (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
 }
 
-/** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory. */
+/** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
 export const jobs = {
+    /**
+     * plugin.json publicJobs: a backfill of an ingestion-time range. It starts the host's own "Export historical
+     * events" job with that range (the payload its v1 job reads), and narrows the boundary to `dateTo` when that is
+     * earlier — for an app that exported live before its boundary was recorded (src/backfill.ts).
+     */
+    [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> => {
+        const start = meta.jobs?.[HOST_HISTORICAL_JOB]
+        if (!start || !meta.storage) {
+            console.error(`S3 Export: this PostHog has no "${HOST_HISTORICAL_JOB}" job, so it cannot backfill (it came with PostHog's exportEvents apps up to the Nov 2023 plugin server)`)
+            return Promise.resolve()
+        }
+        const from = payload?.dateFrom ? Date.parse(payload.dateFrom) : NaN
+        const to = payload?.dateTo ? Date.parse(payload.dateTo) : NaN
+        if ((payload?.dateFrom && Number.isNaN(from)) || (payload?.dateTo && Number.isNaN(to))) {
+            console.error(`S3 Export backfill: dateFrom and dateTo must be dates (2026-11-01 or 2026-11-01T00:00:00Z); got ${JSON.stringify(payload)}`)
+            return Promise.resolve()
+        }
+        const storage = meta.storage
+        return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
+            const liveSince = Number(stored) || Date.now()
+            const until = Number.isNaN(to) ? liveSince : Math.min(to, liveSince)
+            const narrow = until < liveSince ? storage.set(LIVE_SINCE_KEY, until) : Promise.resolve()
+            return narrow.then(() => {
+                console.log(`S3 Export backfill: exporting events ingested from ${Number.isNaN(from) ? 'the first one' : new Date(from).toISOString()} until ${new Date(until).toISOString()}`)
+                return start({ ...(Number.isNaN(from) ? {} : { dateFrom: new Date(from).toISOString() }), dateTo: new Date(until).toISOString() }).runNow()
+            })
+        })
+    },
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
@@ -143,11 +223,30 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
     if (exporter) {
         exporter.add(event)
         meta.global.monitor?.wake()
+        const liveSince = meta.global.liveSince
+        // for a while after the boundary: note events that may have been ingested before it (the backfill skips them)
+        if (liveSince !== undefined && meta.storage && mayPredateBoundary(event as any, liveSince, Date.now())) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
     const reporter = meta.global.reporter ?? (meta.global.reporter = new Reporter(console, Date.now))
     reporter.report('not-set-up', `S3 Export is not set up${meta.global.setupError ? ` (${meta.global.setupError})` : ' yet'}: events are not exported`)
+}
+
+/**
+ * The host calls this with its historical export's pages (the backfill) AND with every live event again, batched by
+ * its own buffer around onEvent: onEvent already exported those, so they are ignored here (src/backfill.ts).
+ */
+export function exportEvents(events: Array<ProcessedPluginEvent | PluginEvent>, meta: AnyMeta): Promise<void> {
+    if (!isHistoricalBatch(events as any)) {
+        if (meta.global.backfill) meta.global.backfill.stats.liveBatchesIgnored++
+        return Promise.resolve()
+    }
+    const backfill = meta.global.backfill
+    const storage = meta.storage
+    if (!backfill || !storage) return Promise.reject(new Error('S3 Export: a backfill page arrived before setupPlugin finished'))
+    // the boundary as stored now (a backfill job may have narrowed it; every thread reads the same)
+    return storage.get(LIVE_SINCE_KEY, null).then((stored) => backfill.exportPage(events as any, Number(stored) || meta.global.liveSince || Date.now()))
 }
 
 export function runEveryMinute(meta: AnyMeta): void {

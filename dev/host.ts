@@ -26,11 +26,14 @@ import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold
 import { randomUUID } from 'crypto'
 import { readFileSync } from 'fs'
 import path from 'path'
+import type { EventStore } from './event-store'
+import { upgradeExportEventsApp, type UpgradeHost } from './historical-export'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { CapturedEvent } from './sandbox/globals'
 import { PluginMetricsStore, type LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
 import type { HostProfileName } from './sandbox/profile'
+import { DevStorage } from './storage'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
 export const HOST_TEARDOWN_CAP_MS = 5_000
@@ -77,6 +80,23 @@ export interface DevHostOptions {
      */
     jobQueue?: 'kafka' | 'postgres'
     jobMessageLimitBytes?: number
+    /**
+     * `meta.storage` (and `meta.utils.cursor`): PostgreSQL rows shared by every thread and reload. Pass the previous
+     * host's to start "after a restart" on the same database. Default: a new, empty one.
+     */
+    storage?: DevStorage
+    /**
+     * The project's stored events (ClickHouse): every event handed to `onEvent` is also stored here, ingested now,
+     * and the host's historical export reads its pages from it. Add past events with `store.add(event, createdAt)`.
+     */
+    eventStore?: EventStore
+    /**
+     * Apply the host's upgrades to an app exporting `exportEvents` (its buffer around onEvent and the
+     * "Export historical events" job), as every plugin-server up to Nov 2023 does. Default true.
+     */
+    exportEventsUpgrade?: boolean
+    /** jobs run at once (graphile-worker's concurrency; the plugin-server's JOB_QUEUE_GRAPHILE_CONCURRENCY is 1). Default: no limit. */
+    jobConcurrency?: number
 }
 
 export interface ShutdownReport {
@@ -195,6 +215,18 @@ export class DevHost {
     ingestedCaptured = 0
     /** plugin.json's name: the distinct_id of the events the app captures */
     private readonly pluginName: string
+    /** meta.storage of every copy: PostgreSQL, durable across restarts when passed to the next host */
+    readonly storage: DevStorage
+    /** the project's events, when the host has a store (the historical export reads it) */
+    readonly eventStore?: EventStore
+    /** what the exportEvents upgrades did (host-side counts) */
+    readonly upgradeStats = { liveBatchesToExportEvents: 0, liveEventsToExportEvents: 0, pagesExported: 0, eventsExported: 0, pageFailures: 0 }
+    /** the host's log lines about the app (its createLog: historical export progress) */
+    readonly systemLog: string[] = []
+    /** each copy's exportEvents buffer: flushed at shutdown */
+    private readonly upgradeFlushes: Array<() => Promise<void>> = []
+    /** due jobs waiting for a free slot (jobConcurrency) */
+    private readonly dueJobs: QueuedJob[] = []
 
     private constructor(private readonly opts: DevHostOptions) {
         this.config = opts.config
@@ -207,6 +239,8 @@ export class DevHost {
             // loadPluginInSandbox reports an unreadable plugin.json itself
         }
         this.pluginName = name
+        this.storage = opts.storage ?? new DevStorage()
+        this.eventStore = opts.eventStore
     }
 
     /** The app's metrics as the host holds them: one value per name, every copy's updates together. */
@@ -289,6 +323,8 @@ export class DevHost {
             this.skippedEvents++
             return Promise.resolve()
         }
+        // ClickHouse holds the event from its ingestion on, whatever the apps do with it
+        this.eventStore?.add(event as Record<string, unknown>, Date.now())
         const copy = this.copies[this.next]
         this.next = (this.next + 1) % this.copies.length
         if (copy.tornDown) copy.eventsAfterTeardown++
@@ -394,6 +430,9 @@ export class DevHost {
             }),
         ])
         clearTimeout(capTimer)
+        // the host's exportEvents buffers go with their threads: clear their timers (what they hold is live events,
+        // which onEvent already had)
+        await Promise.all(this.upgradeFlushes.map((flush) => flush().catch(() => undefined)))
         // jobs already running get the rest of the cap to finish; what does not stays queued for the next start
         const left = Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started))
         if (this.runningJobs.size > 0 && left > 0) {
@@ -437,13 +476,41 @@ export class DevHost {
             allowlist: this.opts.allowlist,
             hostProfile: this.opts.hostProfile,
             taskTimeoutMs: this.opts.taskTimeoutMs,
-            meta: { jobs: this.jobsFacade() },
+            meta: { jobs: this.jobsFacade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
             metricsStore: this.metricsStore,
             onCapture: (event) => this.ingestCaptured(event),
         })
         copy.loads.push(plugin)
+        if (this.opts.exportEventsUpgrade !== false && plugin.methods.exportEvents) {
+            const upgraded = upgradeExportEventsApp(plugin, this.upgradeHost(), copy.config)
+            this.upgradeFlushes.push(upgraded.flush)
+        }
         await plugin.methods.setupPlugin?.()
         return plugin
+    }
+
+    private upgradeHost(): UpgradeHost {
+        return {
+            storage: this.storage,
+            store: this.eventStore,
+            enqueue: (name, payload, delayMs) => this.enqueue(name, payload, delayMs),
+            log: (message) => {
+                this.systemLog.push(message)
+                if (this.opts.log) this.opts.log('info', `[host] ${message}`)
+            },
+            profile: this.opts.hostProfile ?? process.env.S3_EXPORT_HOST_PROFILE ?? '1.10.5',
+            stats: this.upgradeStats,
+        }
+    }
+
+    /** Flush every copy's exportEvents buffer now (the host does it on its 10 s timer; the bench measures the call). */
+    async flushExportEventsBuffers(): Promise<void> {
+        await Promise.all(this.upgradeFlushes.map((flush) => flush()))
+    }
+
+    /** A user pressing a job's button in PostHog (a public job: the app's plugin.json `publicJobs`, or one the host added). */
+    runPublicJob(name: string, payload: Record<string, unknown> = {}): void {
+        this.enqueue(name, payload, 0)
     }
 
     /** @internal */
@@ -517,6 +584,10 @@ export class DevHost {
         // some thread whose copy is loaded runs it; with none (setup failing, app disabled) it waits in the queue
         const ready = this.copies.filter((c) => c.plugin)
         if (ready.length === 0 || this.disabled) return this.arm(job, 1_000)
+        if (this.opts.jobConcurrency && this.runningJobs.size >= this.opts.jobConcurrency) {
+            this.dueJobs.push(job)
+            return
+        }
         const thread = ready[this.next % ready.length].plugin!
         this.next = (this.next + 1) % this.copies.length
         const fn = thread.jobs[job.name]
@@ -541,6 +612,8 @@ export class DevHost {
         running.then(() => {
             this.runningJobs.delete(job)
             this.jobQueue.delete(job)
+            const nextDue = this.dueJobs.shift()
+            if (nextDue && !this.stopped) this.runJob(nextDue)
         })
     }
 

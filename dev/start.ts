@@ -7,6 +7,9 @@
  *   3. serves PostHog's capture API (/batch/, /capture/, /e/, /i/v0/e/) on 127.0.0.1, and what posthog-js asks
  *      besides (remote config, its lazy files, /s/ recordings: accepted, not exported); prints each refused request
  *   4. sends sample events through posthog-node, waits until they are stored, prints what was written
+ *   4b. with --backfill N: the project's event store holds N past sample events (ingested over the day before), and
+ *      the app's "Backfill S3 (date range)" job is run as a user would press it: it starts the host's "Export
+ *      historical events" job, whose pages the app writes next to the live export; prints its progress and outcome
  *   5. keeps accepting events until Ctrl-C (or exits at once with --once), then teardownPlugin under the 5 s cap,
  *      and prints the app metrics as PostHog would show them (summed over threads and reloads; press m for them
  *      meanwhile) and the health events the app captured (they were ingested back into the app, as PostHog does)
@@ -19,7 +22,11 @@ import path from 'path'
 import { PostHog } from 'posthog-node'
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { startCaptureServer, type CaptureAnswer } from './capture'
+import { randomUUID } from 'crypto'
+import { EventStore } from './event-store'
 import { DevHost, type ShutdownReport } from './host'
+import { KEYS } from './historical-export'
+import { DevStorage } from './storage'
 import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
 import { readerClient, listKeys, readObject } from './s3-read'
 import { startS3Server, type RunningS3 } from './s3server'
@@ -42,10 +49,12 @@ interface Options {
     reloadEvery: number
     /** whose Babel and vm2 load the app: 1.10.5 (default) or newest */
     hostProfile: HostProfileName
+    /** past events in the event store, backfilled by the app's job (0: no backfill) */
+    backfill: number
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name, backfill: 0 }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -61,9 +70,10 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--once') opts.once = true
         else if (arg === '--reload-every') opts.reloadEvery = Number(value())
         else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(value()).name
+        else if (arg === '--backfill') opts.backfill = Number(value())
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)  --backfill N (past events to backfill)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -138,7 +148,32 @@ async function main(): Promise<void> {
     const before = new Set(await listKeys(reader, bucket, settings.prefix).catch(() => [] as string[]))
 
     // setupFailure 'throw': a bad setting stops npm start with its message (PostHog would retry it for ~25 minutes)
-    const hostOptions = { pluginDir: ROOT, config: settings, threads: opts.threads, setupFailure: 'throw', hostProfile: opts.hostProfile, log: (level: string, message: string) => console.log(`  [app ${level}] ${message}`) }
+    // the project's past events (ClickHouse), ingested over the day before the app is installed
+    const eventStore = new EventStore()
+    if (opts.backfill > 0) {
+        const dayAgo = Date.now() - 86_400_000
+        const past = sampleEvents(opts.backfill, 2)
+        past.forEach((s, i) => {
+            const ingestedAt = dayAgo + Math.floor((i * (86_400_000 - 60_000)) / Math.max(1, past.length))
+            eventStore.add({ uuid: randomUUID(), event: s.event, distinct_id: s.distinctId, team_id: 1, ip: null, site_url: '', timestamp: new Date(ingestedAt - 1_000).toISOString(), properties: s.properties ?? {} }, ingestedAt)
+        })
+        console.log(`event store: ${past.length} past events, ingested from ${new Date(dayAgo).toISOString()} on`)
+    }
+    const hostOptions = {
+        pluginDir: ROOT,
+        config: settings,
+        threads: opts.threads,
+        setupFailure: 'throw',
+        hostProfile: opts.hostProfile,
+        storage: new DevStorage(),
+        eventStore,
+        jobConcurrency: 1,
+        log: (level: string, message: string) => {
+            // the host's own lines about each historical page are many: --backfill prints a summary instead
+            if (message.startsWith('[host] Successfully processed') || message.startsWith('[host] Export progress')) return
+            console.log(`  [app ${level}] ${message}`)
+        },
+    }
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
@@ -214,6 +249,31 @@ async function main(): Promise<void> {
         const s = stats()
         if (s.seen >= samples.length && s.delivered + s.ignored >= s.seen) break
         await new Promise((r) => setTimeout(r, 200))
+    }
+
+    if (opts.backfill > 0) {
+        const storage = hostOptions.storage
+        console.log(`backfill: running the app's "Backfill S3 (date range)" job (no dates: everything ingested before the app's first setup)...`)
+        host.runPublicJob('Backfill S3 (date range)')
+        const started = Date.now()
+        let seenRunning = false
+        let lastPrint = 0
+        while (Date.now() - started < 600_000) {
+            const running = storage.get(KEYS.running, false) === true
+            seenRunning = seenRunning || running
+            if (seenRunning && !running) break
+            if (Date.now() - lastPrint > 2_000) {
+                lastPrint = Date.now()
+                const m = host.metrics
+                console.log(`  backfill: ${host.upgradeStats.pagesExported} pages, ${m.backfill_events_stored ?? 0} events in ${m.backfill_objects_stored ?? 0} objects, ${m.backfill_events_left_to_live ?? 0} left to the live export`)
+            }
+            await new Promise((r) => setTimeout(r, 100))
+        }
+        const m = host.metrics
+        console.log(
+            `backfill done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${m.backfill_events_stored ?? 0} past events in ${m.backfill_objects_stored ?? 0} objects from ${host.upgradeStats.pagesExported} host pages; ` +
+                `the host also handed ${host.upgradeStats.liveEventsToExportEvents} live events to exportEvents (ignored: onEvent exported them)`
+        )
     }
 
     const tally = async (print: boolean) => {

@@ -51,6 +51,11 @@ export interface Config {
     checksum: 'none' | 'Content-MD5' | 'CRC32'
     /** capture s3_export_unhealthy once uploads have failed this long while events wait; 0: never */
     alertAfterMs: number
+    /**
+     * `exportEventsBufferSeconds`: how long PostHog's own buffer holds each live event before handing it to
+     * exportEvents (which returns at once for live events). The app does not use it; the host reads the setting.
+     */
+    hostExportEventsBufferSeconds: number
 }
 
 export const MEGABYTE = 1024 * 1024
@@ -86,6 +91,8 @@ export const LIMITS = {
     storedMegabytesLimit: { min: 1, max: 100 },
     /** 0 turns the health event off; a day is the longest wait that still reads as an alert */
     alertAfterMinutes: { min: 0, max: 1440 },
+    /** the host's own clamp (upgrades/export-events.ts: 1 to 600 s) */
+    exportEventsBufferSeconds: { min: 1, max: 600 },
 } as const
 
 type RawConfig = Record<string, unknown>
@@ -247,6 +254,9 @@ export function parseConfig(raw: RawConfig): Config {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
     const alertAfterMinutes = numberIn(raw, 'alertAfterMinutes', 'minutes', problems)
+    // read by PostHog itself (its buffer for exportEvents, which this app ignores for live events: src/backfill.ts);
+    // checked here so a typo is named at setup rather than silently replaced by the host's 10 s
+    const hostBufferSeconds = numberIn(raw, 'exportEventsBufferSeconds', 'seconds', problems)
     const forcePathStyle = choice(raw, 's3ForcePathStyle', problems)
     const sseKind = choice(raw, 'sse', problems)
     const kmsKeyId = text(raw, 'sseKmsKeyId')
@@ -285,6 +295,7 @@ export function parseConfig(raw: RawConfig): Config {
         cannedAcl,
         checksum,
         alertAfterMs: Math.round(alertAfterMinutes * 60_000),
+        hostExportEventsBufferSeconds: hostBufferSeconds,
     }
 }
 

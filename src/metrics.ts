@@ -35,14 +35,26 @@ export const METRICS = {
     bytes_stored: 'sum',
     /** s3_export_unhealthy events this app captured */
     unhealthy_alerts: 'sum',
+    /** past events the backfill stored in S3 (pages of the host's "Export historical events" job) */
+    backfill_events_stored: 'sum',
+    /** objects the backfill stored */
+    backfill_objects_stored: 'sum',
+    /** events in the host's pages that were ingested after the backfill's boundary: the live export has them */
+    backfill_events_left_to_live: 'sum',
 } as const
 
 export type MetricName = keyof typeof METRICS
 
 export type Totals = Record<MetricName, number>
 
-/** Totals of this copy; a job's outcome is not one (any thread runs it): jobs increment `spilled_events_stored` themselves. */
-export type CopyTotals = Omit<Totals, 'spilled_events_stored'>
+/**
+ * Metrics that are not a copy's running totals: a job's outcome (any thread runs it) and the backfill's pages (the
+ * host's job calls exportEvents in any thread) are incremented where they happen.
+ */
+export const INCREMENTED_WHERE_THEY_HAPPEN = ['spilled_events_stored', 'backfill_events_stored', 'backfill_objects_stored', 'backfill_events_left_to_live'] as const
+
+/** Totals of this copy (the exporter's counts and the health events). */
+export type CopyTotals = Omit<Totals, (typeof INCREMENTED_WHERE_THEY_HAPPEN)[number]>
 
 /** The exporter's counters, and the health events captured, as the metrics' totals for this copy. */
 export function metricTotals(stats: ExporterStats, unhealthyAlerts = 0): CopyTotals {

@@ -121,6 +121,7 @@ describe('a valid config', () => {
             cannedAcl: 'bucket-owner-full-control',
             checksum: 'Content-MD5',
             alertAfterMinutes: '30',
+            exportEventsBufferSeconds: '5',
         })
         const expected: Config = {
             accessKeyId: 'AKIAFULL',
@@ -147,6 +148,7 @@ describe('a valid config', () => {
             cannedAcl: 'bucket-owner-full-control',
             checksum: 'Content-MD5',
             alertAfterMs: 30 * 60_000,
+            hostExportEventsBufferSeconds: 5,
         }
         expect(config).toEqual(expected)
         expect(MEGABYTE).toBe(1_048_576)

@@ -1,0 +1,109 @@
+import {
+    EDGE_SLACK_MS,
+    EDGE_WINDOW_MS,
+    edgeKey,
+    hostTimeMs,
+    isHistoricalBatch,
+    mayPredateBoundary,
+    pageBatchId,
+    pageTime,
+    selectPage,
+} from '../../src/backfill'
+
+const L = Date.UTC(2026, 11, 1, 12, 0, 0)
+const iso = (ms: number) => new Date(ms).toISOString()
+const accepts = { accepts: (e: { event: string }) => e.event !== '$ignored' }
+
+function pageEvent(i: number, ingestedAt: number | undefined, timestamp = ingestedAt ?? L, event = '$pageview') {
+    return {
+        uuid: `u-${i}`,
+        event,
+        distinct_id: `d-${i}`,
+        team_id: 1,
+        timestamp: iso(timestamp),
+        now: iso(Date.now()),
+        sent_at: ingestedAt === undefined ? undefined : iso(ingestedAt),
+        properties: { $$is_historical_export_event: true },
+    } as any
+}
+
+describe('telling the host’s pages from its live batches', () => {
+    it('takes a batch with the historical export marker for a page', () => {
+        expect(isHistoricalBatch([pageEvent(1, L)])).toBe(true)
+    })
+    it('takes a batch of events without a uuid for a page, as older hosts’ rows have none', () => {
+        expect(isHistoricalBatch([{ event: 'x', distinct_id: 'd', properties: {} } as any])).toBe(true)
+    })
+    it('takes a batch of live events (uuid, no marker) for live, and an empty batch for nothing to do', () => {
+        expect(isHistoricalBatch([{ uuid: 'u', event: 'x', distinct_id: 'd', properties: {} } as any])).toBe(false)
+        expect(isHistoricalBatch([])).toBe(false)
+    })
+})
+
+describe('host times', () => {
+    it('reads ClickHouse’s zone-less times as UTC, whatever the machine’s zone', () => {
+        expect(hostTimeMs('2026-12-01 12:00:00.123456')).toBe(L + 123)
+        expect(hostTimeMs('2026-12-01 12:00:00')).toBe(L)
+    })
+    it('reads ISO times with their zone, and nothing from what is not a time', () => {
+        expect(hostTimeMs('2026-12-01T13:00:00+01:00')).toBe(L)
+        expect(hostTimeMs('')).toBeUndefined()
+        expect(hostTimeMs(undefined)).toBeUndefined()
+        expect(hostTimeMs('soon')).toBeUndefined()
+    })
+})
+
+describe('the boundary', () => {
+    it('keeps events ingested before it and leaves those ingested at or after it to the live export, whatever their timestamp', () => {
+        const late = pageEvent(3, L + 5_000, L - 86_400_000) // last week's event, ingested after the boundary
+        const s = selectPage([pageEvent(1, L - 1), pageEvent(2, L), late], L, accepts)
+        expect(s.keep.map((e) => e.uuid)).toEqual(['u-1'])
+        expect(s.live).toBe(2)
+    })
+    it('drops events the app does not export at all, and counts them', () => {
+        const s = selectPage([pageEvent(1, L - 1_000, L - 1_000, '$ignored')], L, accepts)
+        expect({ keep: s.keep.length, ignored: s.ignored }).toEqual({ keep: 0, ignored: 1 })
+    })
+    it('falls back to the event time for a page without ingestion times, and says so', () => {
+        const s = selectPage([pageEvent(1, undefined, L - 1), pageEvent(2, undefined, L + 1)], L, accepts)
+        expect({ keep: s.keep.map((e) => e.uuid), withoutIngestionTime: s.withoutIngestionTime }).toEqual({ keep: ['u-1'], withoutIngestionTime: 2 })
+    })
+    it('marks kept events ingested within the edge window before the boundary for the edge lookup, and no others', () => {
+        const s = selectPage([pageEvent(1, L - EDGE_WINDOW_MS - 1), pageEvent(2, L - EDGE_WINDOW_MS), pageEvent(3, L - 1)], L, accepts)
+        expect(s.nearEdge.map((e) => e.uuid)).toEqual(['u-2', 'u-3'])
+    })
+})
+
+describe('the edge notes of live copies', () => {
+    it('notes a live event captured before the boundary (plus the slack) while the window is open', () => {
+        const e = { ...pageEvent(1, undefined), now: iso(L - 500) }
+        expect(mayPredateBoundary(e, L, L + 1_000)).toBe(true)
+        expect(mayPredateBoundary({ ...e, now: iso(L + EDGE_SLACK_MS - 1) }, L, L + 1_000)).toBe(true)
+    })
+    it('notes nothing captured well after the boundary, and nothing once the window has passed', () => {
+        const e = { ...pageEvent(1, undefined), now: iso(L + EDGE_SLACK_MS) }
+        expect(mayPredateBoundary(e, L, L + 1_000)).toBe(false)
+        expect(mayPredateBoundary({ ...e, now: iso(L - 500) }, L, L + EDGE_WINDOW_MS)).toBe(false)
+    })
+    it('goes by the event time when the host gives no capture time (the monorepo’s onEvent events)', () => {
+        const e = { ...pageEvent(1, undefined, L - 1), now: undefined }
+        expect(mayPredateBoundary(e, L, L + 1_000)).toBe(true)
+    })
+    it('names an event the same on the live path and in a page, ClickHouse time format or ISO', () => {
+        const liveEvent = { event: '$pageview', distinct_id: 'd', timestamp: '2026-12-01T12:00:00.123Z' } as any
+        const fromPage = { event: '$pageview', distinct_id: 'd', timestamp: '2026-12-01 12:00:00.123000' } as any
+        expect(edgeKey(liveEvent)).toBe(edgeKey(fromPage))
+        expect(edgeKey(liveEvent)).not.toBe(edgeKey({ ...liveEvent, distinct_id: 'e' }))
+    })
+})
+
+describe('backfill object names', () => {
+    it('gives the same page the same batch id and time on every run, and another page another id', () => {
+        const page = [pageEvent(1, L - 2_000), pageEvent(2, L - 1_000)]
+        const again = page.map((e) => ({ ...e, now: iso(Date.now() + 1_000) }))
+        expect(pageBatchId(again)).toBe(pageBatchId(page))
+        expect(pageBatchId(page)).toMatch(/^[0-9a-f]{16}$/)
+        expect(pageBatchId(page.slice(1))).not.toBe(pageBatchId(page))
+        expect(pageTime(page)).toBe(L - 2_000)
+    })
+})
