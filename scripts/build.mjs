@@ -45,7 +45,19 @@ const inlineSchemaKeys = {
                 return `[${strings.get(name)}]:`
             })
             if (strings.size === 0 || unknown > 0) throw new Error(`${args.path}: its layout changed (${unknown} computed keys not constants): check the build plugin`)
-            return { contents, loader: 'js' }
+            // The error registries map S3's error codes to the SDK's exception classes for S3RestXmlProtocol, which
+            // is cut below: src/s3-protocol.ts builds the exception itself. Registering is a call, so esbuild would
+            // keep every error class; the registries are left empty instead.
+            let registries = 0
+            const withoutRegistries = contents
+                .replace(/^const \w+_registry = new TypeRegistry\(\w+\);$/gm, () => (registries++, ''))
+                .replace(/^\w+_registry\.registerError\(\w+\$, \w+\);$/gm, () => (registries++, ''))
+                .replace(/^export const errorTypeRegistries = \[[^\]]*\];$/m, () => (registries++, 'export const errorTypeRegistries = [];'))
+            if (registries < 4 || /_registry\b/.test(withoutRegistries)) throw new Error(`${args.path}: its error registries changed: check the build plugin`)
+            // List and map types of strings are written `64 | 0` (list of strings), `128 | 0` (map of strings): esbuild
+            // does not take a bitwise or of two literals as pure and keeps every structure naming one. Folded here.
+            const folded = withoutRegistries.replace(/\b(\d+) \| (\d+)\b/g, (_, a, b) => String(Number(a) | Number(b)))
+            return { contents: folded, loader: 'js' }
         })
     },
 }
@@ -72,6 +84,8 @@ const CUT_MODULES = [
     /hyparquet[\\/]src[\\/]bloom\.js$/,
     // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
+    // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
     // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]classes[\\/]S3Express(IdentityProviderImpl|IdentityCache|IdentityCacheEntry)\.js$/,
 ]

@@ -15,6 +15,7 @@ import * as zlib from 'zlib'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
+import { PutObjectProtocol } from './s3-protocol'
 import { s3EndpointProvider } from './s3-endpoint'
 import { classifyFailure, type S3Failure } from './retry'
 
@@ -188,6 +189,9 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         eventStreamSerdeProvider: noEventStreams,
         s3ExpressIdentityProvider: noS3Express,
         streamHasher: noStreamedBodies,
+        // PutObject's own serde (headers, path, raw body; S3's XML errors): the SDK's S3RestXmlProtocol and its
+        // schema and XML machinery are cut from the bundle (src/s3-protocol.ts says what is kept)
+        protocol: new PutObjectProtocol() as unknown as S3ClientConfig['protocol'],
     })
     // The SigV4 payload hash of a large body is the host's native crypto's, taken while the body was compressed
     // (payload-hash.ts): not the SDK's, which would hash the whole body at once on the event loop.
