@@ -1,7 +1,8 @@
 // Bundles index.ts into dist/index.js, the one file PostHog's plugin-server loads (see shared docs/plugin-server.md):
 // - the AWS SDK is bundled (not on the host's import allowlist); host modules stay external
 // - target es2016 compiles async/await to generators: the host evaluates every awaited call expression twice
-// - the browser build of the SDK (no node http/fs), with the SDK's own pure-JS XML parser instead of DOMParser
+// - the browser build of the SDK (no node http/fs); S3's XML error answers are read by src/s3-protocol.ts (the
+//   sandbox has no DOMParser, and the SDK's XML codec would be ~20 KB more)
 // - the whole file is wrapped in a function: vm2 makes `root`, `global`, ... read-only, so top-level `var root`
 //   in a library would be silently ignored
 // - every worker thread runs the host's Babel over the file at each load (~7 ms and ~0.4 MB of RSS per KB with
@@ -12,16 +13,6 @@ import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'fs'
 import path from 'path'
 
 export const HOST_MODULES = ['zlib', 'crypto', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
-
-const useNodeXmlParser = {
-    name: 'sdk-xml-parser-without-dom',
-    setup(build) {
-        // xml-builder's package.json maps ./xml-parser to a DOMParser version for browsers; the sandbox has none
-        build.onResolve({ filter: /^\.\/xml-parser(\.browser)?(\.js)?$/ }, (args) =>
-            args.resolveDir.includes(`${path.sep}xml-builder${path.sep}`) ? { path: path.join(args.resolveDir, 'xml-parser.js') } : undefined
-        )
-    },
-}
 
 /**
  * client-s3's schemas_0.js describes every S3 operation (~135 KB). esbuild drops the unused ones only if it can see
@@ -86,8 +77,32 @@ const CUT_MODULES = [
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
     // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
+    // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3.ts)
+    /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]commands[\\/]CreateSessionCommand\.js$/,
     // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]classes[\\/]S3Express(IdentityProviderImpl|IdentityCache|IdentityCacheEntry)\.js$/,
+]
+
+/**
+ * Middleware plugins that the client or PutObjectCommand applies to every request but that do nothing for the requests
+ * src/s3.ts sends: each `get...Plugin` export becomes a plugin that adds no middleware (the module's other exports
+ * are cut as above). __tests__/host/bundle-requests.test.ts checks the requests are still those the SDK sends.
+ */
+const IDLE_PLUGIN_MODULES = [
+    // flexible checksums: requestChecksumCalculation WHEN_REQUIRED, PutObject does not require one and we never set
+    // ChecksumAlgorithm (our CRC32 / Content-MD5 are headers of our own); responses are validated only for
+    // ChecksumMode ENABLED, a GetObject member. The middleware would only note two user-agent feature letters.
+    /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/]flexible-checksums[\\/]getFlexibleChecksumsPlugin\.js$/,
+    // Expect: 100-continue for bodies over 2 MB: our request handler never sends it (src/s3.ts withoutExpect)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-expect-continue[\\/]middleware-expect-continue\.js$/,
+    // SSE-C: only for SSECustomerKey / CopySourceSSECustomerKey, which config.ts cannot produce (AES256 or aws:kms)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-ssec[\\/]middleware-ssec\.js$/,
+    // region redirects: only with followRegionRedirects, which we leave off (a wrong region is a fatal PermanentRedirect
+    // with a hint, src/retry.ts)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-region-redirect[\\/]region-redirect-middleware\.js$/,
+    // S3 Express: only for an endpoint whose auth scheme is sigv4-s3express, which src/s3-endpoint.ts never returns;
+    // its signing middleware stands in for the standard one and signs the same way without an S3 Express identity
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]functions[\\/]s3Express(HttpSigning)?Middleware\.js$/,
 ]
 
 /**
@@ -122,6 +137,24 @@ const ownEndpointResolver = {
             contents: `export { s3EndpointProvider as defaultEndpointResolver } from ${JSON.stringify(path.resolve('src/s3-endpoint.ts'))}`,
             loader: 'js',
             resolveDir: path.resolve('src'),
+        }))
+    },
+}
+
+/**
+ * The browser runtime config builds its request handler with `FetchHttpHandler.create(config.requestHandler)`, which
+ * hands back a handler that has `handle` as it is: src/s3.ts always passes its own (the SDK's needs AbortController,
+ * Request and Headers, absent in the sandbox), and its own streamCollector. Only that `create` is kept.
+ */
+const ownRequestHandlerOnly = {
+    name: 'own-request-handler-only',
+    setup(build) {
+        build.onLoad({ filter: /@smithy[\\/]fetch-http-handler[\\/]dist-es[\\/]index\.js$/ }, () => ({
+            contents: [
+                'export const FetchHttpHandler = { create(handler) { if (handler && typeof handler.handle === "function") return handler; throw new Error("FetchHttpHandler was cut from the bundle (scripts/build.mjs): pass a requestHandler") } }',
+                'export const streamCollector = function () { throw new Error("streamCollector was cut from the bundle (scripts/build.mjs): pass a streamCollector") }',
+            ].join('\n'),
+            loader: 'js',
         }))
     },
 }
@@ -165,8 +198,19 @@ const cutUnusedSdkModules = {
                 ]
                 return { contents: `export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, loader: 'js' }
             }
-            if (!CUT_MODULES.some((re) => re.test(args.path))) return undefined
+            const idlePlugins = IDLE_PLUGIN_MODULES.some((re) => re.test(args.path))
+            if (!idlePlugins && !CUT_MODULES.some((re) => re.test(args.path))) return undefined
             const names = exportNames(readFileSync(args.path, 'utf8'))
+            if (idlePlugins) {
+                const plugins = names.filter((name) => /^get\w+Plugin$/.test(name))
+                if (plugins.length === 0) throw new Error(`${args.path}: no get...Plugin export: check the build plugin`)
+                const rest = names.filter((name) => !plugins.includes(name))
+                const body = [
+                    ...plugins.map((name) => `export const ${name} = () => ({ applyToStack() {} })`),
+                    ...rest.map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`),
+                ]
+                return { contents: body.join('\n'), loader: 'js' }
+            }
             // one short message per export: the name says what was reached, the file says why it was cut
             const body = names.map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`).join('\n')
             return { contents: body || 'export {}', loader: 'js' }
@@ -186,7 +230,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
