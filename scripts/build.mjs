@@ -77,6 +77,8 @@ const CUT_MODULES = [
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
     // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
+    // only the SDK's request log filters input through the schema, and that log is idle (IDLE_PLUGIN_MODULES)
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]smithy-client[\\/]schemaLogFilter\.js$/,
     // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3.ts)
     /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]commands[\\/]CreateSessionCommand\.js$/,
     // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
@@ -100,6 +102,9 @@ const IDLE_PLUGIN_MODULES = [
     // region redirects: only with followRegionRedirects, which we leave off (a wrong region is a fatal PermanentRedirect
     // with a hint, src/retry.ts)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-region-redirect[\\/]region-redirect-middleware\.js$/,
+    // the SDK's request log: the client's logger is the SDK's NoOpLogger (src/s3.ts sets none), so nothing is logged;
+    // our own code reports outcomes (src/report.ts). Its log filter (schemaLogFilter) is cut with it.
+    /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]middleware-logger[\\/]loggerMiddleware\.js$/,
     // S3 Express: only for an endpoint whose auth scheme is sigv4-s3express, which src/s3-endpoint.ts never returns;
     // its signing middleware stands in for the standard one and signs the same way without an S3 Express identity
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]functions[\\/]s3Express(HttpSigning)?Middleware\.js$/,
@@ -156,6 +161,59 @@ const ownRequestHandlerOnly = {
             ].join('\n'),
             loader: 'js',
         }))
+    },
+}
+
+/**
+ * Modules replaced by a smaller one that gives the same answers for our PutObject, each with its reason.
+ */
+const SMALLER_MODULES = [
+    {
+        // The retry middleware parses Retry-After into a hint for the SDK's retry strategy; ours is a single attempt
+        // that never reads it (src/s3.ts singleAttempt): our uploader reads Retry-After itself (src/s3.ts toFailure).
+        // The HTTP-date parser it needs is ~4 KB.
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]parseRetryAfterHeader\.js$/,
+        contents: 'export function parseRetryAfterHeader() { return undefined }\nexport function getRetryAfterHint() { return undefined }',
+    },
+    {
+        // With the SDK's protocol and log filter cut, the only use left of the schema reader (~5 KB) is the command's
+        // question whether an operation has an event-stream member (a streaming union or structure). This answers
+        // exactly that from the same schema tuples; any other use fails loudly.
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]schema[\\/]schemas[\\/]NormalizedSchema\.js$/,
+        contents: `
+const resolve = (s) => (typeof s === 'function' ? s() : s)
+const isStruct = (s) => Array.isArray(s) && (s[0] === 3 || s[0] === -3 || s[0] === 4)
+const traitsOf = (t) => (t && typeof t === 'object' ? t : {})
+export class NormalizedSchema {
+    static of(schema) { return new NormalizedSchema(resolve(schema)) }
+    constructor(schema) { this.schema = schema }
+    getEventStreamMember() {
+        const s = this.schema
+        if (!isStruct(s)) return ''
+        const names = s[4] || []
+        for (let i = 0; i < names.length; i++) {
+            const entry = s[5][i]
+            const [ref, traits] = Array.isArray(entry) && entry.length === 2 ? entry : [entry, 0]
+            const target = resolve(ref)
+            if (isStruct(target) && (traitsOf(traits).streaming || traitsOf(target[3]).streaming)) return names[i]
+        }
+        return ''
+    }
+}
+export const isStaticSchema = (sc) => Array.isArray(sc) && sc.length >= 5
+export const simpleSchemaCacheN = []
+export const simpleSchemaCacheS = {}
+`,
+    },
+]
+
+const smallerModules = {
+    name: 'smaller-modules',
+    setup(build) {
+        build.onLoad({ filter: /node_modules[\\/]@smithy[\\/].*\.js$/ }, (args) => {
+            const replacement = SMALLER_MODULES.find((m) => m.file.test(args.path))
+            return replacement ? { contents: replacement.contents, loader: 'js' } : undefined
+        })
     },
 }
 
@@ -230,7 +288,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, smallerModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
