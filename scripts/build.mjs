@@ -79,6 +79,8 @@ const CUT_MODULES = [
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
     // only the SDK's request log filters input through the schema, and that log is idle (IDLE_PLUGIN_MODULES)
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]smithy-client[\\/]schemaLogFilter\.js$/,
+    // signerConstructor: the SDK's SignatureV4 (src/s3.ts); the multi-region wrapper only adds SigV4a and S3 Express
+    /@aws-sdk[\\/]signature-v4-multi-region[\\/]dist-es[\\/]SignatureV4MultiRegion\.js$/,
     // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3.ts)
     /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]commands[\\/]CreateSessionCommand\.js$/,
     // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
@@ -205,14 +207,34 @@ export const simpleSchemaCacheN = []
 export const simpleSchemaCacheS = {}
 `,
     },
+    {
+        // The partition table answers src/s3-endpoint.ts which DNS suffix a region has (its only reader now that S3's
+        // endpoint rules are ours); each region's English description is never read.
+        file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]util-endpoints[\\/]lib[\\/]aws[\\/]partitions\.js$/,
+        transform(source) {
+            const before = (source.match(/"description":/g) || []).length
+            const out = source.replace(/\{\s*"description": "[^"\\]*"\s*\}/g, '{}')
+            if (before === 0 || /"description":/.test(out)) throw new Error('partitions.js: its layout changed: check the build plugin')
+            return out
+        },
+    },
+    {
+        // Parquet bloom filters: src/parquet.ts asks for none, so the writer only checks each column has none
+        file: /hyparquet-writer[\\/]src[\\/]bloom\.js$/,
+        contents: [
+            'export function writeBlooms(writer, pageIndexes) { for (const p of pageIndexes) if (p.bloomFilter) throw new Error("Parquet bloom filters were cut from the bundle (scripts/build.mjs)") }',
+            'export class BloomBuilder { constructor() { throw new Error("Parquet bloom filters were cut from the bundle (scripts/build.mjs)") } }',
+        ].join('\n'),
+    },
 ]
 
 const smallerModules = {
     name: 'smaller-modules',
     setup(build) {
-        build.onLoad({ filter: /node_modules[\\/]@smithy[\\/].*\.js$/ }, (args) => {
+        build.onLoad({ filter: /node_modules[\\/](@smithy|@aws-sdk|hyparquet-writer)[\\/].*\.js$/ }, (args) => {
             const replacement = SMALLER_MODULES.find((m) => m.file.test(args.path))
-            return replacement ? { contents: replacement.contents, loader: 'js' } : undefined
+            if (!replacement) return undefined
+            return { contents: replacement.transform ? replacement.transform(readFileSync(args.path, 'utf8')) : replacement.contents, loader: 'js' }
         })
     },
 }

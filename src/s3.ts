@@ -9,6 +9,7 @@
  */
 import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
+import { SignatureV4 } from '@smithy/signature-v4'
 import type { HttpRequest } from '@smithy/types'
 import { createHash } from 'crypto'
 import * as zlib from 'zlib'
@@ -185,6 +186,9 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         sha256: HostSha256,
         md5: HostMd5,
         sha1: HostSha1,
+        // the SDK's SigV4 signer itself: S3's default wraps it to add SigV4a (signing region '*', which needs the CRT
+        // and our endpoints never ask for) and S3 Express sessions (refused); both are cut from the bundle
+        signerConstructor: SignatureV4,
         endpointProvider: s3EndpointProvider as unknown as S3ClientConfig['endpointProvider'],
         eventStreamSerdeProvider: noEventStreams,
         s3ExpressIdentityProvider: noS3Express,
