@@ -1,5 +1,6 @@
 /**
- * The only module that imports the AWS SDK. It builds the client and sends one PutObject; it never retries
+ * The S3 client: with its protocol (s3-protocol.ts) and endpoint provider (s3-endpoint.ts), the only modules that
+ * import the AWS SDK. It builds the client and sends one PutObject; it never retries
  * (retry.ts decides, the uploader waits) and never throws: every answer is a typed outcome.
  *
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
