@@ -114,10 +114,12 @@ const IDLE_PLUGIN_MODULES = [
 
 /**
  * Modules whose class is built but whose work never runs for PutObject: replaced by a class that can be built and
- * configured and throws if asked to work. The XML serializer writes request bodies of structure members; every
- * PutObject member is a header or the raw Body (HttpBindingProtocol never hands one to it).
+ * configured and throws if asked to work.
  */
-const IDLE_CLASSES = [{ file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]protocols[\\/]xml[\\/]XmlShapeSerializer\.js$/, name: 'XmlShapeSerializer', idle: ['setSerdeContext'], cut: ['write', 'flush'] }]
+const IDLE_CLASSES = [
+    // SigV4's header formatter encodes the headers of event-stream messages it signs: PutObject sends none
+    { file: /@smithy[\\/]signature-v4[\\/]dist-es[\\/]HeaderFormatter\.js$/, name: 'HeaderFormatter', idle: [], cut: ['format'], alsoCut: ['Int64'] },
+]
 
 /** The names a module exports, read from its source (dist-es files are plain ES modules). */
 function exportNames(source) {
@@ -176,6 +178,13 @@ const SMALLER_MODULES = [
         // The HTTP-date parser it needs is ~4 KB.
         file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]parseRetryAfterHeader\.js$/,
         contents: 'export function parseRetryAfterHeader() { return undefined }\nexport function getRetryAfterHint() { return undefined }',
+    },
+    {
+        // The retry middleware classifies each failure (throttling, transient, server, client) for the SDK's retry
+        // strategy; ours is a single attempt that rejects whatever the class (src/s3.ts singleAttempt), and our own
+        // policy classifies (src/retry.ts). Every test answers "no".
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]service-error-classification[\\/]service-error-classification\.js$/,
+        transform: (source) => exportNames(source).map((name) => `export const ${name} = () => false`).join('\n'),
     },
     {
         // With the SDK's protocol and log filter cut, the only use left of the schema reader (~5 KB) is the command's
@@ -276,7 +285,8 @@ const cutUnusedSdkModules = {
                     ...idle.idle.map((m) => `${m}() {}`),
                     ...idle.cut.map((m) => `${m}() { throw new Error(${JSON.stringify(`${idle.name}.${m} was cut from the bundle (scripts/build.mjs)`)}) }`),
                 ]
-                return { contents: `export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, loader: 'js' }
+                const others = (idle.alsoCut ?? []).map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`)
+                return { contents: [`export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, ...others].join('\n'), loader: 'js' }
             }
             const idlePlugins = IDLE_PLUGIN_MODULES.some((re) => re.test(args.path))
             if (!idlePlugins && !CUT_MODULES.some((re) => re.test(args.path))) return undefined
