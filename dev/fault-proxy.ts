@@ -33,7 +33,7 @@ export type Fault =
 export type FaultKind = Fault['kind']
 
 /** `requestNo` counts from 1 over the proxy's life; `now` is the proxy's clock (epoch ms). */
-export type Schedule = (requestNo: number, now: number) => Fault
+export type Schedule = (requestNo: number, now: number, request?: { method: string; path: string }) => Fault
 
 export const PASS: Fault = { kind: 'pass' }
 export const faults = {
@@ -110,6 +110,8 @@ export interface ProxyRecord {
     fault: FaultKind
     /** the status S3 (or the proxy) answered with; undefined when no answer was sent */
     status?: number
+    /** proxy clock when the exchange ended (answer sent, or connection gone): with `at`, when it was on the wire */
+    endedAt?: number
 }
 
 export interface FaultProxyStats {
@@ -208,10 +210,11 @@ export async function startFaultProxy(opts: { upstream: string; schedule?: Sched
     const server = http.createServer((req, res) => {
         const n = ++stats.requests
         const at = now()
-        let fault = inOutage() ? faults.refuse() : schedule(n, at)
+        let fault = inOutage() ? faults.refuse() : schedule(n, at, { method: req.method ?? '', path: req.url ?? '' })
         if (closing) fault = faults.refuse()
         const record: ProxyRecord = { n, at, method: req.method ?? '', path: req.url ?? '', fault: fault.kind }
         if (log.length < LOG_LIMIT) log.push(record)
+        res.on('close', () => (record.endedAt = now()))
         count(fault.kind)
         switch (fault.kind) {
             case 'pass':

@@ -11,7 +11,7 @@
  * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
  * (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
-import { createCompressor, type Compressor, type MemoryListener } from './compression'
+import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type MemoryListener } from './compression'
 import type { Compression } from './config'
 
 /** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
@@ -45,6 +45,8 @@ export class OpenBatch {
     private pendingHeld = 0
     /** created with the first chunk handed over */
     private compressor?: Compressor
+    /** size of a body compressed at once (compressNow) */
+    private body = 0
     private sealed = false
 
     constructor(
@@ -78,7 +80,7 @@ export class OpenBatch {
 
     /** bytes held now (the fixed overhead only while open) */
     memoryBytes(): number {
-        return this.pendingHeld + (this.compressor ? this.compressor.memoryBytes() : 0) + (this.sealed ? 0 : BATCH_OVERHEAD_BYTES)
+        return this.pendingHeld + (this.compressor ? this.compressor.memoryBytes() : this.body) + (this.sealed ? 0 : BATCH_OVERHEAD_BYTES)
     }
 
     /** Close the batch: resolves with the compressed body. Adding afterwards is a bug, so it throws. */
@@ -86,9 +88,28 @@ export class OpenBatch {
         if (this.sealed) throw new Error('OpenBatch.seal called twice')
         this.sealed = true
         this.onChange(-BATCH_OVERHEAD_BYTES)
+        if (!this.compressor && this.pendingBytes <= SMALL_BODY_BYTES) return this.compressNow()
         if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
         this.handOver()
         return this.compressor.end()
+    }
+
+    /** A small batch that never started a stream: compressed in one go, so it holds no stream state (compression.ts). */
+    private compressNow(): Promise<Buffer> {
+        const text = this.pending
+        const held = this.pendingHeld
+        this.pending = ''
+        this.pendingHeld = 0
+        this.pendingBytes = 0
+        try {
+            const body = compressSmall(this.compression, Buffer.from(text, 'utf8'), this.level)
+            this.body = body.length
+            this.onChange(body.length - held)
+            return Promise.resolve(body)
+        } catch (error) {
+            this.onChange(-held)
+            return Promise.reject(error)
+        }
     }
 
     private handOver(): void {

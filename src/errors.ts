@@ -37,3 +37,12 @@ export class ClosedError extends Error {
         this.name = 'ClosedError'
     }
 }
+
+/**
+ * The host races every `.then` and `await` of the app against its task timeout (30 s) and rejects the race with a
+ * TimeoutError ("Script execution timed out after promise waited for 30 seconds") while the promise itself runs on.
+ */
+export function isHostTimeout(error: unknown): boolean {
+    const e = error as { name?: string; message?: string } | undefined
+    return !!e && (e.name === 'TimeoutError' || /timed out/i.test(String(e.message)))
+}

@@ -30,6 +30,7 @@ import { Reporter, type Logger } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
 import type { ObjectStore, PutOutcome } from './s3'
 import type { SpillableBatch, SpillOutcome } from './spill'
+import { isHostTimeout } from './errors'
 
 export type { Logger } from './report'
 
@@ -80,6 +81,12 @@ export interface SealedBatch {
 
 /** Hand a batch to durable storage (PostHog's job queue): how many of its events were accepted, how many refused. */
 export type Spill = (batch: SpillableBatch) => Promise<SpillOutcome>
+
+/**
+ * Bookkeeping of one sealed batch until it is stored: its key, metadata, promises and closures (measured ~2.1 KB a
+ * batch with 2,400 small batches queued). Counted so that many small batches are bounded like a few large ones.
+ */
+export const SEALED_BATCH_OVERHEAD_BYTES = 2048
 
 /** Share of the memory limit open batches may hold before the least recently used one is sealed. */
 export const OPEN_SHARE = 0.5
@@ -163,7 +170,7 @@ export class Exporter {
     /** sealed batches not yet stored, oldest first; the head is the one being uploaded or waiting to retry */
     private readonly queue: SealedBatch[] = []
     /** the upload in flight: at most one, so uploads never overlap and order is kept; cleared only once its PUT settled */
-    private inflight?: { batch: SealedBatch; done: Promise<void> }
+    private inflight?: { batch: SealedBatch; done: Promise<unknown> }
     /** wakes the pump when the head batch's backoff has passed */
     private retryTimer?: Cancel
     private retryTimerAt = 0
@@ -435,6 +442,8 @@ export class Exporter {
         const now = this.opts.now()
         this.move(entry.holding, 'queued')
         const sealed = open.seal()
+        entry.holding.bytes += SEALED_BATCH_OVERHEAD_BYTES
+        this.bytes.queued += SEALED_BATCH_OVERHEAD_BYTES
         const batch: SealedBatch = {
             key: this.layout.render({ partition, sealedAt: new Date(now), batchId: batchId(this.opts.randomBytes(8)) }),
             events: open.events,
@@ -456,7 +465,12 @@ export class Exporter {
         }
         batch.ready = sealed.body
             .then(
-                (body) => this.gotBody(batch, body, sealed.keptBytes),
+                (body) => {
+                    this.gotBody(batch, body, sealed.keptBytes)
+                    // a Parquet body is made at seal and held beside its rows: the limit must hold then too, not
+                    // only at the next event
+                    if (sealed.keptBytes > 0) this.enforceMemoryLimit()
+                },
                 (error: unknown) => this.recover(batch, error)
             )
             .then(() => {
@@ -470,7 +484,7 @@ export class Exporter {
     /** The batch's memory is now its body (JSON lines: the compressor's output, already counted) plus what it keeps. */
     private gotBody(batch: SealedBatch, body: Buffer, keptBytes: number): void {
         batch.body = body
-        const target = body.length + keptBytes
+        const target = body.length + keptBytes + SEALED_BATCH_OVERHEAD_BYTES
         if (batch.holding.place !== 'gone') this.bytes[batch.holding.place] += target - batch.holding.bytes
         batch.holding.bytes = target
     }
@@ -529,13 +543,14 @@ export class Exporter {
         }
         const attempt = this.upload(next)
         const done = attempt.finished.then(
-            () => this.settle(next),
+            () => this.afterAttempt(next),
             (error: unknown) => {
-                if (isHostTimeout(error) && !attempt.settled()) {
-                    // The host's 30 s promise race cut our wait, but the PUT may still be on the wire: keep it "in
-                    // flight" until it settles (its own 25 s deadline ends it), so two uploads never overlap.
-                    this.inflight = { batch: next, done: attempt.wire.then(() => this.settle(next), () => this.settle(next)) }
-                    return
+                if (isHostTimeout(error)) {
+                    // The host's 30 s promise race cut our wait. Its outcome is not heard: the batch is tried again
+                    // under its key, once nothing of this attempt is on the wire any more (afterAttempt). A body
+                    // still being made is not uploaded by this attempt.
+                    attempt.abandon()
+                    return this.afterAttempt(next)
                 }
                 // upload() turns every S3 outcome into state; reaching here is a bug: report it, keep the batch
                 this.reporter.report('internal', `S3 Export: unexpected error while uploading ${next.key}: ${String(error)}`)
@@ -547,35 +562,38 @@ export class Exporter {
         this.inflight = { batch: next, done }
     }
 
+    /**
+     * An attempt is over for us; the next may start once its requests have ended. The host's promise timeout (on
+     * our wait, or on a step inside the SDK) can end the wait while the PUT goes on (its own 25 s deadline ends it):
+     * until then it stays "in flight", so two uploads never overlap. `.finally` is not one of the host's guarded
+     * steps (only `.then` and `await` are), so it runs whenever the request ends.
+     */
+    private afterAttempt(batch: SealedBatch): void {
+        const onTheWire = this.opts.store.onTheWire?.()
+        if (onTheWire) this.inflight = { batch, done: onTheWire.finally(() => this.settle(batch)) }
+        else this.settle(batch)
+    }
+
     private settle(batch: SealedBatch): void {
         if (this.inflight?.batch === batch) this.inflight = undefined
         this.pump()
     }
 
     /**
-     * One attempt: wait for the body, PUT it, turn the outcome into state. `wire` settles when the PUT does (its
-     * handlers were attached when it started, so their host guard runs from then, not from the body's wait).
+     * One attempt: wait for the body, PUT it, turn the outcome into state. `abandon()`: the attempt was given up
+     * (the host's guard cut the wait); a body that comes after that is not uploaded by it.
      */
-    private upload(batch: SealedBatch): { finished: Promise<void>; wire: Promise<void>; settled: () => boolean } {
-        let settled = false
-        let wireDone: () => void = () => undefined
-        const wire = new Promise<void>((resolve) => (wireDone = resolve))
+    private upload(batch: SealedBatch): { finished: Promise<void>; abandon: () => void } {
+        let abandoned = false
         const finished = batch.ready.then(() => {
-            if (batch.unusable !== undefined) {
-                settled = true
-                wireDone()
-                this.setAside(batch)
-                return
-            }
+            // given up while the body was still being made (the host's guard cut the wait): a later attempt uploads it
+            if (abandoned) return
+            if (batch.unusable !== undefined) return this.setAside(batch)
             return this.opts.store
                 .put({ key: batch.key, body: batch.body!, contentType: batch.file.contentType, contentEncoding: batch.file.contentEncoding, metadata: batch.metadata })
-                .then((outcome) => {
-                    settled = true
-                    wireDone()
-                    this.onOutcome(batch, outcome)
-                })
+                .then((outcome) => this.onOutcome(batch, outcome))
         })
-        return { finished, wire, settled: () => settled }
+        return { finished, abandon: () => void (abandoned = true) }
     }
 
     private setAside(batch: SealedBatch): void {
@@ -758,8 +776,3 @@ export class Exporter {
     }
 }
 
-/** The host races every promise step against 30 s and rejects with a TimeoutError ("... timed out ..."). */
-function isHostTimeout(error: unknown): boolean {
-    const e = error as { name?: string; message?: string } | undefined
-    return !!e && (e.name === 'TimeoutError' || /timed out/i.test(String(e.message)))
-}

@@ -37,6 +37,11 @@ export type PutOutcome =
 /** What the rest of the app knows about S3: one verb. A fake is a few lines. */
 export interface ObjectStore {
     put(request: PutObjectRequest): Promise<PutOutcome>
+    /**
+     * Settles when every request out now has ended; undefined when none is. The host's promise timeout can end our
+     * wait for a PUT while the PUT itself goes on: this is how to know it has really ended.
+     */
+    onTheWire?(): Promise<unknown> | undefined
 }
 
 type FetchLike = (url: string, init: Record<string, unknown>) => Promise<{
@@ -77,6 +82,14 @@ class FetchRequestHandler {
         private readonly timeoutFor: (bodyBytes: number) => number = requestTimeoutMs
     ) {}
 
+    /** requests sent and not yet answered (or failed) */
+    private readonly wires = new Set<Promise<unknown>>()
+
+    /** settles when every request out now has ended; undefined when none is */
+    onTheWire(): Promise<unknown> | undefined {
+        return this.wires.size === 0 ? undefined : Promise.all([...this.wires])
+    }
+
     handle(request: HttpRequest): Promise<{ response: HttpResponse }> {
         const query = buildQueryString(request.query || {})
         const port = request.port ? `:${request.port}` : ''
@@ -94,7 +107,13 @@ class FetchRequestHandler {
         if (typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function') {
             init.signal = AbortSignal.timeout(timeout)
         }
-        return this.fetchFn(url, init).then((res) =>
+        const fetching = this.fetchFn(url, init)
+        // heard through `.catch` and `.finally`, which the host's promise guard leaves alone (it rewrites `.then`):
+        // a request counts as out until it really ends, even after the host stopped waiting for it
+        const wire: Promise<unknown> = fetching.catch(() => undefined)
+        this.wires.add(wire)
+        wire.finally(() => this.wires.delete(wire))
+        return fetching.then((res) =>
             res.text().then((text) => {
                 const headers: Record<string, string> = {}
                 res.headers.forEach((value, name) => {
@@ -168,6 +187,7 @@ const noS3Express = {
 const noStreamedBodies = (() => Promise.reject(new Error('S3 Export sends no streamed bodies (cut from the bundle)'))) as unknown as S3ClientConfig['streamHasher']
 
 export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
+    const handler = new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s), deps.timeoutMs)
     const client = new S3Client({
         region: config.region || 'us-east-1',
         endpoint: config.endpoint,
@@ -179,7 +199,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         // newer SDKs add CRC32 headers that R2, B2 and older MinIO reject (aws-sdk-js-v3 #6810)
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
-        requestHandler: new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s), deps.timeoutMs),
+        requestHandler: handler,
         // our handler answers with bytes already; the browser default would look for a ReadableStream
         streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8Bytes(body == null ? '' : String(body))),
         // The SDK's defaults for these are cut from the bundle (scripts/build.mjs): hashes from the host's crypto,
@@ -212,6 +232,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     )
 
     return {
+        onTheWire: () => handler.onTheWire(),
         put(request) {
             const command = new PutObjectCommand({
                 Bucket: config.bucket,

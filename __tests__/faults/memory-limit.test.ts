@@ -65,20 +65,21 @@ describe('past the memory limit with S3 down', () => {
             bucket: 'memory-queue-refuses',
             schedule: () => ({ kind: 'pass' }),
             scale: 1000,
-            count: 3000,
+            // enough to pass the limit during the outage (~0.5 MB: 3,000 events compress to less)
+            count: 8000,
             during: (_clock, x) => {
                 rig.proxy.outage()
                 x.jobs.refuse = true
                 refused = true
             },
             onChunk: (sent) => {
-                if (sent === 3000) rig.proxy.outage(0)
+                if (sent === 8000) rig.proxy.outage(0)
             },
         })
         expect(refused).toBe(true)
         const { stats } = r.x.exporter
         expect(stats.dropped).toBeGreaterThan(0)
-        expect(r.tally.stored + stats.dropped).toBe(3000)
+        expect(r.tally.stored + stats.dropped).toBe(8000)
         expect(r.tally.duplicated).toBe(0)
         expect(r.x.log.matching(/job queue refused them/, 'error').length).toBeGreaterThanOrEqual(1)
     })

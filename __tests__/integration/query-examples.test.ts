@@ -23,8 +23,13 @@ function readmeSql(marker: string): string {
 }
 
 let s3: Awaited<ReturnType<typeof withS3>>
+/** both layouts exported once, before any test: each test reads them, none depends on another having run */
+let original: { dir: string; keys: string[] }
+let hive: { dir: string; keys: string[] }
 beforeAll(async () => {
     s3 = await withS3(['query-original', 'query-hive'])
+    original = await exportAndMirror('query-original', {})
+    hive = await exportAndMirror('query-hive', { keyLayout: 'hive' })
 })
 afterAll(async () => {
     await s3.close()
@@ -67,13 +72,13 @@ function locationPattern(ddl: string): { location: string; pattern: RegExp } {
 
 describe('the README query examples', () => {
     it('counts every event by name with the DuckDB query for the original layout', async () => {
-        const { dir } = await exportAndMirror('query-original', {})
+        const { dir } = original
         const rows = await duckdb(readmeSql('duckdb: original layout').replace(BUCKET_URL, `${dir}/my-posthog-archive/`))
         expect(Object.fromEntries(rows.map((r) => [r.event, Number(r.events)]))).toEqual({ $pageview: 80, signup: 80, order_placed: 80 })
     })
 
     it('counts events per event hour with the DuckDB query for the Hive layout', async () => {
-        const { dir } = await exportAndMirror('query-hive', { keyLayout: 'hive' })
+        const { dir } = hive
         const rows = await duckdb(readmeSql('duckdb: hive layout').replace(BUCKET_URL, `${dir}/my-posthog-archive/`))
         expect(rows.map((r) => [r.year, r.month, r.day, r.hour, Number(r.events)].join(' '))).toEqual([
             '2026 11 25 08 60',
@@ -84,7 +89,7 @@ describe('the README query examples', () => {
     })
 
     it('points the Athena table for the original layout at every key the app wrote, one dt partition per upload day', async () => {
-        const keys = (await listKeys(s3.client, 'query-original')).filter((k) => !k.endsWith(WRITE_CHECK_NAME))
+        const { keys } = original
         const { location, pattern } = locationPattern(readmeSql('athena: original layout'))
         expect(keys.length).toBeGreaterThan(0)
         for (const key of keys) {
@@ -96,7 +101,7 @@ describe('the README query examples', () => {
     })
 
     it('points the Athena table for the Hive layout at every key the app wrote, partitioned by event hour', async () => {
-        const keys = (await listKeys(s3.client, 'query-hive')).filter((k) => !k.endsWith(WRITE_CHECK_NAME))
+        const { keys } = hive
         const { location, pattern } = locationPattern(readmeSql('athena: hive layout'))
         const hours = keys.map((key) => {
             expect(key.startsWith(location)).toBe(true)

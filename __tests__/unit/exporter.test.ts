@@ -8,7 +8,7 @@ import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import type { Config } from '../../src/config'
 import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
 import { encodeEvent, utf8Length } from '../../src/events'
-import { Exporter, LATE_SEAL_MS, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { LAYOUTS } from '../../src/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
 import { backoffMs } from '../../src/retry'
@@ -618,8 +618,9 @@ describe('Exporter', () => {
             const events = Array.from({ length: 30 }, (_, i) => ({ ...makeEvent(10 + i, { padBytes: 200 }), properties: { i: 10 + i, pad: 'x'.repeat(200) } }))
             const bytes = lineBytes(events[0])
             expect(events.every((e) => lineBytes(e) === bytes)).toBe(true)
-            // 3 events per batch; room for exactly 3 full batches (and an open batch's bookkeeping), not one event more
-            const h = setup({ compression: 'none', maxBatchBytes: 3 * bytes, bufferLimitBytes: 9 * bytes + BATCH_OVERHEAD_BYTES }, { spill })
+            // 3 events per batch; room for exactly 3 full sealed batches (with their bookkeeping, and an open batch's),
+            // not one event more
+            const h = setup({ compression: 'none', maxBatchBytes: 3 * bytes, bufferLimitBytes: 9 * bytes + 3 * SEALED_BATCH_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES }, { spill })
             h.store.script.push('hold')
             return { ...h, events, bytes }
         }
@@ -638,7 +639,7 @@ describe('Exporter', () => {
             expect(batches[0].key).not.toBe(store.requests[0].key)
             await waitFor(() => exporter.stats.spilled === 3, 'the spill count')
             expect(exporter.memoryBytes()).toBeLessThanOrEqual(config.bufferLimitBytes)
-            expect(exporter.memoryBytes()).toBe(7 * bytes + PENDING_LINE_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES) // 2 sealed batches + the open one
+            expect(exporter.memoryBytes()).toBe(7 * bytes + 2 * SEALED_BATCH_OVERHEAD_BYTES + PENDING_LINE_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES) // 2 sealed batches + the open one
             expect(exporter.stats.dropped).toBe(0)
 
             store.release()
@@ -849,7 +850,7 @@ describe('Exporter with layouts and selection', () => {
 
         it('seals the least recently used partition when open batches pass half the memory limit', async () => {
             // ASCII only (a byte a character while buffered), two-digit numbers so every line has the same length
-            const events = Array.from({ length: 12 }, (_, i) => ({ ...makeEvent(10 + i, { name: `e${i % 4}` }), properties: { i: 10 + i, pad: 'x'.repeat(400) } }))
+            const events = Array.from({ length: 12 }, (_, i) => ({ ...makeEvent(10 + i, { name: `e${i % 4}` }), properties: { i: 10 + i, pad: 'x'.repeat(2000) } }))
             const bytes = lineBytes(events[0])
             const perEvent = bytes + PENDING_LINE_OVERHEAD_BYTES + BATCH_OVERHEAD_BYTES
             // room for 4 one-event open batches in the open half of the limit
@@ -859,9 +860,14 @@ describe('Exporter with layouts and selection', () => {
             exporter.add(events[4]) // e0 again: e0 is now the most recent, e1 the least
             await waitFor(() => store.requests.length === 1, 'the early seal')
             expect(store.requests[0].key).toMatch(/^exports\/event=e1\//)
-            for (const e of events.slice(5)) exporter.add(e)
+            // one event per turn, as the host calls onEvent: the early seals upload in between, nothing is dropped
+            for (const e of events.slice(5)) {
+                exporter.add(e)
+                await settle()
+            }
             await exporter.flush()
             expectEachExactlyOnce(store.requests, events.map((e) => e.uuid))
+            expect(exporter.stats.dropped).toBe(0)
         })
     })
 
