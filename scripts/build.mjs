@@ -191,30 +191,7 @@ const SMALLER_MODULES = [
         // question whether an operation has an event-stream member (a streaming union or structure). This answers
         // exactly that from the same schema tuples; any other use fails loudly.
         file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]schema[\\/]schemas[\\/]NormalizedSchema\.js$/,
-        contents: `
-const resolve = (s) => (typeof s === 'function' ? s() : s)
-const isStruct = (s) => Array.isArray(s) && (s[0] === 3 || s[0] === -3 || s[0] === 4)
-const traitsOf = (t) => (t && typeof t === 'object' ? t : {})
-export class NormalizedSchema {
-    static of(schema) { return new NormalizedSchema(resolve(schema)) }
-    constructor(schema) { this.schema = schema }
-    getEventStreamMember() {
-        const s = this.schema
-        if (!isStruct(s)) return ''
-        const names = s[4] || []
-        for (let i = 0; i < names.length; i++) {
-            const entry = s[5][i]
-            const [ref, traits] = Array.isArray(entry) && entry.length === 2 ? entry : [entry, 0]
-            const target = resolve(ref)
-            if (isStruct(target) && (traitsOf(traits).streaming || traitsOf(target[3]).streaming)) return names[i]
-        }
-        return ''
-    }
-}
-export const isStaticSchema = (sc) => Array.isArray(sc) && sc.length >= 5
-export const simpleSchemaCacheN = []
-export const simpleSchemaCacheS = {}
-`,
+        contents: readFileSync(new URL('./stand-ins/NormalizedSchema.js', import.meta.url), 'utf8'),
     },
     {
         // The partition table answers src/s3-endpoint.ts which DNS suffix a region has (its only reader now that S3's
