@@ -311,8 +311,27 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
     return { code: wrapped, metafile: result.metafile }
 }
 
+/** What the bundle is made of (esbuild's metafile): KB per package (submodule for @smithy/core, @aws-sdk/core) and per file. */
+export function describeMetafile(metafile, topFiles = 25) {
+    const inputs = Object.entries(Object.values(metafile.outputs)[0].inputs).map(([file, info]) => [file, info.bytesInOutput])
+    const groups = new Map()
+    for (const [file, bytes] of inputs) {
+        const m = /node_modules\/((?:@[^/]+\/)?[^/]+)(\/dist-es\/submodules\/[^/]+)?/.exec(file)
+        const group = m ? m[1] + (m[2] ?? '') : 'our own code'
+        groups.set(group, (groups.get(group) ?? 0) + bytes)
+    }
+    const kb = (bytes) => (bytes / 1024).toFixed(1).padStart(6)
+    const byGroup = [...groups].sort((a, b) => b[1] - a[1]).map(([group, bytes]) => `${kb(bytes)} KB  ${group}`)
+    const byFile = inputs.sort((a, b) => b[1] - a[1]).slice(0, topFiles).map(([file, bytes]) => `${kb(bytes)} KB  ${file.replace(/^.*node_modules\//, '')}`)
+    return ['by package:', ...byGroup, `largest ${topFiles} files:`, ...byFile].join('\n')
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-    if (process.argv.includes('--check')) {
+    if (process.argv.includes('--meta')) {
+        // what each package and file adds to the bundle, after minification: where to look for the next cut
+        const { code, metafile } = await build({ write: false })
+        console.log(`dist/index.js would be ${(code.length / 1024).toFixed(0)} KB\n${describeMetafile(metafile)}`)
+    } else if (process.argv.includes('--check')) {
         // exit 1 when the committed bundle is not what the sources build: PostHog loads dist/index.js, not index.ts
         const { code } = await build({ write: false })
         const committed = existsSync('dist/index.js') ? readFileSync('dist/index.js', 'utf8') : ''
