@@ -6,6 +6,7 @@
  *
  *   pass                  forward as is
  *   error                 answer an S3-style XML error (500 InternalError, 503 SlowDown, 429, 403 ...), optional Retry-After
+ *   answer                answer a status with a body of its own (empty, or not XML: what a load balancer or proxy says)
  *   reset                 TCP reset as soon as the request head arrives (the client sees ECONNRESET)
  *   close                 read the whole request, then close the connection without a word (socket hang up)
  *   hang                  read the whole request and never answer, until the client gives up or the proxy closes
@@ -22,6 +23,7 @@ import type { AddressInfo, Socket } from 'node:net'
 export type Fault =
     | { kind: 'pass' }
     | { kind: 'error'; status: number; code: string; message?: string; retryAfterSeconds?: number }
+    | { kind: 'answer'; status: number; body: string; contentType?: string }
     | { kind: 'reset' }
     | { kind: 'close' }
     | { kind: 'hang' }
@@ -39,6 +41,7 @@ export const faults = {
     slowDown: (retryAfterSeconds?: number): Fault => ({ kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', retryAfterSeconds }),
     tooManyRequests: (retryAfterSeconds?: number): Fault => ({ kind: 'error', status: 429, code: 'TooManyRequests', message: 'Too Many Requests', retryAfterSeconds }),
     accessDenied: (): Fault => ({ kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied' }),
+    answer: (status: number, body = '', contentType?: string): Fault => ({ kind: 'answer', status, body, contentType }),
     reset: (): Fault => ({ kind: 'reset' }),
     close: (): Fault => ({ kind: 'close' }),
     hang: (): Fault => ({ kind: 'hang' }),
@@ -230,6 +233,14 @@ export async function startFaultProxy(opts: { upstream: string; schedule?: Sched
                     record.status = fault.status
                     res.writeHead(fault.status, headers)
                     res.end(body)
+                })
+            case 'answer':
+                return afterBody(req, () => {
+                    const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(fault.body) }
+                    if (fault.contentType) headers['content-type'] = fault.contentType
+                    record.status = fault.status
+                    res.writeHead(fault.status, headers)
+                    res.end(fault.body)
                 })
             case 'reset':
             case 'refuse':

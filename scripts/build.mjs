@@ -1,7 +1,8 @@
 // Bundles index.ts into dist/index.js, the one file PostHog's plugin-server loads (see shared docs/plugin-server.md):
 // - the AWS SDK is bundled (not on the host's import allowlist); host modules stay external
 // - target es2016 compiles async/await to generators: the host evaluates every awaited call expression twice
-// - the browser build of the SDK (no node http/fs), with the SDK's own pure-JS XML parser instead of DOMParser
+// - the browser build of the SDK (no node http/fs); S3's XML error answers are read by src/s3-protocol.ts (the
+//   sandbox has no DOMParser, and the SDK's XML codec would be ~20 KB more)
 // - the whole file is wrapped in a function: vm2 makes `root`, `global`, ... read-only, so top-level `var root`
 //   in a library would be silently ignored
 // - every worker thread runs the host's Babel over the file at each load (~7 ms and ~0.4 MB of RSS per KB with
@@ -12,16 +13,6 @@ import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'fs'
 import path from 'path'
 
 export const HOST_MODULES = ['zlib', 'crypto', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
-
-const useNodeXmlParser = {
-    name: 'sdk-xml-parser-without-dom',
-    setup(build) {
-        // xml-builder's package.json maps ./xml-parser to a DOMParser version for browsers; the sandbox has none
-        build.onResolve({ filter: /^\.\/xml-parser(\.browser)?(\.js)?$/ }, (args) =>
-            args.resolveDir.includes(`${path.sep}xml-builder${path.sep}`) ? { path: path.join(args.resolveDir, 'xml-parser.js') } : undefined
-        )
-    },
-}
 
 /**
  * client-s3's schemas_0.js describes every S3 operation (~135 KB). esbuild drops the unused ones only if it can see
@@ -45,7 +36,19 @@ const inlineSchemaKeys = {
                 return `[${strings.get(name)}]:`
             })
             if (strings.size === 0 || unknown > 0) throw new Error(`${args.path}: its layout changed (${unknown} computed keys not constants): check the build plugin`)
-            return { contents, loader: 'js' }
+            // The error registries map S3's error codes to the SDK's exception classes for S3RestXmlProtocol, which
+            // is cut below: src/s3-protocol.ts builds the exception itself. Registering is a call, so esbuild would
+            // keep every error class; the registries are left empty instead.
+            let registries = 0
+            const withoutRegistries = contents
+                .replace(/^const \w+_registry = new TypeRegistry\(\w+\);$/gm, () => (registries++, ''))
+                .replace(/^\w+_registry\.registerError\(\w+\$, \w+\);$/gm, () => (registries++, ''))
+                .replace(/^export const errorTypeRegistries = \[[^\]]*\];$/m, () => (registries++, 'export const errorTypeRegistries = [];'))
+            if (registries < 4 || /_registry\b/.test(withoutRegistries)) throw new Error(`${args.path}: its error registries changed: check the build plugin`)
+            // List and map types of strings are written `64 | 0` (list of strings), `128 | 0` (map of strings): esbuild
+            // does not take a bitwise or of two literals as pure and keeps every structure naming one. Folded here.
+            const folded = withoutRegistries.replace(/\b(\d+) \| (\d+)\b/g, (_, a, b) => String(Number(a) | Number(b)))
+            return { contents: folded, loader: 'js' }
         })
     },
 }
@@ -72,16 +75,51 @@ const CUT_MODULES = [
     /hyparquet[\\/]src[\\/]bloom\.js$/,
     // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
+    // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
+    // only the SDK's request log filters input through the schema, and that log is idle (IDLE_PLUGIN_MODULES)
+    /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]smithy-client[\\/]schemaLogFilter\.js$/,
+    // signerConstructor: the SDK's SignatureV4 (src/s3.ts); the multi-region wrapper only adds SigV4a and S3 Express
+    /@aws-sdk[\\/]signature-v4-multi-region[\\/]dist-es[\\/]SignatureV4MultiRegion\.js$/,
+    // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3.ts)
+    /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]commands[\\/]CreateSessionCommand\.js$/,
     // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]classes[\\/]S3Express(IdentityProviderImpl|IdentityCache|IdentityCacheEntry)\.js$/,
 ]
 
 /**
- * Modules whose class is built but whose work never runs for PutObject: replaced by a class that can be built and
- * configured and throws if asked to work. The XML serializer writes request bodies of structure members; every
- * PutObject member is a header or the raw Body (HttpBindingProtocol never hands one to it).
+ * Middleware plugins that the client or PutObjectCommand applies to every request but that do nothing for the requests
+ * src/s3.ts sends: each `get...Plugin` export becomes a plugin that adds no middleware (the module's other exports
+ * are cut as above). __tests__/host/bundle-requests.test.ts checks the requests are still those the SDK sends.
  */
-const IDLE_CLASSES = [{ file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]protocols[\\/]xml[\\/]XmlShapeSerializer\.js$/, name: 'XmlShapeSerializer', idle: ['setSerdeContext'], cut: ['write', 'flush'] }]
+const IDLE_PLUGIN_MODULES = [
+    // flexible checksums: requestChecksumCalculation WHEN_REQUIRED, PutObject does not require one and we never set
+    // ChecksumAlgorithm (our CRC32 / Content-MD5 are headers of our own); responses are validated only for
+    // ChecksumMode ENABLED, a GetObject member. The middleware would only note two user-agent feature letters.
+    /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/]flexible-checksums[\\/]getFlexibleChecksumsPlugin\.js$/,
+    // Expect: 100-continue for bodies over 2 MB: our request handler never sends it (src/s3.ts withoutExpect)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-expect-continue[\\/]middleware-expect-continue\.js$/,
+    // SSE-C: only for SSECustomerKey / CopySourceSSECustomerKey, which config.ts cannot produce (AES256 or aws:kms)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-ssec[\\/]middleware-ssec\.js$/,
+    // region redirects: only with followRegionRedirects, which we leave off (a wrong region is a fatal PermanentRedirect
+    // with a hint, src/retry.ts)
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-region-redirect[\\/]region-redirect-middleware\.js$/,
+    // the SDK's request log: the client's logger is the SDK's NoOpLogger (src/s3.ts sets none), so nothing is logged;
+    // our own code reports outcomes (src/report.ts). Its log filter (schemaLogFilter) is cut with it.
+    /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]middleware-logger[\\/]loggerMiddleware\.js$/,
+    // S3 Express: only for an endpoint whose auth scheme is sigv4-s3express, which src/s3-endpoint.ts never returns;
+    // its signing middleware stands in for the standard one and signs the same way without an S3 Express identity
+    /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]functions[\\/]s3Express(HttpSigning)?Middleware\.js$/,
+]
+
+/**
+ * Modules whose class is built but whose work never runs for PutObject: replaced by a class that can be built and
+ * configured and throws if asked to work.
+ */
+const IDLE_CLASSES = [
+    // SigV4's header formatter encodes the headers of event-stream messages it signs: PutObject sends none
+    { file: /@smithy[\\/]signature-v4[\\/]dist-es[\\/]HeaderFormatter\.js$/, name: 'HeaderFormatter', idle: [], cut: ['format'], alsoCut: ['Int64'] },
+]
 
 /** The names a module exports, read from its source (dist-es files are plain ES modules). */
 function exportNames(source) {
@@ -109,6 +147,81 @@ const ownEndpointResolver = {
             loader: 'js',
             resolveDir: path.resolve('src'),
         }))
+    },
+}
+
+/**
+ * The browser runtime config builds its request handler with `FetchHttpHandler.create(config.requestHandler)`, which
+ * hands back a handler that has `handle` as it is: src/s3.ts always passes its own (the SDK's needs AbortController,
+ * Request and Headers, absent in the sandbox), and its own streamCollector. Only that `create` is kept.
+ */
+const ownRequestHandlerOnly = {
+    name: 'own-request-handler-only',
+    setup(build) {
+        build.onLoad({ filter: /@smithy[\\/]fetch-http-handler[\\/]dist-es[\\/]index\.js$/ }, () => ({
+            contents: [
+                'export const FetchHttpHandler = { create(handler) { if (handler && typeof handler.handle === "function") return handler; throw new Error("FetchHttpHandler was cut from the bundle (scripts/build.mjs): pass a requestHandler") } }',
+                'export const streamCollector = function () { throw new Error("streamCollector was cut from the bundle (scripts/build.mjs): pass a streamCollector") }',
+            ].join('\n'),
+            loader: 'js',
+        }))
+    },
+}
+
+/**
+ * Modules replaced by a smaller one that gives the same answers for our PutObject, each with its reason.
+ */
+const SMALLER_MODULES = [
+    {
+        // The retry middleware parses Retry-After into a hint for the SDK's retry strategy; ours is a single attempt
+        // that never reads it (src/s3.ts singleAttempt): our uploader reads Retry-After itself (src/s3.ts toFailure).
+        // The HTTP-date parser it needs is ~4 KB.
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]parseRetryAfterHeader\.js$/,
+        contents: 'export function parseRetryAfterHeader() { return undefined }\nexport function getRetryAfterHint() { return undefined }',
+    },
+    {
+        // The retry middleware classifies each failure (throttling, transient, server, client) for the SDK's retry
+        // strategy; ours is a single attempt that rejects whatever the class (src/s3.ts singleAttempt), and our own
+        // policy classifies (src/retry.ts). Every test answers "no".
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]service-error-classification[\\/]service-error-classification\.js$/,
+        transform: (source) => exportNames(source).map((name) => `export const ${name} = () => false`).join('\n'),
+    },
+    {
+        // With the SDK's protocol and log filter cut, the only use left of the schema reader (~5 KB) is the command's
+        // question whether an operation has an event-stream member (a streaming union or structure). This answers
+        // exactly that from the same schema tuples; any other use fails loudly.
+        file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]schema[\\/]schemas[\\/]NormalizedSchema\.js$/,
+        contents: readFileSync(new URL('./stand-ins/NormalizedSchema.js', import.meta.url), 'utf8'),
+    },
+    {
+        // The partition table answers src/s3-endpoint.ts which DNS suffix a region has (its only reader now that S3's
+        // endpoint rules are ours); each region's English description is never read.
+        file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]util-endpoints[\\/]lib[\\/]aws[\\/]partitions\.js$/,
+        transform(source) {
+            const before = (source.match(/"description":/g) || []).length
+            const out = source.replace(/\{\s*"description": "[^"\\]*"\s*\}/g, '{}')
+            if (before === 0 || /"description":/.test(out)) throw new Error('partitions.js: its layout changed: check the build plugin')
+            return out
+        },
+    },
+    {
+        // Parquet bloom filters: src/parquet.ts asks for none, so the writer only checks each column has none
+        file: /hyparquet-writer[\\/]src[\\/]bloom\.js$/,
+        contents: [
+            'export function writeBlooms(writer, pageIndexes) { for (const p of pageIndexes) if (p.bloomFilter) throw new Error("Parquet bloom filters were cut from the bundle (scripts/build.mjs)") }',
+            'export class BloomBuilder { constructor() { throw new Error("Parquet bloom filters were cut from the bundle (scripts/build.mjs)") } }',
+        ].join('\n'),
+    },
+]
+
+const smallerModules = {
+    name: 'smaller-modules',
+    setup(build) {
+        build.onLoad({ filter: /node_modules[\\/](@smithy|@aws-sdk|hyparquet-writer)[\\/].*\.js$/ }, (args) => {
+            const replacement = SMALLER_MODULES.find((m) => m.file.test(args.path))
+            if (!replacement) return undefined
+            return { contents: replacement.transform ? replacement.transform(readFileSync(args.path, 'utf8')) : replacement.contents, loader: 'js' }
+        })
     },
 }
 
@@ -149,10 +262,22 @@ const cutUnusedSdkModules = {
                     ...idle.idle.map((m) => `${m}() {}`),
                     ...idle.cut.map((m) => `${m}() { throw new Error(${JSON.stringify(`${idle.name}.${m} was cut from the bundle (scripts/build.mjs)`)}) }`),
                 ]
-                return { contents: `export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, loader: 'js' }
+                const others = (idle.alsoCut ?? []).map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`)
+                return { contents: [`export class ${idle.name} { constructor() {} ${methods.join(' ')} }`, ...others].join('\n'), loader: 'js' }
             }
-            if (!CUT_MODULES.some((re) => re.test(args.path))) return undefined
+            const idlePlugins = IDLE_PLUGIN_MODULES.some((re) => re.test(args.path))
+            if (!idlePlugins && !CUT_MODULES.some((re) => re.test(args.path))) return undefined
             const names = exportNames(readFileSync(args.path, 'utf8'))
+            if (idlePlugins) {
+                const plugins = names.filter((name) => /^get\w+Plugin$/.test(name))
+                if (plugins.length === 0) throw new Error(`${args.path}: no get...Plugin export: check the build plugin`)
+                const rest = names.filter((name) => !plugins.includes(name))
+                const body = [
+                    ...plugins.map((name) => `export const ${name} = () => ({ applyToStack() {} })`),
+                    ...rest.map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`),
+                ]
+                return { contents: body.join('\n'), loader: 'js' }
+            }
             // one short message per export: the name says what was reached, the file says why it was cut
             const body = names.map((name) => `export const ${name} = function () { throw new Error(${JSON.stringify(`${name} was cut from the bundle (scripts/build.mjs)`)}) }`).join('\n')
             return { contents: body || 'export {}', loader: 'js' }
@@ -172,7 +297,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [useNodeXmlParser, inlineSchemaKeys, ownEndpointResolver, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, smallerModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
@@ -186,8 +311,27 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
     return { code: wrapped, metafile: result.metafile }
 }
 
+/** What the bundle is made of (esbuild's metafile): KB per package (submodule for @smithy/core, @aws-sdk/core) and per file. */
+export function describeMetafile(metafile, topFiles = 25) {
+    const inputs = Object.entries(Object.values(metafile.outputs)[0].inputs).map(([file, info]) => [file, info.bytesInOutput])
+    const groups = new Map()
+    for (const [file, bytes] of inputs) {
+        const m = /node_modules\/((?:@[^/]+\/)?[^/]+)(\/dist-es\/submodules\/[^/]+)?/.exec(file)
+        const group = m ? m[1] + (m[2] ?? '') : 'our own code'
+        groups.set(group, (groups.get(group) ?? 0) + bytes)
+    }
+    const kb = (bytes) => (bytes / 1024).toFixed(1).padStart(6)
+    const byGroup = [...groups].sort((a, b) => b[1] - a[1]).map(([group, bytes]) => `${kb(bytes)} KB  ${group}`)
+    const byFile = inputs.sort((a, b) => b[1] - a[1]).slice(0, topFiles).map(([file, bytes]) => `${kb(bytes)} KB  ${file.replace(/^.*node_modules\//, '')}`)
+    return ['by package:', ...byGroup, `largest ${topFiles} files:`, ...byFile].join('\n')
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-    if (process.argv.includes('--check')) {
+    if (process.argv.includes('--meta')) {
+        // what each package and file adds to the bundle, after minification: where to look for the next cut
+        const { code, metafile } = await build({ write: false })
+        console.log(`dist/index.js would be ${(code.length / 1024).toFixed(0)} KB\n${describeMetafile(metafile)}`)
+    } else if (process.argv.includes('--check')) {
         // exit 1 when the committed bundle is not what the sources build: PostHog loads dist/index.js, not index.ts
         const { code } = await build({ write: false })
         const committed = existsSync('dist/index.js') ? readFileSync('dist/index.js', 'utf8') : ''

@@ -1,5 +1,6 @@
 /**
- * The only module that imports the AWS SDK. It builds the client and sends one PutObject; it never retries
+ * The S3 client: with its protocol (s3-protocol.ts) and endpoint provider (s3-endpoint.ts), the only modules that
+ * import the AWS SDK. It builds the client and sends one PutObject; it never retries
  * (retry.ts decides, the uploader waits) and never throws: every answer is a typed outcome.
  *
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
@@ -9,12 +10,14 @@
  */
 import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
+import { SignatureV4 } from '@smithy/signature-v4'
 import type { HttpRequest } from '@smithy/types'
 import { createHash } from 'crypto'
 import * as zlib from 'zlib'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
+import { PutObjectProtocol } from './s3-protocol'
 import { s3EndpointProvider } from './s3-endpoint'
 import { classifyFailure, type S3Failure } from './retry'
 
@@ -204,10 +207,16 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         sha256: HostSha256,
         md5: HostMd5,
         sha1: HostSha1,
+        // the SDK's SigV4 signer itself: S3's default wraps it to add SigV4a (signing region '*', which needs the CRT
+        // and our endpoints never ask for) and S3 Express sessions (refused); both are cut from the bundle
+        signerConstructor: SignatureV4,
         endpointProvider: s3EndpointProvider as unknown as S3ClientConfig['endpointProvider'],
         eventStreamSerdeProvider: noEventStreams,
         s3ExpressIdentityProvider: noS3Express,
         streamHasher: noStreamedBodies,
+        // PutObject's own serde (headers, path, raw body; S3's XML errors): the SDK's S3RestXmlProtocol and its
+        // schema and XML machinery are cut from the bundle (src/s3-protocol.ts says what is kept)
+        protocol: new PutObjectProtocol() as unknown as S3ClientConfig['protocol'],
     })
     // The SigV4 payload hash of a large body is the host's native crypto's, taken while the body was compressed
     // (payload-hash.ts): not the SDK's, which would hash the whole body at once on the event loop.

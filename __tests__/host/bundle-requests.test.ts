@@ -118,6 +118,21 @@ describe('the bundle sends its PutObject', () => {
         expect(Object.keys(md5.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([])
     })
 
+    it('with every object option as the header S3 expects, each one signed (the protocol of src/s3-protocol.ts)', async () => {
+        const request = await writeCheck({ s3BucketName: 'events', awsRegion: 'eu-west-1', checksum: 'CRC32', storageClass: 'STANDARD_IA', cannedAcl: 'bucket-owner-full-control', sse: 'aws:kms', sseKmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k' })
+        expect(request.headers).toMatchObject({
+            'x-amz-storage-class': 'STANDARD_IA',
+            'x-amz-acl': 'bucket-owner-full-control',
+            'x-amz-server-side-encryption': 'aws:kms',
+            'x-amz-server-side-encryption-aws-kms-key-id': 'arn:aws:kms:eu-west-1:1:key/k',
+            'x-amz-checksum-crc32': 'AAAAAA==',
+            'amz-sdk-request': 'attempt=1; max=1',
+        })
+        const signed = /SignedHeaders=([^,]+)/.exec(request.headers.authorization)?.[1].split(';')
+        expect(signed).toEqual(expect.arrayContaining(['x-amz-storage-class', 'x-amz-acl', 'x-amz-server-side-encryption', 'x-amz-server-side-encryption-aws-kms-key-id', 'x-amz-checksum-crc32', 'x-amz-content-sha256', 'content-type', 'host']))
+        expect(Object.keys(request.headers).filter((h) => h === 'expect' || h.startsWith('x-amz-sdk-checksum'))).toEqual([])
+    })
+
     it('and reads S3’s XML error answers back through the cut SDK: a refused key is named as such', async () => {
         const { error } = await setup({ s3BucketName: 'events', awsRegion: 'us-east-1' }, { status: 403, headers: { 'content-type': 'application/xml' }, body: s3Error('InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.') })
         expect(error?.message).toMatch(/AWS Access Key/)
