@@ -1,16 +1,11 @@
 /**
  * Stand-ins for browser globals the AWS SDK's browser build touches and PostHog's plugin sandbox lacks.
  * esbuild injects these into the bundle only (scripts/build.mjs): references to the globals resolve here.
- * They handle short strings (headers, signing strings, error bodies); large bodies never pass through them.
+ * They handle short strings (headers, signing strings, error bodies) and, for Parquet, each text value.
  */
 import * as hostCrypto from 'crypto'
+import { utf8ToBytes } from '../bytes'
 
-function encodeUtf8(input: string): Uint8Array {
-    const binary = unescape(encodeURIComponent(input))
-    const out = new Uint8Array(binary.length)
-    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i)
-    return out
-}
 
 function decodeUtf8(bytes: ArrayLike<number>): string {
     let binary = ''
@@ -25,7 +20,8 @@ function decodeUtf8(bytes: ArrayLike<number>): string {
 class TextEncoderShim {
     readonly encoding = 'utf-8'
     encode(input = ''): Uint8Array {
-        return encodeUtf8(input)
+        // hyparquet-writer encodes every string value with it: Parquet's text goes through here
+        return utf8ToBytes(input)
     }
 }
 
