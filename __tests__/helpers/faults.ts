@@ -357,6 +357,8 @@ export async function runScenario(
         /** called with the clock once sending starts (switch an outage on, ...) */
         during?: (clock: ScaledClock, x: ExporterRig) => void
         onChunk?: (sentSoFar: number, clock: ScaledClock, x: ExporterRig) => void
+        /** exporter options made with the scenario's clock (e.g. a schedule that records what is armed) */
+        exporter?: (clock: ScaledClock) => Partial<ExporterOptions>
     }
 ): Promise<ScenarioResult> {
     const clock = new ScaledClock(opts.scale)
@@ -365,7 +367,7 @@ export async function runScenario(
     const faultsBefore = rig.proxy.faultsInjected()
     const injectedBefore: Record<string, number> = { ...rig.proxy.stats.injected, refusedConnections: rig.proxy.stats.refusedConnections }
     rig.proxy.setSchedule(opts.schedule)
-    const x = buildExporter(rig, clock, { bucket: opts.bucket, timeoutMs: opts.timeoutMs, config: opts.config, credentials: opts.credentials, spill: opts.spill })
+    const x = buildExporter(rig, clock, { bucket: opts.bucket, timeoutMs: opts.timeoutMs, config: opts.config, credentials: opts.credentials, spill: opts.spill, exporter: opts.exporter?.(clock) })
     opts.during?.(clock, x)
     const sent = await send(x, clock, {
         count: opts.count ?? 5000,
