@@ -12,10 +12,18 @@ export const GZIP_LEVEL = 6
 export const BROTLI_QUALITY = 5
 export const ZSTD_LEVEL = 3
 
+/** zlib's options for compressing at `level` (the compression's default when undefined): streams and one-shots alike. */
+function compressOptions(compression: Exclude<Compression, 'none'>, level?: number): Record<string, unknown> {
+    const constants = zlib.constants as unknown as Record<string, number>
+    if (compression === 'gzip') return { level: level ?? GZIP_LEVEL }
+    if (compression === 'zstd') return { params: { [constants.ZSTD_c_compressionLevel]: level ?? ZSTD_LEVEL } }
+    return { params: { [constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY, [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT } }
+}
+
 /** Node ≥ 22.15 only (the config parser refuses zstd elsewhere); typed loosely because @types/node 20 lacks it. */
-function createZstd(level: number): zlib.Gzip {
-    const z = zlib as unknown as { createZstdCompress(o: object): zlib.Gzip; constants: Record<string, number> }
-    return z.createZstdCompress({ chunkSize: CHUNK_BYTES, params: { [z.constants.ZSTD_c_compressionLevel]: level } })
+function createZstd(level?: number): zlib.Gzip {
+    const z = zlib as unknown as { createZstdCompress(o: object): zlib.Gzip }
+    return z.createZstdCompress({ chunkSize: CHUNK_BYTES, ...compressOptions('zstd', level) })
 }
 
 /**
@@ -97,16 +105,10 @@ export function createCompressor(compression: Compression, level?: number, onCha
     if (compression === 'none') return passThrough(onChange)
     const stream =
         compression === 'gzip'
-            ? zlib.createGzip({ level: level ?? GZIP_LEVEL, chunkSize: CHUNK_BYTES })
+            ? zlib.createGzip({ chunkSize: CHUNK_BYTES, ...compressOptions('gzip', level) })
             : compression === 'zstd'
-            ? createZstd(level ?? ZSTD_LEVEL)
-            : zlib.createBrotliCompress({
-                  chunkSize: CHUNK_BYTES,
-                  params: {
-                      [zlib.constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY,
-                      [zlib.constants.BROTLI_PARAM_MODE]: zlib.constants.BROTLI_MODE_TEXT,
-                  },
-              })
+            ? createZstd(level)
+            : zlib.createBrotliCompress({ chunkSize: CHUNK_BYTES, ...compressOptions('brotli', level) })
     const chunks: Buffer[] = []
     // the upload signs the body's hash: taken piece by piece here instead of all at once before the upload
     const hasher = payloadHasher()
@@ -173,21 +175,14 @@ type OneShot = (input: Buffer, options: object, callback: (error: Error | null, 
 /** One-shot (de)compression of a whole body, on the host's zlib thread pool: used to split a batch too big for one job. */
 function oneShot(compression: Compression, direction: 'compress' | 'decompress', level?: number): (input: Buffer) => Promise<Buffer> {
     if (compression === 'none') return (input) => Promise.resolve(input)
-    const z = zlib as unknown as Record<string, OneShot> & { constants: Record<string, number> }
+    const z = zlib as unknown as Record<string, OneShot>
     const name =
         compression === 'gzip'
             ? direction === 'compress' ? 'gzip' : 'gunzip'
             : compression === 'brotli'
             ? direction === 'compress' ? 'brotliCompress' : 'brotliDecompress'
             : direction === 'compress' ? 'zstdCompress' : 'zstdDecompress'
-    const options =
-        direction === 'decompress'
-            ? {}
-            : compression === 'gzip'
-            ? { level: level ?? GZIP_LEVEL }
-            : compression === 'brotli'
-            ? { params: { [z.constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY, [z.constants.BROTLI_PARAM_MODE]: z.constants.BROTLI_MODE_TEXT } }
-            : { params: { [z.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_LEVEL } }
+    const options = direction === 'decompress' ? {} : compressOptions(compression, level)
     return (input) => new Promise((resolve, reject) => z[name](input, options, (error, result) => (error ? reject(error) : resolve(result))))
 }
 
@@ -203,15 +198,9 @@ type Sync = (input: Buffer, options: object) => Buffer
 /** Compress a small body now (see SMALL_BODY_BYTES); throws what zlib throws. */
 export function compressSmall(compression: Compression, input: Buffer, level?: number): Buffer {
     if (compression === 'none') return input
-    const z = zlib as unknown as Record<string, Sync> & { constants: Record<string, number> }
-    const options =
-        compression === 'gzip'
-            ? { level: level ?? GZIP_LEVEL }
-            : compression === 'zstd'
-            ? { params: { [z.constants.ZSTD_c_compressionLevel]: level ?? ZSTD_LEVEL } }
-            : { params: { [z.constants.BROTLI_PARAM_QUALITY]: level ?? BROTLI_QUALITY, [z.constants.BROTLI_PARAM_MODE]: z.constants.BROTLI_MODE_TEXT } }
+    const z = zlib as unknown as Record<string, Sync>
     const name = compression === 'gzip' ? 'gzipSync' : compression === 'zstd' ? 'zstdCompressSync' : 'brotliCompressSync'
-    return exactCopy(z[name](input, options))
+    return exactCopy(z[name](input, compressOptions(compression, level)))
 }
 
 /**
