@@ -7,7 +7,7 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
-import { Backfill, BACKFILL_JOB, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, LIVE_SINCE_KEY, mayPredateBoundary } from './src/backfill'
+import { Backfill, BACKFILL_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, LIVE_SINCE_KEY, markLiveSince, mayPredateBoundary, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
@@ -50,6 +50,8 @@ interface S3ExportMeta {
         backfill?: Backfill
         /** the backfill's boundary as this copy read it at setup (src/backfill.ts): for the edge notes */
         liveSince?: number
+        /** the edge window after the boundary is over: onEvent notes nothing more */
+        edgeWindowOver?: boolean
     }
     jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
     storage?: HostStorage
@@ -133,8 +135,11 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
             meta.global.setupError = result.message
             throw new Error(result.message)
         }
-        return markLiveSince(meta).then((liveSince) => {
-            if (liveSince === undefined) return
+        // a host without storage offers no historical export either
+        const storage = meta.storage
+        if (!storage) return
+        const setOnce = meta.utils?.cursor?.init ? (key: string, value: number) => meta.utils!.cursor!.init(key, value) : undefined
+        return markLiveSince(storage, setOnce, Date.now()).then((liveSince) => {
             meta.global.liveSince = liveSince
             meta.global.backfill = new Backfill(
                 {
@@ -152,22 +157,6 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     })
 }
 
-/**
- * The backfill's boundary: when the first copy of this app finished setting up (events ingested from then on reach
- * onEvent). Kept once: `utils.cursor.init` is the host's set-once (an INSERT that loses to an earlier one), so of
- * several threads setting up together the first wins; hosts without it get a plain get-then-set.
- */
-function markLiveSince(meta: AnyMeta): Promise<number | undefined> {
-    const storage = meta.storage
-    if (!storage) return Promise.resolve(undefined) // a host without storage offers no historical export either
-    return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
-        if (typeof stored === 'number' && stored > 0) return stored
-        const now = Date.now()
-        const setOnce = meta.utils?.cursor?.init ? meta.utils.cursor.init(LIVE_SINCE_KEY, now) : storage.set(LIVE_SINCE_KEY, now)
-        return setOnce.then(() => storage.get(LIVE_SINCE_KEY, now)).then((value) => Number(value) || now)
-    })
-}
-
 /** The host's durable job queue, when this host has one (every PostHog since 1.25 does). */
 function enqueueFor(meta: AnyMeta): Enqueue | undefined {
     const job = meta.jobs?.[JOB_NAME]
@@ -178,9 +167,8 @@ function enqueueFor(meta: AnyMeta): Enqueue | undefined {
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
 export const jobs = {
     /**
-     * plugin.json publicJobs: a backfill of an ingestion-time range. It starts the host's own "Export historical
-     * events" job with that range (the payload its v1 job reads), and narrows the boundary to `dateTo` when that is
-     * earlier — for an app that exported live before its boundary was recorded (src/backfill.ts).
+     * plugin.json publicJobs: a backfill of an ingestion-time range, through the host's own "Export historical
+     * events" job (src/backfill.ts startBackfill).
      */
     [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> => {
         const start = meta.jobs?.[HOST_HISTORICAL_JOB]
@@ -188,22 +176,7 @@ export const jobs = {
             console.error(`S3 Export: this PostHog has no "${HOST_HISTORICAL_JOB}" job, so it cannot backfill (it came with PostHog's exportEvents apps up to the Nov 2023 plugin server)`)
             return Promise.resolve()
         }
-        const from = payload?.dateFrom ? Date.parse(payload.dateFrom) : NaN
-        const to = payload?.dateTo ? Date.parse(payload.dateTo) : NaN
-        if ((payload?.dateFrom && Number.isNaN(from)) || (payload?.dateTo && Number.isNaN(to))) {
-            console.error(`S3 Export backfill: dateFrom and dateTo must be dates (2026-11-01 or 2026-11-01T00:00:00Z); got ${JSON.stringify(payload)}`)
-            return Promise.resolve()
-        }
-        const storage = meta.storage
-        return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
-            const liveSince = Number(stored) || Date.now()
-            const until = Number.isNaN(to) ? liveSince : Math.min(to, liveSince)
-            const narrow = until < liveSince ? storage.set(LIVE_SINCE_KEY, until) : Promise.resolve()
-            return narrow.then(() => {
-                console.log(`S3 Export backfill: exporting events ingested from ${Number.isNaN(from) ? 'the first one' : new Date(from).toISOString()} until ${new Date(until).toISOString()}`)
-                return start({ ...(Number.isNaN(from) ? {} : { dateFrom: new Date(from).toISOString() }), dateTo: new Date(until).toISOString() }).runNow()
-            })
-        })
+        return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
     },
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
@@ -224,8 +197,12 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
         exporter.add(event)
         meta.global.monitor?.wake()
         const liveSince = meta.global.liveSince
-        // for a while after the boundary: note events that may have been ingested before it (the backfill skips them)
-        if (liveSince !== undefined && meta.storage && mayPredateBoundary(event as any, liveSince, Date.now())) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
+        // for a while after the boundary: note events that may have been ingested before it (the backfill skips them);
+        // once that window is over, nothing more per event
+        if (liveSince === undefined || meta.global.edgeWindowOver || !meta.storage) return
+        const now = Date.now()
+        if (now >= liveSince + EDGE_WINDOW_MS) meta.global.edgeWindowOver = true
+        else if (mayPredateBoundary(event as any, liveSince, now)) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.

@@ -320,3 +320,49 @@ export class Backfill {
         )
     }
 }
+
+/** The part of meta.storage the backfill's boundary needs. */
+export interface BoundaryStorage {
+    get(key: string, defaultValue: unknown): Promise<unknown>
+    set(key: string, value: unknown): Promise<void>
+}
+
+/**
+ * The backfill's boundary: when the first copy of this app finished setting up (events ingested from then on reach
+ * onEvent). Kept once: `setOnce` is the host's `utils.cursor.init` (an INSERT that loses to an earlier one), so of
+ * several threads setting up together the first wins; hosts without it get a plain get-then-set.
+ */
+export function markLiveSince(storage: BoundaryStorage, setOnce: ((key: string, value: number) => Promise<void>) | undefined, now: number): Promise<number> {
+    return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
+        if (typeof stored === 'number' && stored > 0) return stored
+        const set = setOnce ? setOnce(LIVE_SINCE_KEY, now) : storage.set(LIVE_SINCE_KEY, now)
+        return set.then(() => storage.get(LIVE_SINCE_KEY, now)).then((value) => Number(value) || now)
+    })
+}
+
+/**
+ * The "Backfill S3 (date range)" job: starts the host's own historical export (`startHostJob`, with the payload its
+ * v1 job reads) for events ingested in [dateFrom, dateTo), and narrows the boundary to `dateTo` when that is earlier
+ * — for an app that exported live before its boundary was recorded.
+ */
+export function startBackfill(
+    payload: { dateFrom?: string; dateTo?: string } | undefined,
+    deps: { storage: BoundaryStorage; startHostJob: (payload: { dateFrom?: string; dateTo: string }) => Promise<void>; log: Logger; now: number }
+): Promise<void> {
+    const from = payload?.dateFrom ? Date.parse(payload.dateFrom) : NaN
+    const to = payload?.dateTo ? Date.parse(payload.dateTo) : NaN
+    if ((payload?.dateFrom && Number.isNaN(from)) || (payload?.dateTo && Number.isNaN(to))) {
+        deps.log.error(`S3 Export backfill: dateFrom and dateTo must be dates (2026-11-01 or 2026-11-01T00:00:00Z); got ${JSON.stringify(payload)}`)
+        return Promise.resolve()
+    }
+    const { storage } = deps
+    return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
+        const liveSince = Number(stored) || deps.now
+        const until = Number.isNaN(to) ? liveSince : Math.min(to, liveSince)
+        const narrow = until < liveSince ? storage.set(LIVE_SINCE_KEY, until) : Promise.resolve()
+        return narrow.then(() => {
+            deps.log.info(`S3 Export backfill: exporting events ingested from ${Number.isNaN(from) ? 'the first one' : new Date(from).toISOString()} until ${new Date(until).toISOString()}`)
+            return deps.startHostJob({ ...(Number.isNaN(from) ? {} : { dateFrom: new Date(from).toISOString() }), dateTo: new Date(until).toISOString() })
+        })
+    })
+}
