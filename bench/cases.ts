@@ -11,6 +11,8 @@ import { MEGABYTE, parseConfig } from '../src/config'
 import { createS3Store, type PutOutcome, type S3StoreDeps } from '../src/s3'
 import type { Exporter } from '../src/exporter'
 import { DevHost } from '../dev/host'
+import { DevStorage } from '../dev/storage'
+import { LIVE_SINCE_KEY } from '../src/backfill'
 import type { HostProfileName } from '../dev/sandbox/profile'
 import type { EventCase } from './events'
 import { BUCKET, type S3Child, type Stored } from './local-s3'
@@ -224,8 +226,28 @@ export async function runApp(ctx: CaseContext, n: number, prefix: string, capMb 
     )
 }
 
+/**
+ * How the sandboxed app is found by its events. `steady` (the default): installed over ten minutes ago, as a host is
+ * at every moment but its first ten minutes: the backfill's boundary is an hour old in meta.storage, so onEvent notes
+ * nothing for it. `first-10-minutes`: the boundary was set by this start, and every bench event (each captured
+ * before it) is noted in meta.storage for the backfill — the worst case of those ten minutes.
+ * `exportEventsBuffer: false` leaves out the buffer the host keeps of every live event for an app exporting
+ * `exportEvents` (what the backfill costs the host per live event, measured apart).
+ */
+export interface SandboxPhase {
+    phase?: 'steady' | 'first-10-minutes'
+    exportEventsBuffer?: boolean
+}
+
+function storageFor(phase: SandboxPhase['phase']): DevStorage | undefined {
+    if (phase === 'first-10-minutes') return undefined
+    const storage = new DevStorage()
+    storage.set(LIVE_SINCE_KEY, Date.now() - 3_600_000)
+    return storage
+}
+
 /** The app (or a probe app) inside the local plugin-server's sandbox, one event per awaited call. */
-export async function runSandbox(ctx: CaseContext, pluginDir: string, events: unknown[], n: number, prefix: string, isApp: boolean): Promise<RunResult> {
+export async function runSandbox(ctx: CaseContext, pluginDir: string, events: unknown[], n: number, prefix: string, isApp: boolean, how: SandboxPhase = {}): Promise<RunResult> {
     const { s3, feed } = ctx
     const logs: string[] = []
     const host = await withSetupRetry(ctx, () =>
@@ -234,6 +256,8 @@ export async function runSandbox(ctx: CaseContext, pluginDir: string, events: un
             config: settingsFor(s3, prefix),
             threads: 1,
             hostProfile: ctx.hostProfile,
+            storage: storageFor(how.phase),
+            exportEventsUpgrade: how.exportEventsBuffer,
             // a failed setup must reach withSetupRetry, not leave the host skipping the benchmark's events
             setupFailure: 'throw',
             log: (level, message) => logs.push(`${level}: ${message}`),

@@ -175,6 +175,8 @@ async function main(): Promise<void> {
     const sbApp: RunResult[] = []
     const sbNoop: RunResult[] = []
     const sbStringify: RunResult[] = []
+    const sbNoBuffer: RunResult[] = []
+    const sbFirstMinutes: RunResult[] = []
     await runSandbox(ctx, plugins.app, sbEvents, Math.min(1_000, nSb), 'warmup/sandbox/', true)
     for (let rep = 0; rep < opts.reps; rep++) {
         const prefix = `sandbox/${rep}/`
@@ -183,6 +185,9 @@ async function main(): Promise<void> {
         sbApp.push(r)
         sbNoop.push(await runSandbox(ctx, plugins.noop, sbEvents, nProbe, 'probe/', false))
         sbStringify.push(await runSandbox(ctx, plugins.stringify, sbEvents, nProbe, 'probe/', false))
+        // apart: what the host's exportEvents buffer adds, and the first ten minutes after install (edge notes)
+        sbNoBuffer.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-no-buffer/${rep}/`, true, { exportEventsBuffer: false }))
+        sbFirstMinutes.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-first-minutes/${rep}/`, true, { phase: 'first-10-minutes' }))
         log(`sandbox run ${rep + 1}/${opts.reps}: app ${fmt(r.eventsPerSec)}, stringify-only ${fmt(sbStringify[rep].eventsPerSec)} events/s`)
     }
     sbEvents = []
@@ -211,6 +216,8 @@ async function main(): Promise<void> {
     // onEvent's own rate (the feed until the last call returned, uploads meanwhile included), paired by round
     const feedRate = (r: RunResult) => Number(r.extra?.feedEventsPerSec)
     const onEventVsFloor = spread(sbApp.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
+    const noBufferVsFloor = spread(sbNoBuffer.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
+    const firstMinutesVsFloor = spread(sbFirstMinutes.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
     const bundleKb = hostLoad.bundleBytes / 1024
 
     const results = {
@@ -249,6 +256,8 @@ async function main(): Promise<void> {
             appVsCeilingNullS3: pairedRatio(appSink, ceiling),
             appVsNaiveNullS3: pairedRatio(appSink, naiveSink),
             onEventVsFloor,
+            onEventWithoutExportEventsBufferVsFloor: noBufferVsFloor,
+            onEventFirstTenMinutesVsFloor: firstMinutesVsFloor,
             fixture: { appVsCeiling: pairedRatio(fxApp, fxCeiling), appVsNaive: pairedRatio(fxApp, fxNaive) },
         },
         stallsByCap: capSummary,
@@ -320,6 +329,8 @@ async function main(): Promise<void> {
         ['app / ceiling, null S3', ...ratioCells(results.ratios.appVsCeilingNullS3)],
         ['app / naive, both to null S3', ...ratioCells(results.ratios.appVsNaiveNullS3)],
         ['sandbox app / sandbox stringify-only', ...ratioCells(onEventVsFloor)],
+        ["sandbox app without the host's exportEvents buffer / stringify-only", ...ratioCells(noBufferVsFloor)],
+        ['sandbox app in its first 10 minutes (every event noted for the backfill) / stringify-only', ...ratioCells(firstMinutesVsFloor)],
         ['fixture events: app / ceiling', ...ratioCells(results.ratios.fixture.appVsCeiling)],
         ['fixture events: app / naive', ...ratioCells(results.ratios.fixture.appVsNaive)],
     ]

@@ -73,6 +73,9 @@ const CUT_MODULES = [
     // ask for no bloom filter and no encoding (so pages are PLAIN or RLE_DICTIONARY): these only serve the others
     /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb|delta|splitstream)\.js$/,
     /hyparquet[\\/]src[\\/]bloom\.js$/,
+    // the writer's own Snappy is its default codec's: src/parquet.ts asks for GZIP, made by the host's zlib (its
+    // JavaScript Snappy ran ~75x slower inside the host, where every loop iteration is guarded)
+    /hyparquet-writer[\\/]src[\\/]snappy\.js$/,
     // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
     // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
