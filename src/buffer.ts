@@ -11,6 +11,7 @@
  * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
  * (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
+import type { Body } from './body'
 import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type MemoryListener } from './compression'
 import type { Compression } from './config'
 
@@ -84,7 +85,7 @@ export class OpenBatch {
     }
 
     /** Close the batch: resolves with the compressed body. Adding afterwards is a bug, so it throws. */
-    seal(): Promise<Buffer> {
+    seal(): Promise<Body> {
         if (this.sealed) throw new Error('OpenBatch.seal called twice')
         this.sealed = true
         this.onChange(-BATCH_OVERHEAD_BYTES)

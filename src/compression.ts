@@ -5,6 +5,7 @@
  */
 import * as zlib from 'zlib'
 import type { Compression } from './config'
+import { bodyOf, type Body } from './body'
 import { payloadHasher } from './payload-hash'
 
 export const GZIP_LEVEL = 6
@@ -71,8 +72,8 @@ export function fileFormat(compression: Compression): FileFormat {
 export interface Compressor {
     /** Queue bytes for compression. Takes a host Buffer (made with Buffer.from) so it crosses into zlib as is. */
     write(chunk: Buffer): void
-    /** Finish the stream; resolves with the whole compressed body. */
-    end(): Promise<Buffer>
+    /** Finish the stream; resolves with the whole compressed body (a large one in pieces: body.ts says why). */
+    end(): Promise<Body>
     /** bytes this compressor holds right now: output so far, input not yet compressed, and (until end) its state */
     memoryBytes(): number
 }
@@ -94,7 +95,7 @@ function passThrough(onChange: MemoryListener): Compressor {
             onChange(chunk.length)
         },
         end() {
-            return Promise.resolve(hasher.finish(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, bytes)))
+            return Promise.resolve(hasher.finish(bodyOf(chunks, bytes)))
         },
         memoryBytes: () => bytes,
     }
@@ -130,11 +131,11 @@ export function createCompressor(compression: Compression, level?: number, onCha
         onChange(-stateBytes)
         stateBytes = 0
     }
-    const done = new Promise<Buffer>((resolve, reject) => {
+    const done = new Promise<Body>((resolve, reject) => {
         stream.on('end', () => {
             releaseState()
             if (failure) reject(failure)
-            else resolve(hasher.finish(Buffer.concat(chunks, outputBytes)))
+            else resolve(hasher.finish(bodyOf(chunks, outputBytes)))
         })
         stream.on('error', (error: Error) => {
             releaseState()

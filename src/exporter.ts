@@ -20,6 +20,7 @@
  * bufferLimitBytes plus what the job queue has not yet taken (itself below bufferLimitBytes): a prompt queue keeps
  * it below the limit, a slow one at most doubles it.
  */
+import type { Body } from './body'
 import type { FileFormat } from './compression'
 import { createFormat, type Batch, type Format, type SealedBody } from './formats'
 import type { Config } from './config'
@@ -61,7 +62,7 @@ export interface SealedBatch {
     /** epoch ms the batch was sealed */
     sealedAt: number
     /** the body once made (or its stand-in from the fallback encoding) */
-    body?: Buffer
+    body?: Body
     /** why no body could be made at all: the batch is set aside */
     unusable?: string
     /** resolves (never rejects) once `body` or `unusable` is set */
@@ -482,7 +483,7 @@ export class Exporter {
     }
 
     /** The batch's memory is now its body (JSON lines: the compressor's output, already counted) plus what it keeps. */
-    private gotBody(batch: SealedBatch, body: Buffer, keptBytes: number): void {
+    private gotBody(batch: SealedBatch, body: Body, keptBytes: number): void {
         batch.body = body
         const target = body.length + keptBytes + SEALED_BATCH_OVERHEAD_BYTES
         if (batch.holding.place !== 'gone') this.bytes[batch.holding.place] += target - batch.holding.bytes

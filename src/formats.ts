@@ -6,6 +6,7 @@
  * A sealed batch can also be cut into several smaller bodies with the same events (job payloads have a size limit:
  * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
  */
+import { joinBody, type Body } from './body'
 import { OpenBatch } from './buffer'
 import { compressWhole, decompressWhole, fileFormat, type FileFormat, type MemoryListener } from './compression'
 import type { Compression, Config } from './config'
@@ -35,11 +36,11 @@ export interface BodyPart {
 
 export interface SealedBody {
     /** the object's body; rejects when it cannot be made (a compressor error, a value Parquet refuses) */
-    body: Promise<Buffer>
+    body: Promise<Body>
     /** bytes kept besides the body until the batch is stored (Parquet: its rows, to split or re-encode them) */
     keptBytes: number
     /** the same events as bodies of at most `maxBodyBytes` each, in order (a single event larger than that goes alone) */
-    split(body: Buffer, maxBodyBytes: number): Promise<BodyPart[]>
+    split(body: Body, maxBodyBytes: number): Promise<BodyPart[]>
     /** when `body` rejected: the events in another format, if they can still be had */
     fallback?(): Promise<{ body: Buffer; file: FileFormat }>
 }
@@ -142,7 +143,7 @@ class JsonLinesBatch implements Batch<string> {
             body: this.batch.seal(),
             keptBytes: 0,
             split: (body, maxBodyBytes) =>
-                decompressWhole(compression, body).then((raw) => {
+                decompressWhole(compression, joinBody(body)).then((raw) => {
                     const starts = lineStarts(raw)
                     return splitRuns(starts.length, body.length, maxBodyBytes, (from, to) =>
                         compressWhole(compression, raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)

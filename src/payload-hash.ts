@@ -5,11 +5,12 @@
  * Bodies are remembered by identity, weakly: a body nobody holds any more is forgotten with it.
  */
 import { createHash, type Hash } from 'crypto'
+import { piecesOf, type Body } from './body'
 
 const known = new WeakMap<object, string>()
 
 /** A running hash over the pieces of a body; `finish(body)` remembers its hex digest for that Buffer. */
-export function payloadHasher(): { update(piece: Buffer): void; finish(body: Buffer): Buffer } {
+export function payloadHasher(): { update(piece: Buffer): void; finish<B extends Body>(body: B): B } {
     const hash: Hash = createHash('sha256')
     return {
         update: (piece) => void hash.update(piece),
@@ -21,6 +22,10 @@ export function payloadHasher(): { update(piece: Buffer): void; finish(body: Buf
 }
 
 /** The body's SHA-256 in hex: remembered when it was compressed, else computed now (Parquet, tests). */
-export function payloadSha256(body: Buffer): string {
-    return known.get(body) ?? createHash('sha256').update(body).digest('hex')
+export function payloadSha256(body: Body): string {
+    const remembered = known.get(body)
+    if (remembered !== undefined) return remembered
+    const hash = createHash('sha256')
+    for (const piece of piecesOf(body)) hash.update(piece)
+    return hash.digest('hex')
 }

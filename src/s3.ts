@@ -13,7 +13,9 @@ import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { HttpRequest } from '@smithy/types'
 import { createHash } from 'crypto'
+import { PassThrough } from 'stream'
 import * as zlib from 'zlib'
+import { piecesOf, PiecesBody, type Body } from './body'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
@@ -23,7 +25,8 @@ import { classifyFailure, type S3Failure } from './retry'
 
 export interface PutObjectRequest {
     key: string
-    body: Buffer
+    /** a large body in pieces is streamed as it is (body.ts) */
+    body: Body
     contentType: string
     contentEncoding?: string
     metadata?: Record<string, string>
@@ -99,10 +102,12 @@ class FetchRequestHandler {
         const init: Record<string, unknown> = {
             method: request.method,
             headers: withoutExpect(request.headers),
-            body: request.method === 'GET' || request.method === 'HEAD' ? undefined : request.body,
+            body: request.method === 'GET' || request.method === 'HEAD' ? undefined : sendable(request.body),
             // node-fetch 2 (the sandbox's fetch) enforces this with the host's timer
             timeout,
         }
+        // Node's own fetch takes a stream body only half-duplex (node-fetch ignores the option)
+        if (request.body instanceof PiecesBody) init.duplex = 'half'
         // Node's own fetch ignores `timeout`; bound it with a signal where signals exist
         if (typeof AbortSignal !== 'undefined' && typeof AbortSignal.timeout === 'function') {
             init.signal = AbortSignal.timeout(timeout)
@@ -131,6 +136,19 @@ class FetchRequestHandler {
     destroy(): void {}
 }
 
+/**
+ * A body in pieces goes out as a stream of its pieces, made anew for each attempt (a stream is read once); the
+ * Content-Length header the SDK set from its size stays, so nothing is sent chunked. The host's `stream` module gives
+ * apps `PassThrough` (and only that, in plugin-server 1.10.5): a host stream, which node-fetch pipes to the socket.
+ */
+function sendable(body: unknown): unknown {
+    if (!(body instanceof PiecesBody)) return body
+    const stream = new PassThrough()
+    for (const piece of body.pieces) stream.write(piece)
+    stream.end()
+    return stream
+}
+
 export interface S3StoreDeps {
     /** the `fetch` to send requests with: the sandbox's global one in PostHog */
     fetch: FetchLike
@@ -148,10 +166,17 @@ function sseParams(config: Config): Partial<PutObjectCommandInput> {
  * Checksums are computed with the host's native code (the SDK's pure-JS CRC32 would read a host Buffer byte by byte
  * through the sandbox's proxies). None by default: R2, B2 and older MinIO reject the newer checksum headers.
  */
-function checksumParams(config: Pick<Config, 'checksum'>, body: Buffer): Partial<PutObjectCommandInput> {
-    if (config.checksum === 'Content-MD5') return { ContentMD5: createHash('md5').update(body).digest('base64') }
+function checksumParams(config: Pick<Config, 'checksum'>, body: Body): Partial<PutObjectCommandInput> {
+    if (config.checksum === 'Content-MD5') {
+        const md5 = createHash('md5')
+        for (const piece of piecesOf(body)) md5.update(piece)
+        return { ContentMD5: md5.digest('base64') }
+    }
     if (config.checksum === 'CRC32') {
-        const crc = (zlib as unknown as { crc32(data: Buffer): number }).crc32(body)
+        // zlib's crc32 continues from the value it is given: piece by piece is the CRC of the whole
+        const crc32 = (zlib as unknown as { crc32(data: Buffer, value?: number): number }).crc32
+        let crc = 0
+        for (const piece of piecesOf(body)) crc = crc32(piece, crc)
         const bytes = Buffer.alloc(4)
         bytes.writeUInt32BE(crc >>> 0)
         return { ChecksumCRC32: bytes.toString('base64') }
@@ -223,7 +248,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     client.middlewareStack.add(
         (next) => (args) => {
             const request = args.request as HttpRequest
-            if (request && Buffer.isBuffer(request.body)) {
+            if (request && (Buffer.isBuffer(request.body) || request.body instanceof PiecesBody)) {
                 request.headers['x-amz-content-sha256'] = payloadSha256(request.body)
             }
             return next(args)
@@ -237,7 +262,8 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
             const command = new PutObjectCommand({
                 Bucket: config.bucket,
                 Key: request.key,
-                Body: request.body,
+                // the SDK passes the body through untouched to our request handler (s3-protocol.ts, sendable above)
+                Body: request.body as PutObjectCommandInput['Body'],
                 ContentType: request.contentType,
                 ContentEncoding: request.contentEncoding,
                 ContentLength: request.body.length,

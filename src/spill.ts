@@ -9,6 +9,7 @@
  * own object: `<key without extension>-part<i>of<n><extension>`, e.g. `...-3fac8794e45c5d73-part2of5.jsonl.gz`.
  * Parts are derived from the batch's body alone, so the same batch always gives the same parts and keys.
  */
+import { joinBody, type Body } from './body'
 import type { FileFormat } from './compression'
 import type { BodyPart } from './formats'
 import type { Logger } from './report'
@@ -41,11 +42,11 @@ export type Enqueue = (payload: SpilledBatchPayload, delaySeconds: number) => Pr
 /** What the exporter hands over: one sealed batch with its body, and how to cut it if it is too big. */
 export interface SpillableBatch {
     key: string
-    body: Buffer
+    body: Body
     events: number
     file: FileFormat
     metadata: Record<string, string>
-    split(body: Buffer, maxBodyBytes: number): Promise<BodyPart[]>
+    split(body: Body, maxBodyBytes: number): Promise<BodyPart[]>
 }
 
 export interface SpillOutcome {
@@ -57,8 +58,9 @@ export interface SpillOutcome {
     jobs: number
 }
 
-function payload(key: string, body: Buffer, events: number, file: FileFormat, metadata: Record<string, string>): SpilledBatchPayload {
-    return { key, bodyBase64: body.toString('base64'), events, contentType: file.contentType, contentEncoding: file.contentEncoding, metadata, attempt: 0 }
+function payload(key: string, body: Body, events: number, file: FileFormat, metadata: Record<string, string>): SpilledBatchPayload {
+    // a job payload is JSON text: the body as one Buffer once, here (rare: only what S3 did not take)
+    return { key, bodyBase64: joinBody(body).toString('base64'), events, contentType: file.contentType, contentEncoding: file.contentEncoding, metadata, attempt: 0 }
 }
 
 /** JSON size of a payload for a body of `bodyBytes`, without building its base64. */

@@ -1,13 +1,14 @@
 import { randomBytes } from 'crypto'
+import { joinBody, type Body } from '../../src/body'
 import { brotliDecompressSync, gunzipSync } from 'zlib'
 import { createCompressor, fileFormat, STREAM_STATE_BYTES } from '../../src/compression'
 import type { Compression } from '../../src/config'
 
 // zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
-const decompress: Record<Exclude<Compression, 'zstd'>, (body: Buffer) => Buffer> = {
-    gzip: (body) => gunzipSync(body),
-    brotli: (body) => brotliDecompressSync(body),
-    none: (body) => body,
+const decompress: Record<Exclude<Compression, 'zstd'>, (body: Body) => Buffer> = {
+    gzip: (body) => gunzipSync(joinBody(body)),
+    brotli: (body) => brotliDecompressSync(joinBody(body)),
+    none: (body) => joinBody(body),
 }
 
 /** JSON-ish lines with some variety, as many separate chunks. */

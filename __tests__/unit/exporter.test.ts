@@ -5,6 +5,7 @@
  */
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
+import { joinBody, type Body } from '../../src/body'
 import type { Config } from '../../src/config'
 import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
 import { encodeEvent, utf8Length } from '../../src/events'
@@ -70,9 +71,12 @@ class FakeClock {
 
 type Step = PutOutcome | 'hang' | 'hold'
 
+/** A put as recorded: its body joined (a large body comes in pieces, body.ts). */
+type RecordedPut = PutObjectRequest & { body: Buffer }
+
 /** An ObjectStore that records every put, answers from a script (then ok), and checks puts never overlap. */
 class FakeStore implements ObjectStore {
-    readonly requests: PutObjectRequest[] = []
+    readonly requests: RecordedPut[] = []
     readonly outcomes: Array<PutOutcome | undefined> = []
     readonly script: Step[] = []
     inFlight = 0
@@ -82,7 +86,7 @@ class FakeStore implements ObjectStore {
     put(request: PutObjectRequest): Promise<PutOutcome> {
         this.inFlight++
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
-        const index = this.requests.push(request) - 1
+        const index = this.requests.push({ ...request, body: joinBody(request.body) }) - 1
         const step = this.script.shift() ?? OK
         const answer = (outcome: PutOutcome): PutOutcome => {
             this.inFlight--
@@ -102,7 +106,7 @@ class FakeStore implements ObjectStore {
         next(outcome)
     }
 
-    stored(): PutObjectRequest[] {
+    stored(): RecordedPut[] {
         return this.requests.filter((_, i) => this.outcomes[i]?.kind === 'ok')
     }
 }
@@ -176,22 +180,23 @@ function makeEvent(i: number, opts: { name?: string; padBytes?: number } = {}): 
 
 const lineBytes = (event: ProcessedPluginEvent) => utf8Length(encodeEvent(event))
 
-function decode(body: Buffer, contentEncoding?: string): Buffer {
-    if (contentEncoding === 'gzip') return gunzipSync(body)
-    if (contentEncoding === 'br') return brotliDecompressSync(body)
-    return body
+function decode(body: Body, contentEncoding?: string): Buffer {
+    const whole = joinBody(body)
+    if (contentEncoding === 'gzip') return gunzipSync(whole)
+    if (contentEncoding === 'br') return brotliDecompressSync(whole)
+    return whole
 }
 
-function linesOf(request: { body: Buffer; contentEncoding?: string; file?: { contentEncoding?: string } }): string[] {
+function linesOf(request: { body: Body; contentEncoding?: string; file?: { contentEncoding?: string } }): string[] {
     const text = decode(request.body, request.contentEncoding ?? request.file?.contentEncoding).toString('utf8')
     expect(text.endsWith('\n')).toBe(true)
     return text.slice(0, -1).split('\n')
 }
 
-const uuidsOf = (request: { body: Buffer; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).uuid as string)
+const uuidsOf = (request: { body: Body; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).uuid as string)
 
 /** Every uuid in `expected` appears exactly once across `requests`, and nothing else does. */
-function expectEachExactlyOnce(requests: Array<{ body: Buffer; contentEncoding?: string }>, expected: string[]): void {
+function expectEachExactlyOnce(requests: Array<{ body: Body; contentEncoding?: string }>, expected: string[]): void {
     const seen = requests.flatMap(uuidsOf)
     const counts = new Map<string, number>()
     for (const uuid of seen) counts.set(uuid, (counts.get(uuid) ?? 0) + 1)
@@ -731,7 +736,7 @@ function noise(seed: number, length: number): string {
 }
 
 const hourOf = (key: string) => /\/hour=(\d\d)\//.exec(key)?.[1]
-const eventTimesOf = (request: { body: Buffer; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).timestamp as string)
+const eventTimesOf = (request: { body: Body; contentEncoding?: string }) => linesOf(request).map((l) => JSON.parse(l).timestamp as string)
 
 describe('Exporter with layouts and selection', () => {
     describe('the hive layout', () => {

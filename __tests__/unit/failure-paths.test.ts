@@ -2,6 +2,7 @@
  * What happens when a batch cannot be made, is too big for one job, or is closed twice; what setup and onEvent do
  * when the settings are wrong or setup has not run. Fakes only: a recording store, a fake one-shot scheduler.
  */
+import { joinBody } from '../../src/body'
 import { gunzipSync } from 'zlib'
 import { onEvent } from '../../index'
 import { parseConfig } from '../../src/config'
@@ -67,7 +68,7 @@ describe('a batch whose body cannot be made', () => {
             exporter.add(makeEvent(2))
             await exporter.flush()
             expect(puts.map((p) => p.key)).toEqual([expect.stringMatching(/\.jsonl\.gz$/), expect.stringMatching(/\.parquet$/)])
-            const stored = gunzipSync(puts[0].body).toString().trim().split('\n').map((l) => JSON.parse(l))
+            const stored = gunzipSync(joinBody(puts[0].body)).toString().trim().split('\n').map((l) => JSON.parse(l))
             expect(stored).toEqual([expect.objectContaining({ uuid: bad.uuid, team_id: 2 ** 40, event: bad.event, properties: bad.properties })])
             expect(puts[0].contentEncoding).toBe('gzip')
             expect(lines.join('\n')).toMatch(/could not encode .*int32.*stored as JSON lines/)
