@@ -16,7 +16,7 @@ import { LIVE_SINCE_KEY } from '../src/backfill'
 import type { HostProfileName } from '../dev/sandbox/profile'
 import type { EventCase } from './events'
 import { BUCKET, type S3Child, type Stored } from './local-s3'
-import { cpuMs, feedSync, gc, StallMonitor } from './measure'
+import { cpuMs, feedSync, gc, mainThreadCpuMs, StallMonitor } from './measure'
 
 const MiB = 1024 * 1024
 
@@ -26,8 +26,10 @@ export interface RunResult {
     eventsPerSec: number
     /** process CPU: every thread (zlib's pool, the network) */
     cpuMs: number
-    /** the event loop's busy time (performance.eventLoopUtilization): the main thread's work */
+    /** the event loop's busy time (performance.eventLoopUtilization): wall time, waits for a core included */
     mainThreadMs: number
+    /** CPU time the main thread really ran (Linux per-thread accounting, 10 ms ticks); undefined without /proc */
+    mainThreadCpuMs?: number
     s3CpuMs: number
     maxStallMs: number
     stalledOver25: number
@@ -78,6 +80,7 @@ export async function timed(
     const s3cpu0 = await s3.cpuMs()
     const cpu0 = process.cpuUsage()
     const elu0 = performance.eventLoopUtilization()
+    const mainCpu0 = mainThreadCpuMs()
     monitor.start()
     const t0 = performance.now()
     const extra = (await body(samples)) || {}
@@ -86,8 +89,10 @@ export async function timed(
     const cpu = cpuMs(cpu0)
     // the event loop's busy time: the main thread's share (process CPU also counts zlib's and the network's threads)
     const mainThreadMs = performance.eventLoopUtilization(elu0).active
+    const mainCpu1 = mainThreadCpuMs()
+    const mainCpu = mainCpu0 === undefined || mainCpu1 === undefined ? undefined : mainCpu1 - mainCpu0
     const s3cpu = (await s3.cpuMs()) - s3cpu0
-    return { events: n, ms, eventsPerSec: (n * 1000) / ms, cpuMs: cpu, mainThreadMs, s3CpuMs: s3cpu, maxStallMs, stalledOver25: monitor.over25, onEventNs: samples, ...extra }
+    return { events: n, ms, eventsPerSec: (n * 1000) / ms, cpuMs: cpu, mainThreadMs, mainThreadCpuMs: mainCpu, s3CpuMs: s3cpu, maxStallMs, stalledOver25: monitor.over25, onEventNs: samples, ...extra }
 }
 
 /** 1. Ceiling: stringify → ≥1 MiB strings → one native gzip stream. No app, no network. */

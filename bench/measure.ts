@@ -1,4 +1,5 @@
 /** The bench's measuring tools: event-loop stalls, CPU, GC, and feeding events the same way to every case. */
+import { readFileSync } from 'fs'
 import { setImmediate as nextMacrotask } from 'timers/promises'
 
 /** setInterval(…, 1) drift monitor: the longest gap between ticks, minus the period. */
@@ -32,6 +33,23 @@ export function gc(): void {
     if (g) {
         g()
         g()
+    }
+}
+
+/**
+ * CPU time of this process's main thread so far, in ms, from Linux's per-thread accounting (/proc/self/task/<pid>/stat,
+ * utime + stime in clock ticks of 10 ms): the time the thread really ran. The event loop's busy time
+ * (eventLoopUtilization) is wall time, so on two cores shared with zlib's threads, GC helpers and the local S3 it
+ * also counts the time the thread waited for a core. Undefined where /proc is not there.
+ */
+export function mainThreadCpuMs(): number | undefined {
+    try {
+        const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8')
+        // the fields after the command name (which may hold spaces) start after its closing parenthesis
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        return (Number(fields[11]) + Number(fields[12])) * 10
+    } catch {
+        return undefined
     }
 }
 

@@ -25,6 +25,7 @@ export function summarize(runs: RunResult[]) {
         ms: spread(runs.map((r) => r.ms)),
         cpuMsPer1kEvents: spread(runs.map((r) => (r.cpuMs / r.events) * 1000)),
         mainThreadMsPer1kEvents: spread(runs.map((r) => (r.mainThreadMs / r.events) * 1000)),
+        mainThreadCpuMsPer1kEvents: spread(runs.map((r) => ((r.mainThreadCpuMs ?? r.mainThreadMs) / r.events) * 1000)),
         s3CpuMsPer1kEvents: spread(runs.map((r) => (r.s3CpuMs / r.events) * 1000)),
         maxStallMs: spread(runs.map((r) => r.maxStallMs)),
         onEventUs: samples.length > 0 ? percentilesUs(samples) : undefined,
