@@ -212,6 +212,8 @@ async function main(): Promise<void> {
     const appVsNaive10 = capSummary.find((c) => c.capMb === 10)!.appVsNaive
     const appVsNaive1 = capSummary.find((c) => c.capMb === 1)!.appVsNaive
     const maxStallMs = Math.max(...CAPS_MB.flatMap((cap) => capApp[cap].map((r) => r.maxStallMs)), ...app.map((r) => r.maxStallMs))
+    // the machine's own floor for stalls: the ceiling (no app: stringify and a gzip stream) stalls too (GC, page faults, scheduling)
+    const ceilingMaxStallMs = Math.max(...ceiling.map((r) => r.maxStallMs))
     const memAppSpread = spread(memApp.map((m) => m.bytesPerEvent))
     const noop = summarize(sbNoop)
     const strf = summarize(sbStringify)
@@ -274,7 +276,7 @@ async function main(): Promise<void> {
             cpuVsCeiling: { target: 1.2, median: cpuVsCeiling.median, met: cpuVsCeiling.median <= 1.2 },
             appVsNaive10mb: { target: 1.5, median: appVsNaive10.median, met: appVsNaive10.median >= 1.5 },
             appVsNaive1mb: { target: 1.0, median: appVsNaive.median, met: appVsNaive.median >= 1.0 },
-            maxStallMs: { target: 25, value: maxStallMs, met: maxStallMs <= 25 },
+            maxStallMs: { target: 25, value: maxStallMs, met: maxStallMs <= 25, ceilingSameRun: ceilingMaxStallMs },
             bytesPerBufferedEvent: { target: 150, median: memAppSpread.median, met: memAppSpread.median <= 150 },
         },
         setupRetries: counters.setupRetries,
@@ -323,7 +325,7 @@ async function main(): Promise<void> {
         ['main-thread CPU per event / ceiling', fmt(cpuVsCeiling.median, 2), '≤ 1.20', met(t.cpuVsCeiling.met)],
         ['app / naive events/s, 10 MB cap', fmt(appVsNaive10.median, 2), '≥ 1.50', met(t.appVsNaive10mb.met)],
         ['app / naive events/s, 1 MB cap', fmt(appVsNaive.median, 2), '≥ 1.00', met(t.appVsNaive1mb.met)],
-        ['longest event-loop stall, any cap', `${fmt(maxStallMs, 1)} ms`, '≤ 25 ms', met(t.maxStallMs.met)],
+        ['longest event-loop stall, any cap', `${fmt(maxStallMs, 1)} ms (the ceiling's own: ${fmt(ceilingMaxStallMs, 1)} ms)`, '≤ 25 ms', met(t.maxStallMs.met)],
         ['memory per buffered event', `${fmt(memAppSpread.median)} B`, '≤ 150 B', met(t.bytesPerBufferedEvent.met)],
     ]
     const ratioRows = [
