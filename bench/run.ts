@@ -76,7 +76,7 @@ async function main(): Promise<void> {
 
     const client = eventCase('client')
     const fixture = eventCase('fixture')
-    const counters = { setupRetries: 0 }
+    const counters = { setupRetries: 0, naivePutRetries: 0 }
     const ctx: CaseContext = { s3, events: client, feed: opts.feed, hostProfile: profile.name, counters }
     const fixtureCtx: CaseContext = { ...ctx, events: fixture }
     log(`events: client ${fmt(client.meanLineBytes)} B, gzip ${client.gzipRatio.toFixed(2)}×; fixture ${fmt(fixture.meanLineBytes)} B, gzip ${fixture.gzipRatio.toFixed(2)}×`)
@@ -280,6 +280,7 @@ async function main(): Promise<void> {
             bytesPerBufferedEvent: { target: 150, median: memAppSpread.median, met: memAppSpread.median <= 150 },
         },
         setupRetries: counters.setupRetries,
+        naivePutRetries: counters.naivePutRetries,
         uploadRetries: [...app, ...appSink, ...CAPS_MB.flatMap((cap) => capApp[cap])].reduce((n, r) => n + Number(r.extra?.retries ?? 0), 0),
         wallSeconds: (Date.now() - startedAt) / 1000,
     }
@@ -386,8 +387,10 @@ async function main(): Promise<void> {
     out.push(table(['ratio (paired runs)', 'min', 'median', 'max'], ratioRows), '', table(['onEvent cost (every 8th call)', 'p50 µs', 'p99 µs', 'max µs', 'samples'], costRows), '')
     out.push(table(capHeaders, capRows), '', table(memHeaders, memRows), '', hostNote)
     out.push(`PutObject of a 3 MB body via createS3Store: Node's built-in fetch → ${largeBody.builtinFetch}; node-fetch 2 → ${largeBody.nodeFetch}; direct runs use ${opts.fetch === 'node-fetch' ? "node-fetch 2 (the sandbox's fetch)" : "Node's built-in fetch"}`)
-    if (results.setupRetries > 0 || results.uploadRetries > 0) {
-        out.push(`transient S3 failures: setupPlugin retried ${results.setupRetries}×, app uploads retried ${results.uploadRetries}× (these runs include the backoff)`)
+    if (results.setupRetries > 0 || results.uploadRetries > 0 || results.naivePutRetries > 0) {
+        out.push(
+            `transient S3 failures: setupPlugin retried ${results.setupRetries}×, app uploads retried ${results.uploadRetries}× (these runs include the backoff), naive PutObjects tried again ${results.naivePutRetries}×`
+        )
     }
     out.push(`results: ${path.relative(ROOT, file)}; wall time ${fmt(results.wallSeconds)} s`)
     out.push(
