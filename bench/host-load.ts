@@ -16,6 +16,10 @@ export interface HostLoadSummary {
     transformMs: Spread
     rssAddedMb: Spread
     heapAddedMb: Spread
+    /** with settleMs: RSS added once the thread idled that long (V8's memory reducer), then after a full GC */
+    rssSettledMb?: Spread
+    rssSettledGcMb?: Spread
+    settleMs: number
     perLoad: HostLoadResult[]
 }
 
@@ -31,9 +35,9 @@ function loadOnce(request: HostLoadRequest): Promise<HostLoadResult> {
     })
 }
 
-export async function measureHostLoad(pluginDir: string, hostProfile: string, loads = 5): Promise<HostLoadSummary> {
+export async function measureHostLoad(pluginDir: string, hostProfile: string, loads = 5, settleMs = 0): Promise<HostLoadSummary> {
     const perLoad: HostLoadResult[] = []
-    for (let i = 0; i < loads; i++) perLoad.push(await loadOnce({ pluginDir, hostProfile }))
+    for (let i = 0; i < loads; i++) perLoad.push(await loadOnce({ pluginDir, hostProfile, settleMs }))
     const MiB = 1024 * 1024
     return {
         hostProfile,
@@ -42,6 +46,9 @@ export async function measureHostLoad(pluginDir: string, hostProfile: string, lo
         transformMs: spread(perLoad.map((r) => r.transformMs)),
         rssAddedMb: spread(perLoad.map((r) => r.rssAddedBytes / MiB)),
         heapAddedMb: spread(perLoad.map((r) => r.heapAddedBytes / MiB)),
+        rssSettledMb: settleMs > 0 ? spread(perLoad.map((r) => (r.rssSettledBytes ?? 0) / MiB)) : undefined,
+        rssSettledGcMb: settleMs > 0 ? spread(perLoad.map((r) => (r.rssSettledGcBytes ?? 0) / MiB)) : undefined,
+        settleMs,
         perLoad,
     }
 }
