@@ -6,6 +6,7 @@ import path from 'path'
 import { DevHost } from '../../dev/host'
 import { mkdtempSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
+import { randomBytes } from 'crypto'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { withS3, readAll, countByUuid, listKeys } from '../helpers/s3'
@@ -18,7 +19,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 const logs: string[] = []
 
 beforeAll(async () => {
-    s3 = await withS3(['sandbox-export', 'sandbox-schedule', 'sandbox-parquet'])
+    s3 = await withS3(['sandbox-export', 'sandbox-schedule', 'sandbox-parquet', 'sandbox-large'])
 })
 afterAll(async () => {
     await s3.close()
@@ -52,6 +53,28 @@ describe('the bundle in the plugin-server sandbox', () => {
         expect(byUuid.get(sent[1234].uuid)).toEqual(sent[1234])
         expect(byUuid.get(sent[9999].uuid)).toEqual(sent[9999])
         expect(logs.filter((l) => l.startsWith('error'))).toEqual([])
+    })
+
+    it('stores a batch whose body passes 1 MiB, sent in pieces through the host stream module, byte for byte with its Content-MD5', async () => {
+        const host = await DevHost.start({
+            pluginDir: ROOT,
+            config: settings('sandbox-large', { uploadMegabytes: '20', checksum: 'Content-MD5' }),
+            threads: 1,
+            log: (level, message) => void logs.push(`${level}: ${message}`),
+        })
+        // random base64 barely compresses: ~6 MB of events make a gzip body of several MB, one object
+        const sent = Array.from({ length: 3_000 }, (_, i) => makeEvent(i, { properties: { noise: randomBytes(1500).toString('base64') } } as any))
+        for (const event of sent) await host.onEvent(event)
+        const report = await host.shutdown()
+        expect(report.errors).toEqual([])
+        expect(report.queuedJobs).toHaveLength(0)
+        const objects = await readAll(s3.client, 'sandbox-large')
+        expect(objects).toHaveLength(1)
+        expect(objects[0].size).toBeGreaterThan(2 * 1024 * 1024)
+        const counts = countByUuid(objects)
+        expect(counts.size).toBe(3_000)
+        expect([...counts.values()].every((n) => n === 1)).toBe(true)
+        expect(objects[0].events[2999]).toEqual(sent[2999])
     })
 
     it('flushes every thread on its own host timer, with no schedule and no new event', async () => {
