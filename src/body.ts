@@ -8,6 +8,7 @@
  * piece by piece, and the body never exists twice. Only the rare paths that need one Buffer (a batch cut into
  * job-sized parts, a spilled body in base64) join it, with `joinBody`.
  */
+import { createHash } from 'crypto'
 
 /** Bodies up to this size are joined when made: the copy is cheap and one Buffer is simpler downstream. */
 export const JOIN_BELOW_BYTES = 1024 * 1024
@@ -32,6 +33,13 @@ export function bodyOf(pieces: Buffer[], length: number): Body {
 /** The body as one Buffer (a copy when it is in pieces): for the paths that need it whole. */
 export function joinBody(body: Body): Buffer {
     return body instanceof PiecesBody ? Buffer.concat(body.pieces as Buffer[], body.length) : body
+}
+
+/** A digest of the whole body, taken piece by piece (host crypto: native, no join). */
+export function digestOf(algorithm: 'md5' | 'sha256', body: Body, encoding: 'hex' | 'base64'): string {
+    const hash = createHash(algorithm)
+    for (const piece of piecesOf(body)) hash.update(piece)
+    return hash.digest(encoding)
 }
 
 /** The body's pieces in order (a Buffer is one piece). */

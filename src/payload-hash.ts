@@ -5,7 +5,7 @@
  * Bodies are remembered by identity, weakly: a body nobody holds any more is forgotten with it.
  */
 import { createHash, type Hash } from 'crypto'
-import { piecesOf, type Body } from './body'
+import { digestOf, type Body } from './body'
 
 const known = new WeakMap<object, string>()
 
@@ -23,9 +23,5 @@ export function payloadHasher(): { update(piece: Buffer): void; finish<B extends
 
 /** The body's SHA-256 in hex: remembered when it was compressed, else computed now (Parquet, tests). */
 export function payloadSha256(body: Body): string {
-    const remembered = known.get(body)
-    if (remembered !== undefined) return remembered
-    const hash = createHash('sha256')
-    for (const piece of piecesOf(body)) hash.update(piece)
-    return hash.digest('hex')
+    return known.get(body) ?? digestOf('sha256', body, 'hex')
 }

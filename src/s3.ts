@@ -12,10 +12,9 @@ import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientCo
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { HttpRequest } from '@smithy/types'
-import { createHash } from 'crypto'
 import { PassThrough } from 'stream'
 import * as zlib from 'zlib'
-import { piecesOf, PiecesBody, type Body } from './body'
+import { digestOf, piecesOf, PiecesBody, type Body } from './body'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
@@ -167,11 +166,7 @@ function sseParams(config: Config): Partial<PutObjectCommandInput> {
  * through the sandbox's proxies). None by default: R2, B2 and older MinIO reject the newer checksum headers.
  */
 function checksumParams(config: Pick<Config, 'checksum'>, body: Body): Partial<PutObjectCommandInput> {
-    if (config.checksum === 'Content-MD5') {
-        const md5 = createHash('md5')
-        for (const piece of piecesOf(body)) md5.update(piece)
-        return { ContentMD5: md5.digest('base64') }
-    }
+    if (config.checksum === 'Content-MD5') return { ContentMD5: digestOf('md5', body, 'base64') }
     if (config.checksum === 'CRC32') {
         // zlib's crc32 continues from the value it is given: piece by piece is the CRC of the whole
         const crc32 = (zlib as unknown as { crc32(data: Buffer, value?: number): number }).crc32
