@@ -192,22 +192,25 @@ export const jobs = {
 }
 
 export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta): void {
-    const exporter = meta.global.exporter
+    // meta.global read once: inside the sandbox each read of the host's meta is a proxy trip, on every event
+    const state = meta.global
+    const exporter = state.exporter
     if (exporter) {
         exporter.add(event)
-        meta.global.monitor?.wake()
-        const liveSince = meta.global.liveSince
+        state.monitor?.wake()
         // for a while after the boundary: note events that may have been ingested before it (the backfill skips them);
-        // once that window is over, nothing more per event
-        if (liveSince === undefined || meta.global.edgeWindowOver || !meta.storage) return
+        // once that window is over, one flag read per event and nothing more
+        if (state.edgeWindowOver) return
+        const liveSince = state.liveSince
+        if (liveSince === undefined || !meta.storage) return
         const now = Date.now()
-        if (now >= liveSince + EDGE_WINDOW_MS) meta.global.edgeWindowOver = true
+        if (now >= liveSince + EDGE_WINDOW_MS) state.edgeWindowOver = true
         else if (mayPredateBoundary(event as any, liveSince, now)) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
-    const reporter = meta.global.reporter ?? (meta.global.reporter = new Reporter(console, Date.now))
-    reporter.report('not-set-up', `S3 Export is not set up${meta.global.setupError ? ` (${meta.global.setupError})` : ' yet'}: events are not exported`)
+    const reporter = state.reporter ?? (state.reporter = new Reporter(console, Date.now))
+    reporter.report('not-set-up', `S3 Export is not set up${state.setupError ? ` (${state.setupError})` : ' yet'}: events are not exported`)
 }
 
 /**
