@@ -217,6 +217,25 @@ const SMALLER_MODULES = [
     },
 ]
 
+/**
+ * The oldest host runs Node 14 (the standalone plugin-server 1.x), whose arrays have no `.at()` (Node 16.6+): the
+ * Parquet writer reads its column's schema element with `columnPath.at(-1)`, which threw there, so every Parquet
+ * batch fell back to JSON lines. Written as the index it means; __tests__/host/bundle.test.ts refuses any built-in
+ * Node 14 lacks, and __tests__/host/oldest-node.test.ts runs the bundle on Node 14.
+ */
+const node14Builtins = {
+    name: 'node-14-builtins',
+    setup(build) {
+        build.onLoad({ filter: /hyparquet-writer[\\/]src[\\/]parquet-writer\.js$/ }, (args) => {
+            const source = readFileSync(args.path, 'utf8')
+            let found = 0
+            const contents = source.replace(/\bcolumnPath\.at\(-1\)/g, () => (found++, 'columnPath[columnPath.length - 1]'))
+            if (found !== 1) throw new Error(`${args.path}: expected one columnPath.at(-1), found ${found}: check the build plugin`)
+            return { contents, loader: 'js' }
+        })
+    },
+}
+
 const smallerModules = {
     name: 'smaller-modules',
     setup(build) {
@@ -300,7 +319,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, smallerModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [node14Builtins, inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, smallerModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,

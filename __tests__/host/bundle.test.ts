@@ -57,6 +57,18 @@ describe('the committed bundle', () => {
         expect(awaits).toBe(0)
     })
 
+    it('calls no built-in method that Node 14, the oldest host Node, lacks', () => {
+        // Node 15-18 additions (a bundled library's `.at(-1)` once broke Parquet on Node 14); oldest-node.test.ts runs the bundle there
+        const newer = new Set(['at', 'replaceAll', 'hasOwn', 'findLast', 'findLastIndex', 'toSorted', 'toReversed', 'toSpliced', 'any', 'fromAsync', 'groupBy'])
+        const calls: string[] = []
+        walk(ast.program, (node) => {
+            const callee = node.type === 'CallExpression' || node.type === 'OptionalCallExpression' ? node.callee : undefined
+            if (callee && (callee.type === 'MemberExpression' || callee.type === 'OptionalMemberExpression') && !callee.computed && newer.has(callee.property.name)) calls.push(callee.property.name)
+            if (node.type === 'Identifier' && (node.name === 'structuredClone' || node.name === 'AggregateError')) calls.push(node.name)
+        })
+        expect(calls).toEqual([])
+    })
+
     it('requires only host modules on the allowlist, each by a literal name', () => {
         const required: string[] = []
         walk(ast.program, (node) => {

@@ -1,0 +1,120 @@
+/**
+ * dist/index.js on Node 14, the Node of the oldest plugin-server our users run (the standalone plugin-server 1.x),
+ * in the local plugin-server with plugin-server 1.10.5's Babel and vm2, against the local S3. The other tests run on
+ * the Node that runs jest: a built-in or a syntax that only newer Node has (a bundled library's `.at()` once made
+ * every Parquet batch fall back to JSON lines there) fails only here.
+ */
+import { spawn } from 'child_process'
+import { mkdtempSync, writeFileSync } from 'fs'
+import { tmpdir } from 'os'
+import path from 'path'
+
+import { GetObjectCommand } from '@aws-sdk/client-s3'
+import { DuckDBInstance } from '@duckdb/node-api'
+import * as esbuild from 'esbuild'
+
+import { makeEvent } from '../helpers/events'
+import { ensureNode14, NODE14_VERSION } from '../helpers/node14'
+import { settingsFor } from '../helpers/plugin'
+import { countByUuid, listKeys, readAll, withS3 } from '../helpers/s3'
+
+jest.setTimeout(180_000)
+
+const ROOT = path.join(__dirname, '../..')
+const work = mkdtempSync(path.join(tmpdir(), 's3-export-node14-'))
+let s3: Awaited<ReturnType<typeof withS3>>
+let node14: string
+let runner: string
+let eventsFile: string
+const sent = Array.from({ length: 3_000 }, (_, i) => makeEvent(i))
+
+beforeAll(async () => {
+    node14 = ensureNode14(ROOT)
+    // dev/run-once.ts drives the local plugin-server; built for Node 14, its packages from this project's node_modules
+    runner = path.join(work, 'run-once.js')
+    await esbuild.build({ entryPoints: [path.join(ROOT, 'dev/run-once.ts')], bundle: true, platform: 'node', target: 'node14', format: 'cjs', packages: 'external', outfile: runner, logLevel: 'warning' })
+    eventsFile = path.join(work, 'events.jsonl')
+    writeFileSync(eventsFile, sent.map((e) => JSON.stringify(e)).join('\n'))
+    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-crc32'])
+})
+afterAll(async () => {
+    await s3?.close()
+})
+
+interface RunResult {
+    status: number | null
+    stderr: string
+    out?: { node: string; events: number; report: { errors: string[]; cappedAt5s: boolean }; jobsLeft: number; loggedErrors: string[] }
+}
+
+/** Asynchronous: the local S3 answers from this process, so it must not be blocked while the child runs. */
+function runOnNode14(bucket: string, overrides: Record<string, string>, threads = 1): Promise<RunResult> {
+    const child = spawn(node14, [runner, ROOT, JSON.stringify(settingsFor(s3, bucket, overrides)), eventsFile, String(threads)], {
+        env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    return new Promise((resolve, reject) => {
+        child.on('error', reject)
+        child.on('close', (status) => {
+            const line = stdout.trim().split('\n').pop()
+            resolve({ status, stderr, out: line ? JSON.parse(line) : undefined })
+        })
+    })
+}
+
+function expectCleanRun(result: RunResult): void {
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+    expect(result.out!.node).toBe(`v${NODE14_VERSION}`)
+    expect(result.out!.events).toBe(sent.length)
+    expect(result.out!.report.errors).toEqual([])
+    expect(result.out!.jobsLeft).toBe(0)
+    expect(result.out!.loggedErrors).toEqual([])
+}
+
+describe(`the bundle on Node ${NODE14_VERSION}`, () => {
+    it('exports every event exactly once as gzip JSON lines from two worker threads', async () => {
+        expectCleanRun(await runOnNode14('node14-jsonl', {}, 2))
+        const objects = await readAll(s3.client, 'node14-jsonl')
+        const counts = countByUuid(objects)
+        expect(counts.size).toBe(sent.length)
+        expect([...counts.values()].every((n) => n === 1)).toBe(true)
+        expect(objects.every((o) => o.key.endsWith('.jsonl.gz'))).toBe(true)
+    })
+
+    it('writes Parquet, not the JSON lines fallback, that DuckDB reads back whole', async () => {
+        expectCleanRun(await runOnNode14('node14-parquet', { uploadFormat: 'parquet', uploadMegabytes: '5', uploadMinutes: '10' }))
+        const keys = await listKeys(s3.client, 'node14-parquet')
+        const data = keys.filter((k) => !k.endsWith('.s3-export-write-check'))
+        expect(data.length).toBeGreaterThan(0)
+        expect(data.filter((k) => !k.endsWith('.parquet'))).toEqual([])
+        const dir = mkdtempSync(path.join(work, 'parquet-'))
+        for (const [i, key] of data.entries()) {
+            const body = await s3.client.send(new GetObjectCommand({ Bucket: 'node14-parquet', Key: key }))
+            writeFileSync(path.join(dir, `${i}.parquet`), Buffer.from(await body.Body!.transformToByteArray()))
+        }
+        const db = await DuckDBInstance.create(':memory:')
+        const reader = await (await db.connect()).runAndReadAll(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_parquet('${dir}/*.parquet')`)
+        const [row] = reader.getRowObjectsJS() as any[]
+        expect({ rows: Number(row.rows), n: Number(row.n) }).toEqual({ rows: sent.length, n: sent.length })
+    })
+
+    it('exports every event exactly once with brotli and a Content-MD5 on each upload', async () => {
+        expectCleanRun(await runOnNode14('node14-brotli', { compression: 'brotli', checksum: 'Content-MD5' }))
+        const objects = await readAll(s3.client, 'node14-brotli')
+        const counts = countByUuid(objects)
+        expect(counts.size).toBe(sent.length)
+        expect([...counts.values()].every((n) => n === 1)).toBe(true)
+        expect(objects.every((o) => o.key.endsWith('.jsonl.br'))).toBe(true)
+    })
+
+    it('refuses a CRC32 checksum at setup, naming the setting and the Node that has one', async () => {
+        const result = await runOnNode14('node14-crc32', { checksum: 'CRC32' })
+        expect(result.status).toBe(1)
+        expect(result.stderr).toContain('(checksum) is CRC32')
+        expect(result.stderr).toContain('Node 20.15+')
+    })
+})
