@@ -75,14 +75,19 @@ function expectCleanRun(result: RunResult): void {
     expect(result.out!.loggedErrors).toEqual([])
 }
 
+/** Every event sent is stored exactly once, in objects of the given kind. */
+async function expectEachEventOnce(bucket: string, extension: string): Promise<void> {
+    const objects = await readAll(s3.client, bucket)
+    const counts = countByUuid(objects)
+    expect(counts.size).toBe(sent.length)
+    expect([...counts.values()].every((n) => n === 1)).toBe(true)
+    expect(objects.filter((o) => !o.key.endsWith(extension)).map((o) => o.key)).toEqual([])
+}
+
 describe(`the bundle on Node ${NODE14_VERSION}`, () => {
     it('exports every event exactly once as gzip JSON lines from two worker threads', async () => {
         expectCleanRun(await runOnNode14('node14-jsonl', {}, 2))
-        const objects = await readAll(s3.client, 'node14-jsonl')
-        const counts = countByUuid(objects)
-        expect(counts.size).toBe(sent.length)
-        expect([...counts.values()].every((n) => n === 1)).toBe(true)
-        expect(objects.every((o) => o.key.endsWith('.jsonl.gz'))).toBe(true)
+        await expectEachEventOnce('node14-jsonl', '.jsonl.gz')
     })
 
     it('writes Parquet, not the JSON lines fallback, that DuckDB reads back whole', async () => {
@@ -104,11 +109,7 @@ describe(`the bundle on Node ${NODE14_VERSION}`, () => {
 
     it('exports every event exactly once with brotli and a Content-MD5 on each upload', async () => {
         expectCleanRun(await runOnNode14('node14-brotli', { compression: 'brotli', checksum: 'Content-MD5' }))
-        const objects = await readAll(s3.client, 'node14-brotli')
-        const counts = countByUuid(objects)
-        expect(counts.size).toBe(sent.length)
-        expect([...counts.values()].every((n) => n === 1)).toBe(true)
-        expect(objects.every((o) => o.key.endsWith('.jsonl.br'))).toBe(true)
+        await expectEachEventOnce('node14-brotli', '.jsonl.br')
     })
 
     it('refuses a CRC32 checksum at setup, naming the setting and the Node that has one', async () => {
