@@ -1,8 +1,8 @@
 /**
  * The app through the local plugin-server once, under whichever Node runs this file: load, every event of a JSON
  * lines file to onEvent, then the host's shutdown (teardown, 5 s cap). What teardown handed to the job queue runs
- * at the next start, as on PostHog (up to 3 starts). Prints one JSON line: the Node version, the shutdown report
- * and the jobs left.
+ * at the next start, as on PostHog (up to 3 starts). Prints two JSON lines: the shutdown report as soon as it is
+ * in, then the Node version, that report and the jobs left.
  *
  * Why it exists: a real plugin-server runs the app on its own Node, as old as 14 (the standalone plugin-server 1.x,
  * PostHog 1.24+). Whatever of ours or of a bundled library needs a newer Node (syntax, a built-in method) fails
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     const lines = readFileSync(eventsFile, 'utf8').split('\n').filter((line) => line !== '')
     for (const line of lines) await host.onEvent(JSON.parse(line))
     const report = await host.shutdown()
+    // a line of its own before the next start, so that a caller can change what S3 does in between
+    process.stdout.write(JSON.stringify({ shutDown: { ...report, queuedJobs: report.queuedJobs.length } }) + '\n')
     let jobs: QueuedJob[] = report.queuedJobs
     for (let start = 0; start < 3 && jobs.length > 0; start++) jobs = (await DevHost.drainJobs(opts, jobs)).queuedJobs
     const result = { node: process.version, events: lines.length, report: { ...report, queuedJobs: report.queuedJobs.length }, jobsLeft: jobs.length, loggedErrors: errors }

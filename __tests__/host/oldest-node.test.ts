@@ -13,6 +13,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { DuckDBInstance } from '@duckdb/node-api'
 import * as esbuild from 'esbuild'
 
+import { faults, PASS, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
 import { ensureNode14, NODE14_VERSION } from '../helpers/node14'
 import { settingsFor } from '../helpers/plugin'
@@ -35,27 +36,44 @@ beforeAll(async () => {
     await esbuild.build({ entryPoints: [path.join(ROOT, 'dev/run-once.ts')], bundle: true, platform: 'node', target: 'node14', format: 'cjs', packages: 'external', outfile: runner, logLevel: 'warning' })
     eventsFile = path.join(work, 'events.jsonl')
     writeFileSync(eventsFile, sent.map((e) => JSON.stringify(e)).join('\n'))
-    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-crc32'])
+    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-crc32', 'node14-hung'])
 })
 afterAll(async () => {
     await s3?.close()
 })
 
+interface Report {
+    ms: number
+    errors: string[]
+    cappedAt5s: boolean
+    queuedJobs: number
+}
+
 interface RunResult {
     status: number | null
     stderr: string
-    out?: { node: string; events: number; report: { errors: string[]; cappedAt5s: boolean }; jobsLeft: number; loggedErrors: string[] }
+    out?: { node: string; events: number; report: Report; jobsLeft: number; loggedErrors: string[] }
 }
 
-/** Asynchronous: the local S3 answers from this process, so it must not be blocked while the child runs. */
-function runOnNode14(bucket: string, overrides: Record<string, string>, threads = 1): Promise<RunResult> {
-    const child = spawn(node14, [runner, ROOT, JSON.stringify(settingsFor(s3, bucket, overrides)), eventsFile, String(threads)], {
+/**
+ * Asynchronous: the local S3 answers from this process, so it must not be blocked while the child runs.
+ * `onShutDown`: called when the child's host has shut down, before its next start runs the queued jobs.
+ */
+function runOnNode14(bucket: string, overrides: Record<string, string>, threads = 1, target: { endpoint: string } = s3, onShutDown?: () => void): Promise<RunResult> {
+    const settings = settingsFor({ ...s3, endpoint: target.endpoint }, bucket, overrides)
+    const child = spawn(node14, [runner, ROOT, JSON.stringify(settings), eventsFile, String(threads)], {
         env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
         stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stdout.on('data', (chunk) => {
+        stdout += chunk
+        if (onShutDown && stdout.includes('"shutDown"')) {
+            onShutDown()
+            onShutDown = undefined
+        }
+    })
     child.stderr.on('data', (chunk) => (stderr += chunk))
     return new Promise((resolve, reject) => {
         child.on('error', reject)
@@ -110,6 +128,30 @@ describe(`the bundle on Node ${NODE14_VERSION}`, () => {
     it('exports every event exactly once with brotli and a Content-MD5 on each upload', async () => {
         expectCleanRun(await runOnNode14('node14-brotli', { compression: 'brotli', checksum: 'Content-MD5' }))
         await expectEachEventOnce('node14-brotli', '.jsonl.br')
+    })
+
+    it('loses nothing when S3 never answers until the host has shut down: teardown keeps the 5 s cap, the next start stores every event once', async () => {
+        let proxy: FaultProxy | undefined
+        try {
+            proxy = await startFaultProxy({ upstream: s3.endpoint, schedule: () => faults.hang() })
+            const hung = proxy
+            // every request hangs (the setup write check, every upload) until the host has shut down; then S3 answers
+            const result = await runOnNode14('node14-hung', {}, 1, hung, () => {
+                hung.setSchedule(() => PASS)
+                hung.dropHanging()
+            })
+            expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+            expect(result.out!.node).toBe(`v${NODE14_VERSION}`)
+            expect(result.out!.report.cappedAt5s).toBe(false)
+            // nothing could be stored before the shutdown, so teardown handed every event to the job queue
+            expect(result.out!.report.queuedJobs).toBeGreaterThan(0)
+            expect(result.out!.report.errors).toEqual([])
+            expect(result.out!.jobsLeft).toBe(0)
+            expect(hung.stats.injected.hang).toBeGreaterThan(0)
+            await expectEachEventOnce('node14-hung', '.jsonl.gz')
+        } finally {
+            await proxy?.close()
+        }
     })
 
     it('refuses a CRC32 checksum at setup, naming the setting and the Node that has one', async () => {
