@@ -174,9 +174,10 @@ const ownRequestHandlerOnly = {
 }
 
 /**
- * Modules replaced by a smaller one that gives the same answers for our PutObject, each with its reason.
+ * Modules replaced by a smaller one that gives the same answers for our PutObject, or rewritten to run on the
+ * oldest host's Node, each with its reason.
  */
-const SMALLER_MODULES = [
+const MODULE_REPLACEMENTS = [
     {
         // The retry middleware parses Retry-After into a hint for the SDK's retry strategy; ours is a single attempt
         // that never reads it (src/s3.ts singleAttempt): our uploader reads Retry-After itself (src/s3.ts toFailure).
@@ -210,6 +211,19 @@ const SMALLER_MODULES = [
         },
     },
     {
+        // The oldest host runs Node 14 (the standalone plugin-server 1.x), whose arrays have no `.at()` (Node 16.6+):
+        // the Parquet writer's `columnPath.at(-1)` threw there, so every Parquet batch fell back to JSON lines. Written
+        // as the index it means; __tests__/host/bundle.test.ts refuses any built-in Node 14 lacks, and
+        // __tests__/host/oldest-node.test.ts runs the bundle on Node 14.
+        file: /hyparquet-writer[\\/]src[\\/]parquet-writer\.js$/,
+        transform(source) {
+            let found = 0
+            const out = source.replace(/\bcolumnPath\.at\(-1\)/g, () => (found++, 'columnPath[columnPath.length - 1]'))
+            if (found !== 1) throw new Error(`parquet-writer.js: expected one columnPath.at(-1), found ${found}: check the build plugin`)
+            return out
+        },
+    },
+    {
         // Parquet bloom filters: src/parquet.ts asks for none, so the writer only checks each column has none
         file: /hyparquet-writer[\\/]src[\\/]bloom\.js$/,
         contents: [
@@ -219,30 +233,11 @@ const SMALLER_MODULES = [
     },
 ]
 
-/**
- * The oldest host runs Node 14 (the standalone plugin-server 1.x), whose arrays have no `.at()` (Node 16.6+): the
- * Parquet writer reads its column's schema element with `columnPath.at(-1)`, which threw there, so every Parquet
- * batch fell back to JSON lines. Written as the index it means; __tests__/host/bundle.test.ts refuses any built-in
- * Node 14 lacks, and __tests__/host/oldest-node.test.ts runs the bundle on Node 14.
- */
-const node14Builtins = {
-    name: 'node-14-builtins',
-    setup(build) {
-        build.onLoad({ filter: /hyparquet-writer[\\/]src[\\/]parquet-writer\.js$/ }, (args) => {
-            const source = readFileSync(args.path, 'utf8')
-            let found = 0
-            const contents = source.replace(/\bcolumnPath\.at\(-1\)/g, () => (found++, 'columnPath[columnPath.length - 1]'))
-            if (found !== 1) throw new Error(`${args.path}: expected one columnPath.at(-1), found ${found}: check the build plugin`)
-            return { contents, loader: 'js' }
-        })
-    },
-}
-
-const smallerModules = {
-    name: 'smaller-modules',
+const replacedModules = {
+    name: 'module-replacements',
     setup(build) {
         build.onLoad({ filter: /node_modules[\\/](@smithy|@aws-sdk|hyparquet-writer)[\\/].*\.js$/ }, (args) => {
-            const replacement = SMALLER_MODULES.find((m) => m.file.test(args.path))
+            const replacement = MODULE_REPLACEMENTS.find((m) => m.file.test(args.path))
             if (!replacement) return undefined
             return { contents: replacement.transform ? replacement.transform(readFileSync(args.path, 'utf8')) : replacement.contents, loader: 'js' }
         })
@@ -322,7 +317,7 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         external: HOST_MODULES,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [node14Builtins, inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, smallerModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, replacedModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
