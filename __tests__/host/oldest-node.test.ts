@@ -9,15 +9,14 @@ import { mkdtempSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import path from 'path'
 
-import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { DuckDBInstance } from '@duckdb/node-api'
 import * as esbuild from 'esbuild'
 
 import { faults, PASS, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
 import { ensureNode14, NODE14_VERSION } from '../helpers/node14'
+import { downloadAll, query } from '../helpers/parquet'
 import { settingsFor } from '../helpers/plugin'
-import { countByUuid, listKeys, readAll, withS3 } from '../helpers/s3'
+import { countByUuid, readAll, withS3 } from '../helpers/s3'
 
 jest.setTimeout(180_000)
 
@@ -110,18 +109,10 @@ describe(`the bundle on Node ${NODE14_VERSION}`, () => {
 
     it('writes Parquet, not the JSON lines fallback, that DuckDB reads back whole', async () => {
         expectCleanRun(await runOnNode14('node14-parquet', { uploadFormat: 'parquet', uploadMegabytes: '5', uploadMinutes: '10' }))
-        const keys = await listKeys(s3.client, 'node14-parquet')
-        const data = keys.filter((k) => !k.endsWith('.s3-export-write-check'))
-        expect(data.length).toBeGreaterThan(0)
-        expect(data.filter((k) => !k.endsWith('.parquet'))).toEqual([])
-        const dir = mkdtempSync(path.join(work, 'parquet-'))
-        for (const [i, key] of data.entries()) {
-            const body = await s3.client.send(new GetObjectCommand({ Bucket: 'node14-parquet', Key: key }))
-            writeFileSync(path.join(dir, `${i}.parquet`), Buffer.from(await body.Body!.transformToByteArray()))
-        }
-        const db = await DuckDBInstance.create(':memory:')
-        const reader = await (await db.connect()).runAndReadAll(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_parquet('${dir}/*.parquet')`)
-        const [row] = reader.getRowObjectsJS() as any[]
+        const { dir, keys } = await downloadAll(s3.client, 'node14-parquet')
+        expect(keys.length).toBeGreaterThan(0)
+        expect(keys.filter((k) => !k.endsWith('.parquet'))).toEqual([])
+        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_parquet('${dir}/*.parquet')`)
         expect({ rows: Number(row.rows), n: Number(row.n) }).toEqual({ rows: sent.length, n: sent.length })
     })
 

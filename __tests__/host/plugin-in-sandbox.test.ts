@@ -4,13 +4,10 @@
  */
 import path from 'path'
 import { DevHost } from '../../dev/host'
-import { mkdtempSync, writeFileSync } from 'fs'
-import { tmpdir } from 'os'
 import { randomBytes } from 'crypto'
-import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { DuckDBInstance } from '@duckdb/node-api'
-import { withS3, readAll, countByUuid, listKeys } from '../helpers/s3'
+import { withS3, readAll, countByUuid } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
+import { downloadAll, query } from '../helpers/parquet'
 import { settingsFor } from '../helpers/plugin'
 import { shutdownAndDrain } from '../helpers/lifecycle'
 
@@ -102,16 +99,9 @@ describe('the bundle in the plugin-server sandbox', () => {
         // job queue, which the next start runs
         expect((await shutdownAndDrain(host, opts)).leftQueued).toBe(0)
         // one object, unless a busy machine made sending take longer than the upload window or cut it into job parts
-        const keys = (await listKeys(s3.client, 'sandbox-parquet')).filter((k) => k.endsWith('.parquet'))
+        const { dir, keys } = await downloadAll(s3.client, 'sandbox-parquet', (k) => k.endsWith('.parquet'))
         expect(keys.length).toBeGreaterThanOrEqual(1)
-        const dir = mkdtempSync(path.join(tmpdir(), 'sandbox-parquet-'))
-        for (const [i, key] of keys.entries()) {
-            const body = await s3.client.send(new GetObjectCommand({ Bucket: 'sandbox-parquet', Key: key }))
-            writeFileSync(path.join(dir, `events-${i}.parquet`), Buffer.from(await body.Body!.transformToByteArray()))
-        }
-        const db = await DuckDBInstance.create(':memory:')
-        const reader = await (await db.connect()).runAndReadAll(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n, min(timestamp) AS first FROM read_parquet('${dir}/*.parquet')`)
-        const [row] = reader.getRowObjectsJS() as any[]
+        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n, min(timestamp) AS first FROM read_parquet('${dir}/*.parquet')`)
         expect(Number(row.n)).toBe(2000)
         expect(Number(row.rows)).toBe(2000)
         expect(new Date(row.first).toISOString()).toBe(sent[0].timestamp)

@@ -1,13 +1,8 @@
 /** Parquet as the second format: written through the hooks into the local S3, read back with DuckDB. */
-import { mkdtempSync, writeFileSync } from 'fs'
-import { tmpdir } from 'os'
-import path from 'path'
-import { GetObjectCommand } from '@aws-sdk/client-s3'
-import { DuckDBInstance } from '@duckdb/node-api'
-import { withS3, listKeys } from '../helpers/s3'
+import { withS3 } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { exportThroughHooks } from '../helpers/plugin'
-import { WRITE_CHECK_NAME } from '../../src/health'
+import { downloadAll as download, query } from '../helpers/parquet'
 
 let s3: Awaited<ReturnType<typeof withS3>>
 beforeAll(async () => {
@@ -17,20 +12,8 @@ afterAll(async () => {
     await s3.close()
 })
 
-async function downloadAll(bucket: string): Promise<{ dir: string; keys: string[] }> {
-    const dir = mkdtempSync(path.join(tmpdir(), 'parquet-'))
-    const keys = (await listKeys(s3.client, bucket)).filter((k) => !k.endsWith(WRITE_CHECK_NAME))
-    for (const [i, key] of keys.entries()) {
-        const out = await s3.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-        writeFileSync(path.join(dir, `${i}.parquet`), Buffer.from(await out.Body!.transformToByteArray()))
-    }
-    return { dir, keys }
-}
-
-async function query(sql: string): Promise<Record<string, any>[]> {
-    const db = await DuckDBInstance.create(':memory:')
-    const reader = await (await db.connect()).runAndReadAll(sql)
-    return reader.getRowObjectsJS() as Record<string, any>[]
+function downloadAll(bucket: string): Promise<{ dir: string; keys: string[] }> {
+    return download(s3.client, bucket)
 }
 
 describe('parquet files', () => {
