@@ -200,13 +200,12 @@ async function main(): Promise<void> {
     // ---------------------------------------------------------------------------------------------------
     const appVsCeiling = pairedRatio(app, ceiling)
     const appVsNaive = pairedRatio(app, naive)
-    // main-thread time per event (event-loop busy time), paired with the ceiling run of the same round
-    // the main thread's own CPU (where Linux accounts it per thread), else its busy wall time
-    const mainPer1k = (r: RunResult) => ((r.mainThreadCpuMs ?? r.mainThreadMs) / r.events) * 1000
-    const cpuVsCeiling = spread(app.map((r, i) => mainPer1k(r) / mainPer1k(ceiling[i])))
-    const busyPer1k = (r: RunResult) => (r.mainThreadMs / r.events) * 1000
-    const busyVsCeiling = spread(app.map((r, i) => busyPer1k(r) / busyPer1k(ceiling[i])))
-    const processCpuVsCeiling = spread(app.map((r, i) => r.cpuMs / r.events / (ceiling[i].cpuMs / ceiling[i].events)))
+    // time per event, paired with the ceiling run of the same round: the main thread's own CPU (where Linux accounts
+    // it per thread, else its busy wall time), its busy wall time, and the whole process's CPU
+    const perEventVsCeiling = (ms: (r: RunResult) => number) => spread(app.map((r, i) => ms(r) / r.events / (ms(ceiling[i]) / ceiling[i].events)))
+    const cpuVsCeiling = perEventVsCeiling((r) => r.mainThreadCpuMs ?? r.mainThreadMs)
+    const busyVsCeiling = perEventVsCeiling((r) => r.mainThreadMs)
+    const processCpuVsCeiling = perEventVsCeiling((r) => r.cpuMs)
     const capSummary = CAPS_MB.map((cap) => ({
         capMb: cap,
         events: opts.capEvents[cap],
@@ -225,9 +224,10 @@ async function main(): Promise<void> {
     const sbSummary = summarize(sbApp)
     // onEvent's own rate (the feed until the last call returned, uploads meanwhile included), paired by round
     const feedRate = (r: RunResult) => Number(r.extra?.feedEventsPerSec)
-    const onEventVsFloor = spread(sbApp.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
-    const noBufferVsFloor = spread(sbNoBuffer.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
-    const firstMinutesVsFloor = spread(sbFirstMinutes.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
+    const vsFloor = (runs: RunResult[]) => spread(runs.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
+    const onEventVsFloor = vsFloor(sbApp)
+    const noBufferVsFloor = vsFloor(sbNoBuffer)
+    const firstMinutesVsFloor = vsFloor(sbFirstMinutes)
     const bundleKb = hostLoad.bundleBytes / 1024
 
     const results = {
