@@ -1,10 +1,9 @@
 /** Bodies: small ones joined when made, large ones kept in the pieces their compressor emitted (src/body.ts). */
-import { randomBytes } from 'crypto'
+import { createHash, randomBytes } from 'crypto'
 import { gunzipSync } from 'zlib'
 import { bodyOf, JOIN_BELOW_BYTES, joinBody, PiecesBody, piecesOf } from '../../src/body'
 import { createCompressor } from '../../src/compression'
 import { payloadSha256 } from '../../src/payload-hash'
-import { createHash } from 'crypto'
 
 const pieces = (sizes: number[]) => sizes.map((n, i) => Buffer.alloc(n, i + 1))
 
