@@ -12,7 +12,7 @@ import { EXACTLY_ONCE, ROOT, shutdownAndDrain, sleep, startSending, verdict, wai
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
-const BUCKETS = ['reload', 'outage10', 'refused', 'spill20']
+const BUCKETS = ['reload', 'reload-log', 'outage10', 'refused', 'spill20']
 let rig: Rig
 
 beforeAll(async () => {
@@ -67,6 +67,29 @@ it('stores every event exactly once across a reload, the old copy keeping its ev
     expect(kinds).not.toContain('mixed')
     expect(new Set(kinds)).toEqual(new Set(['old', 'new']))
     expect(new Set(t.objects.map((o) => o.key)).size).toBe(t.objects.length)
+}, 90_000)
+
+it('logs no ERROR in a reload race where nothing is lost, and says that the events the old copy got late were stored', async () => {
+    const lines: Array<{ level: string; message: string }> = []
+    const opts = hostOptions('reload-log', { uploadMinutes: '0.05' }, { log: (level, message) => void lines.push({ level, message }) })
+    const host = await DevHost.start(opts)
+    const sender = startSending(host, (i) => makeEvent(i))
+    await sleep(1_000)
+    // S3 answers slowly while the new copy loads: the old copy's teardown is still uploading when more events come
+    rig.proxy.setSchedule(() => faults.delay(700))
+    const report = await host.reload()
+    rig.proxy.setSchedule(() => PASS)
+    await sleep(1_500)
+    await sender.stop()
+    expect(report.eventsAfterTeardown).toBeGreaterThan(0)
+    expect(await host.retiredTeardowns()).toBe(true)
+    await shutdownAndDrain(host, opts)
+    expect(verdict(await waitStored(rig, 'reload-log', sender.sent, 15_000), sender)).toEqual(EXACTLY_ONCE)
+
+    // nothing was lost, so nothing may say ERROR; and the log accounts for the late events
+    expect(lines.filter((l) => l.level === 'error').map((l) => l.message)).toEqual([])
+    const after = lines.filter((l) => /S3 Export after teardown: stored \d+ events in S3/.test(l.message))
+    expect(after.length).toBeGreaterThan(0)
 }, 90_000)
 
 it('sets up while S3 answers 503 for the first 10 seconds of the load, skips no event, and stores them all once S3 is back', async () => {
