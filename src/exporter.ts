@@ -92,7 +92,7 @@ export const SEALED_BATCH_OVERHEAD_BYTES = 2048
 /** Share of the memory limit open batches may hold before the least recently used one is sealed. */
 export const OPEN_SHARE = 0.5
 
-/** Events that arrive after close are sealed this long after the first of them, then drained like at close. */
+/** Events that arrive after close (and after any drain's hand-over) are sealed this long after the first of them, then drained like at close. */
 export const LATE_SEAL_MS = 1_000
 /** ... within this budget (the host is not waiting: it is loading the new copy, seconds at least) */
 export const LATE_DRAIN_MS = 4_500
