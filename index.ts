@@ -15,7 +15,8 @@ import { hostMetricSink, METRICS } from './src/metrics'
 import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
-import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
+import { fitToQueue, forgetBody, withBody, type JobPayload } from './src/job-body'
+import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue } from './src/spill'
 
 /** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
 export const metrics = METRICS
@@ -157,11 +158,15 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     })
 }
 
-/** The host's durable job queue, when this host has one (every PostHog since 1.25 does). */
+/**
+ * The host's durable job queue, when this host has one (every PostHog since 1.25 does). A payload too big for it
+ * (one event bigger than a job) goes with its body in the app's storage (src/job-body.ts).
+ */
 function enqueueFor(meta: AnyMeta): Enqueue | undefined {
     const job = meta.jobs?.[JOB_NAME]
     if (!job) return undefined
-    return (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
+    const enqueue: Enqueue = (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
+    return meta.storage ? fitToQueue(enqueue, meta.storage) : enqueue
 }
 
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
@@ -178,15 +183,24 @@ export const jobs = {
         }
         return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
     },
-    [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
+    [JOB_NAME]: (payload: JobPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then((result) => {
-            // a job runs in any thread, outside every exporter's counts: it reports its own outcome
-            const sink = hostMetricSink(meta.metrics)
-            if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
-            if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
+        return withBody(payload, meta.storage).then((full) => {
+            if (!full) {
+                console.warn(`S3 Export: the body of ${payload.key} is no longer in the app's storage: an earlier run of this job stored it (or gave it up)`)
+                return
+            }
+            return runSpilledBatch(full, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then((result) => {
+                // a job runs in any thread, outside every exporter's counts: it reports its own outcome
+                const sink = hostMetricSink(meta.metrics)
+                if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
+                if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
+                if (result.outcome === 'requeued') return
+                // a body left behind costs storage, not events: say so, do not fail the job (it would run again)
+                return forgetBody(full, meta.storage).catch((error: unknown) => console.warn(`S3 Export: could not delete the kept body of ${payload.key} from the app's storage: ${String(error)}`))
+            })
         })
     },
 }

@@ -10,7 +10,7 @@
  *                (once a minute, not once per event) and kept, because the user may fix the settings
  *   close        seals, waits for uploads within a deadline, tries pending batches once more, and hands what is
  *                left to `spill` (the host's durable job queue), all within the deadline. Events that arrive
- *                afterwards are sealed within a second and drained the same way.
+ *                during a drain go with its hand-over; later ones are sealed within a second and drained the same way.
  *
  * Memory bound per thread: `bufferLimitBytes`, counted from what is held — open batches (their text, compressed
  * output, compressor state and bookkeeping), sealed batches not yet stored, and batches on their way into the job
@@ -92,7 +92,7 @@ export const SEALED_BATCH_OVERHEAD_BYTES = 2048
 /** Share of the memory limit open batches may hold before the least recently used one is sealed. */
 export const OPEN_SHARE = 0.5
 
-/** Events that arrive after close are sealed this long after the first of them, then drained like at close. */
+/** Events that arrive after close (and after any drain's hand-over) are sealed this long after the first of them, then drained like at close. */
 export const LATE_SEAL_MS = 1_000
 /** ... within this budget (the host is not waiting: it is loading the new copy, seconds at least) */
 export const LATE_DRAIN_MS = 4_500
@@ -180,6 +180,8 @@ export class Exporter {
     /** drains running now (close, late events): batches skip backoff and get one try before being spilled */
     private drains = 0
     private lateTimer?: Cancel
+    /** a drain is sealing for its hand-over: no upload starts (what it seals goes to the job queue at once) */
+    private handingOver = false
     /**
      * Failed uploads in a row, whichever batch: the backoff grows with it, so spilling a backing-off batch does not
      * restart the next one at 1 s during a long outage. Reset by any success.
@@ -241,7 +243,8 @@ export class Exporter {
         this.enforceMemoryLimit()
         if (this.closed) {
             this.stats.late++
-            this.drainLateEvents()
+            // a drain running now hands this event over with the rest (drain() arms the timer for any after it)
+            if (this.drains === 0) this.drainLateEvents()
         }
     }
 
@@ -307,16 +310,25 @@ export class Exporter {
         })
     }
 
-    /** Log what a drain handed to the job queue or lost: a person reading the app's log should know. */
+    /**
+     * Log what a drain stored, handed to the job queue or lost: a person reading the app's log should know, and must
+     * be able to trust an ERROR. Events still in memory are not lost: they arrived after this drain's hand-over and
+     * a late drain stores them within seconds (and says so), so they are info, not an error.
+     */
     sayHandedOver(when: string, report: CloseReport): void {
+        if (report.delivered > 0) this.reporter.say(`S3 Export ${when}: stored ${report.delivered} events in S3`)
         if (report.spilled > 0) {
             this.reporter.say(`S3 Export ${when}: handed ${report.spilled} events to the job queue in ${report.jobs} jobs; they will be uploaded from there`)
         }
         if (report.unconfirmed > 0) {
+            // at shutdown the host ends the thread now: they are lost unless the queue took them in time
             this.reporter.say(`S3 Export ${when}: ${report.unconfirmed} events were still being handed to the job queue at the deadline and may be lost`, 'error')
         }
-        if (report.dropped > 0 || report.pendingEvents > 0) {
-            this.reporter.say(`S3 Export ${when}: ${report.dropped} events could not be stored or queued (${report.pendingEvents} left in memory)`, 'error')
+        if (report.dropped > 0) this.reporter.say(`S3 Export ${when}: ${report.dropped} events could not be stored or queued and are lost`, 'error')
+        if (report.pendingEvents > 0) {
+            this.reporter.say(
+                `S3 Export ${when}: ${report.pendingEvents} events arrived after the hand-over and are still in memory; they are stored (or handed to the job queue) within ${Math.ceil((LATE_SEAL_MS + LATE_DRAIN_MS) / 1000)} s, and an "after teardown" line says so`
+            )
         }
     }
 
@@ -338,7 +350,9 @@ export class Exporter {
             .then((timedOut) => {
                 uploadsUntil.cancel()
                 const deadline = this.deadline(deadlineMs)
-                // 2. hand the rest to the job queue, and wait for spills the memory limit started, until the deadline
+                // 2. hand the rest to the job queue, and wait for spills the memory limit started, until the deadline;
+                // events that arrived during the uploads go too: everything in memory at the hand-over goes over
+                this.sealForHandOver()
                 const left: SealedBatch[] = []
                 for (let i = this.queue.length - 1; i >= 0; i--) left.unshift(this.takeAt(i))
                 let handing = left.reduce((n, b) => n + b.events, 0)
@@ -361,6 +375,8 @@ export class Exporter {
             })
             .then((timedOut) => {
                 this.drains--
+                // events that came after the hand-over: sealed and drained like any late ones
+                if (this.closed && this.drains === 0 && this.pendingEvents() > 0) this.drainLateEvents()
                 return {
                     delivered: this.stats.delivered - before.delivered,
                     spilled: this.stats.spilled - before.spilled,
@@ -371,6 +387,13 @@ export class Exporter {
                     timedOut,
                 }
             })
+    }
+
+    /** Seal what is open without starting an upload: a drain's hand-over gives it to the job queue at once. */
+    private sealForHandOver(): void {
+        this.handingOver = true
+        this.sealAll()
+        this.handingOver = false
     }
 
     /** A promise that resolves true at `deadlineMs`, and its cancel. */
@@ -534,7 +557,7 @@ export class Exporter {
 
     /** Start the next upload if none is in flight and a batch is due; otherwise arm the retry timer. */
     private pump(): void {
-        if (this.inflight) return
+        if (this.inflight || this.handingOver) return
         const next = this.nextDue(this.opts.now())
         if (!next) {
             const head = this.queue[0]

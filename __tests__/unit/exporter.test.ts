@@ -545,6 +545,43 @@ describe('Exporter', () => {
             expect(new Set(store.requests.map((r) => r.key)).size).toBe(2)
         })
 
+        it('says at info, never at error, that events which came after the hand-over are still in memory, and says when they are stored', async () => {
+            let release!: () => void
+            const held = new Promise<void>((resolve) => (release = resolve))
+            const handed: string[] = []
+            const spill: Spill = (batch) => {
+                handed.push(batch.key)
+                return held.then(() => ({ accepted: batch.events, refused: 0, jobs: 1 }))
+            }
+            const { exporter, store, clock, log } = setup({}, { spill })
+            store.script.push(SLOW_DOWN) // teardown's one try fails: the batch goes to the job queue
+            const early = [makeEvent(1), makeEvent(2), makeEvent(3)]
+            for (const e of early) exporter.add(e)
+            const closing = track(exporter.close(T0 + 4_500))
+            await waitFor(() => handed.length === 1, 'the hand-over')
+            // a reload: the host keeps calling onEvent of this copy while the job queue takes the batch
+            const late = [makeEvent(4), makeEvent(5)]
+            for (const e of late) exporter.add(e)
+            release()
+            await waitFor(() => closing.done(), 'close')
+            const report = closing.value()!
+            expect(report).toMatchObject({ spilled: 3, dropped: 0, unconfirmed: 0, pendingEvents: 2 })
+            exporter.sayHandedOver('teardown', report)
+            expect(log.at('info').join('\n')).toMatch(/teardown: 2 events arrived after the hand-over and are still in memory/)
+
+            clock.advance(LATE_SEAL_MS)
+            await waitFor(() => exporter.pendingEvents() === 0 && log.at('info').some((m) => /^S3 Export after teardown/.test(m)), 'the late drain')
+            expectEachExactlyOnce(store.stored(), late.map((e) => e.uuid))
+            expect(log.at('info').filter((m) => /^S3 Export after teardown/.test(m))).toEqual(['S3 Export after teardown: stored 2 events in S3'])
+            expect(log.at('error')).toEqual([]) // nothing was lost
+        })
+
+        it('logs at error the events a drain really lost', () => {
+            const { exporter, log } = setup()
+            exporter.sayHandedOver('teardown', { delivered: 0, spilled: 0, jobs: 0, dropped: 4, unconfirmed: 0, pendingEvents: 0, timedOut: true })
+            expect(log.at('error')).toEqual(['S3 Export teardown: 4 events could not be stored or queued and are lost'])
+        })
+
         it('hands events added after close to spill when S3 does not take them within the late drain', async () => {
             const { spill, batches } = recordingSpill()
             const { exporter, store, clock } = setup({}, { spill })
