@@ -14,6 +14,7 @@ import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { hostMetricSink, METRICS } from './src/metrics'
 import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
+import { clampDelayMs } from './src/retry'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
 import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
 
@@ -68,7 +69,8 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
     let done = false
     const timer = createBuffer({
         limit: 1,
-        timeoutSeconds: delayMs / 1000,
+        // every timer of the app goes through here: clamped so no delay overflows the host's setTimeout (retry.ts)
+        timeoutSeconds: clampDelayMs(delayMs) / 1000,
         onFlush: () => {
             if (done) return
             done = true

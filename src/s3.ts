@@ -20,7 +20,7 @@ import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
 import { PutObjectProtocol } from './s3-protocol'
 import { s3EndpointProvider } from './s3-endpoint'
-import { classifyFailure, type S3Failure } from './retry'
+import { classifyFailure, parseRetryAfter, type S3Failure } from './retry'
 
 export interface PutObjectRequest {
     key: string
@@ -271,7 +271,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
             return client.send(command).then(
                 (out): PutOutcome => ({ kind: 'ok', etag: out.ETag }),
                 (error: unknown): PutOutcome => {
-                    const failure = toFailure(error)
+                    const failure = toFailure(error, Date.now())
                     return { kind: classifyFailure(failure), failure } as PutOutcome
                 }
             )
@@ -279,14 +279,15 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     }
 }
 
-/** Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. */
-export function toFailure(error: unknown): S3Failure {
+/**
+ * Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. `now` (epoch ms)
+ * turns a Retry-After given as an HTTP date into a wait.
+ */
+export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
     const e = (error || {}) as Record<string, any>
     const meta = (e.$metadata || {}) as Record<string, any>
     const response = (e.$response || {}) as Record<string, any>
     const headers = (response.headers || {}) as Record<string, string>
-    const retryAfter = headers['retry-after']
-    const seconds = retryAfter !== undefined ? Number(retryAfter) : NaN
     // S3 answers carry Code; node-fetch errors a string code (ECONNRESET); Node's fetch hides the socket's code in
     // `cause` and has numeric DOMException codes (23 for a timeout), where the name says more.
     const cause = (e.cause || {}) as Record<string, any>
@@ -295,7 +296,7 @@ export function toFailure(error: unknown): S3Failure {
         code: String(code || 'UnknownError'),
         statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
         message: String(e.message || e),
-        retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,
+        retryAfterMs: parseRetryAfter(headers['retry-after'], now),
     }
 }
 
