@@ -18,7 +18,7 @@ import { digestOf, piecesOf, PiecesBody, type Body } from './body'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
-import { PutObjectProtocol } from './s3-protocol'
+import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './s3-protocol'
 import { s3EndpointProvider } from './s3-endpoint'
 import { classifyFailure, parseRetryAfter, type S3Failure } from './retry'
 
@@ -75,7 +75,8 @@ function withoutExpect(headers: Record<string, string>): Record<string, string> 
 
 /**
  * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
- * they are read as text and handed to the SDK as bytes through the client's own utf8 decoder.
+ * they are read as text (within the request's deadline) and their first ERROR_BODY_LIMIT_CHARS handed to the SDK as
+ * bytes through the client's own utf8 decoder.
  */
 class FetchRequestHandler {
     constructor(
@@ -123,7 +124,11 @@ class FetchRequestHandler {
                 res.headers.forEach((value, name) => {
                     headers[name.toLowerCase()] = value
                 })
-                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(text) }) }
+                // an answer to PutObject is empty or an error document: past the limit it says nothing we read
+                // (a cut between the halves of a surrogate pair drops the lone half: utf8Bytes cannot encode it)
+                const end = text.length > ERROR_BODY_LIMIT_CHARS ? ERROR_BODY_LIMIT_CHARS - (isHighSurrogate(text.charCodeAt(ERROR_BODY_LIMIT_CHARS - 1)) ? 1 : 0) : text.length
+                const kept = end < text.length ? text.slice(0, end) : text
+                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(kept) }) }
             })
         )
     }
@@ -298,6 +303,10 @@ export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
         message: String(e.message || e),
         retryAfterMs: parseRetryAfter(headers['retry-after'], now),
     }
+}
+
+function isHighSurrogate(code: number): boolean {
+    return code >= 0xd800 && code <= 0xdbff
 }
 
 /** UTF-8 bytes of a short string without TextEncoder (absent in the sandbox). Only used for small responses. */
