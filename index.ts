@@ -15,7 +15,7 @@ import { hostMetricSink, METRICS } from './src/metrics'
 import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
 import { clampDelayMs } from './src/retry'
-import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
+import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3'
 import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
 
 /** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
@@ -101,7 +101,8 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         meta.global.setupError = String((error as Error)?.message ?? error)
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
     }
-    const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
+    // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
+    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
     const enqueue = enqueueFor(meta)
     const exporter = new Exporter({

@@ -285,6 +285,21 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
 }
 
 /**
+ * The same store, calling `onStored` after each PUT that S3 took: how the parts that wait for S3 (the exporter's
+ * backoff) hear that it is back when another part's write (the write check, a job) got through first.
+ */
+export function notifyingStore(store: ObjectStore, onStored: () => void): ObjectStore {
+    return {
+        onTheWire: () => store.onTheWire?.(),
+        put: (request) =>
+            store.put(request).then((outcome) => {
+                if (outcome.kind === 'ok') onStored()
+                return outcome
+            }),
+    }
+}
+
+/**
  * Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. `now` (epoch ms)
  * turns a Retry-After given as an HTTP date into a wait.
  */
