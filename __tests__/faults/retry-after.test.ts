@@ -17,14 +17,22 @@ const DAY_S = 86_400
 const HUGE_S = 99_999_999_999
 
 let rig: Rig
+/**
+ * What Node wrote to stderr: its warnings. (Jest's `process` does not pass the real process's 'warning' events on,
+ * but Node prints each warning to the real stderr, which it shares.)
+ */
 let warnings: string[] = []
-const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`)
+const stderr = process.stderr as unknown as { write: (...args: unknown[]) => boolean }
+const write = stderr.write
 beforeAll(async () => {
     rig = await startRig(['retry-after-day', 'retry-after-huge', 'retry-after-date', 'check-after-day', 'check-after-huge'])
-    process.on('warning', onWarning)
+    stderr.write = function (this: unknown, ...args: unknown[]) {
+        warnings.push(String(args[0]))
+        return write.apply(this, args)
+    }
 })
 afterAll(async () => {
-    process.off('warning', onWarning)
+    stderr.write = write
     await rig.close()
 })
 beforeEach(() => {
