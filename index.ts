@@ -14,8 +14,9 @@ import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { hostMetricSink, METRICS } from './src/metrics'
 import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
-import { createS3Store, type ObjectStore, type S3StoreDeps } from './src/s3'
 import { fitToQueue, forgetBody, withBody, type JobPayload } from './src/job-body'
+import { clampDelayMs } from './src/retry'
+import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3'
 import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue } from './src/spill'
 
 /** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
@@ -69,7 +70,8 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
     let done = false
     const timer = createBuffer({
         limit: 1,
-        timeoutSeconds: delayMs / 1000,
+        // every timer of the app goes through here: clamped so no delay overflows the host's setTimeout (retry.ts)
+        timeoutSeconds: clampDelayMs(delayMs) / 1000,
         onFlush: () => {
             if (done) return
             done = true
@@ -100,7 +102,8 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         meta.global.setupError = String((error as Error)?.message ?? error)
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
     }
-    const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] })
+    // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
+    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
     const enqueue = enqueueFor(meta)
     const exporter = new Exporter({

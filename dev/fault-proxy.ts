@@ -22,7 +22,7 @@ import type { AddressInfo, Socket } from 'node:net'
 
 export type Fault =
     | { kind: 'pass' }
-    | { kind: 'error'; status: number; code: string; message?: string; retryAfterSeconds?: number }
+    | { kind: 'error'; status: number; code: string; message?: string; retryAfterSeconds?: number; retryAfter?: string }
     | { kind: 'answer'; status: number; body: string; contentType?: string }
     | { kind: 'reset' }
     | { kind: 'close' }
@@ -39,6 +39,8 @@ export const PASS: Fault = { kind: 'pass' }
 export const faults = {
     internalError: (): Fault => ({ kind: 'error', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' }),
     slowDown: (retryAfterSeconds?: number): Fault => ({ kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', retryAfterSeconds }),
+    /** 503 SlowDown with a Retry-After header exactly as given (an HTTP date, a huge number) */
+    slowDownUntil: (retryAfter: string): Fault => ({ kind: 'error', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.', retryAfter }),
     tooManyRequests: (retryAfterSeconds?: number): Fault => ({ kind: 'error', status: 429, code: 'TooManyRequests', message: 'Too Many Requests', retryAfterSeconds }),
     accessDenied: (): Fault => ({ kind: 'error', status: 403, code: 'AccessDenied', message: 'Access Denied' }),
     answer: (status: number, body = '', contentType?: string): Fault => ({ kind: 'answer', status, body, contentType }),
@@ -230,6 +232,7 @@ export async function startFaultProxy(opts: { upstream: string; schedule?: Sched
                         `<Resource>${escapeXml(req.url ?? '')}</Resource><RequestId>fault-${n}</RequestId></Error>`
                     const headers: Record<string, string | number> = { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': `fault-${n}` }
                     if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = fault.retryAfterSeconds
+                    if (fault.retryAfter !== undefined) headers['retry-after'] = fault.retryAfter
                     record.status = fault.status
                     res.writeHead(fault.status, headers)
                     res.end(body)

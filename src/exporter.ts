@@ -772,6 +772,20 @@ export class Exporter {
             )
     }
 
+    /**
+     * S3 took a write (the setup's write check, a job's upload, any PUT on this store): it is back. The backoff planned
+     * while it was down would only keep events in memory past the outage, so every waiting batch is due now and the
+     * backoff starts over, as after any success.
+     */
+    resume(): void {
+        const now = this.opts.now()
+        this.failuresInARow = 0
+        this.backoffUntil = Math.min(this.backoffUntil, now)
+        for (const batch of this.queue) batch.notBefore = Math.min(batch.notBefore, now)
+        this.cancelRetryTimer()
+        this.pump()
+    }
+
     private armRetryTimer(at: number): void {
         if (this.retryTimer && this.retryTimerAt <= at) return
         this.cancelRetryTimer()

@@ -88,11 +88,45 @@ export interface BackoffPolicy {
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 }
 
 /**
+ * The longest delay any timer of this app is armed with: 2^31-1 ms (~24.8 days). Node's setTimeout (the host's too)
+ * takes a longer delay as 1 ms and warns TimeoutOverflowWarning, so an unbounded wait would turn into a spin.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * The longest a server's `Retry-After` may make us wait: one minute, the exporter's own backoff cap. S3 itself sends
+ * none; the stores and proxies that do (R2, MinIO, gateways) mean seconds. Honouring `Retry-After: 86400` would park
+ * every event in memory (and past the limit, in the job queue) for a day; asking again after a minute costs one
+ * request, and a server that still means it answers with another hint.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000
+
+/** A delay as a timer can take it: a whole number of ms in [0, MAX_TIMER_MS]; NaN and negatives are 0. */
+export function clampDelayMs(ms: number): number {
+    if (!(ms > 0)) return 0
+    return Math.min(MAX_TIMER_MS, Math.floor(ms))
+}
+
+/**
+ * A `Retry-After` header in ms from `now`: delay-seconds (`120`) or an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`).
+ * Undefined when it is neither; a date in the past is 0. Not clamped here: backoffMs clamps it where it is used.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+    if (value === undefined) return undefined
+    const text = String(value).trim()
+    if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000
+    const at = Date.parse(text)
+    return Number.isFinite(at) && /[a-z]/i.test(text) ? Math.max(0, at - now) : undefined
+}
+
+/**
  * Capped exponential backoff with full jitter (AWS architecture blog): a uniform wait in [0, min(cap, base*2^n)).
- * `random` is in [0, 1) and passed in so tests are exact. A server's Retry-After is a floor: never retry sooner.
+ * `random` is in [0, 1) and passed in so tests are exact. A server's Retry-After is a floor (never retry sooner), up
+ * to MAX_RETRY_AFTER_MS; the result is always a delay a timer can take (clampDelayMs).
  */
 export function backoffMs(attempt: number, random: number, policy: BackoffPolicy = DEFAULT_BACKOFF, retryAfterMs?: number): number {
     const ceiling = Math.min(policy.capMs, policy.baseMs * Math.pow(2, Math.max(0, attempt - 1)))
     const jittered = Math.floor(random * ceiling)
-    return Math.max(jittered, retryAfterMs ?? 0)
+    const hint = Math.min(clampDelayMs(retryAfterMs ?? 0), MAX_RETRY_AFTER_MS)
+    return clampDelayMs(Math.max(jittered, hint))
 }

@@ -79,9 +79,28 @@ function cachedMembers(schema: Ref): Member[] {
     return members
 }
 
-/** S3's error document: the text of each simple child of the root element (`<Error><Code>...</Code>...`). */
-export function parseErrorXml(body: string): Record<string, string> {
-    const root = /^\s*(?:<\?xml[^>]*\?>\s*)?<([A-Za-z][\w.-]*)[^>]*?(\/)?>/.exec(body)
+/**
+ * How much of an error answer is read: S3's error documents are a few KB at most (SignatureDoesNotMatch, the longest,
+ * carries the canonical request and its bytes), and Code comes first. What is beyond (a proxy's page of megabytes)
+ * tells nothing more and would only cost memory and time on the host's single thread.
+ */
+export const ERROR_BODY_LIMIT_CHARS = 64 * 1024
+
+/**
+ * S3's error document: the text of each element that holds only text (`<Error><Code>...</Code>...`), the first of
+ * each name kept. Only the first ERROR_BODY_LIMIT_CHARS are read; an element cut off at the end keeps the text it has.
+ *
+ * A scan with indexOf, each character looked at a bounded number of times: linear in the prefix. (A regex over the
+ * whole body, `<([A-Za-z][\w.-]*)[^>]*>`, backtracks quadratically on a tag that never closes: 2.7 s for 117 KB.)
+ */
+export function parseErrorXml(text: string): Record<string, string> {
+    const body = text.length > ERROR_BODY_LIMIT_CHARS ? text.slice(0, ERROR_BODY_LIMIT_CHARS) : text
+    let at = skipSpace(body, 0)
+    if (body.startsWith('<?xml', at)) {
+        const end = body.indexOf('?>', at)
+        at = end < 0 ? body.length : skipSpace(body, end + 2)
+    }
+    const root = startTag(body, at)
     if (!root) {
         // as the SDK's parser fails: a plain Error (the client adds $metadata and $response), the text kept aside
         const error = new Error(`S3 answered with a body that is not XML: ${JSON.stringify(body.slice(0, 80))}`)
@@ -89,18 +108,66 @@ export function parseErrorXml(body: string): Record<string, string> {
         throw error
     }
     const fields: Record<string, string> = {}
-    if (root[2]) return fields
-    const inner = body.slice(root[0].length)
-    for (const m of inner.matchAll(/<([A-Za-z][\w.-]*)[^>]*>([^<]*)<\/\1>/g)) {
-        if (!(m[1] in fields)) fields[m[1]] = decodeXmlText(m[2])
+    if (root.selfClosing) return fields
+    at = root.end
+    for (;;) {
+        const lt = body.indexOf('<', at)
+        if (lt < 0) break
+        const tag = startTag(body, lt)
+        if (tag === undefined) {
+            at = lt + 1
+            continue
+        }
+        // no '>' after here at all: nothing more can be read
+        if (tag === null) break
+        at = tag.end
+        if (tag.selfClosing) continue
+        const textEnd = body.indexOf('<', at)
+        if (textEnd < 0) {
+            // the body was cut inside this element (here, or by the request handler): keep what it says so far
+            if (!(tag.name in fields)) fields[tag.name] = decodeXmlText(body.slice(at))
+            break
+        }
+        if (body.startsWith(`</${tag.name}>`, textEnd) && !(tag.name in fields)) fields[tag.name] = decodeXmlText(body.slice(at, textEnd))
+        at = textEnd
     }
     return fields
 }
 
+function skipSpace(s: string, at: number): number {
+    while (at < s.length && (s[at] === ' ' || s[at] === '\n' || s[at] === '\r' || s[at] === '\t')) at++
+    return at
+}
+
+function isNameStart(c: string): boolean {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+}
+
+function isNameChar(c: string): boolean {
+    return isNameStart(c) || (c >= '0' && c <= '9') || c === '_' || c === '.' || c === '-'
+}
+
+/**
+ * The start tag at `at` (`<Name attr="...">` or `<Name/>`): its name and where it ends. undefined: no start tag here
+ * (a closing tag, a comment, text); null: a start tag that never closes (no '>' in the rest of the body).
+ */
+function startTag(s: string, at: number): { name: string; end: number; selfClosing: boolean } | undefined | null {
+    if (s[at] !== '<' || !isNameStart(s[at + 1] ?? '')) return undefined
+    let i = at + 2
+    while (i < s.length && isNameChar(s[i])) i++
+    const gt = s.indexOf('>', i)
+    if (gt < 0) return null
+    return { name: s.slice(at + 1, i), end: gt + 1, selfClosing: s[gt - 1] === '/' }
+}
+
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }
 function decodeXmlText(text: string): string {
-    return text.replace(/&(#x[0-9a-fA-F]+|#\d+|\w+);/g, (whole, name: string) => {
-        if (name[0] === '#') return String.fromCodePoint(name[1] === 'x' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10))
+    return text.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|[a-z]{2,4});/g, (whole, name: string) => {
+        if (name[0] === '#') {
+            const code = name[1] === 'x' ? parseInt(name.slice(2), 16) : parseInt(name.slice(1), 10)
+            // a number past Unicode is left as written (String.fromCodePoint would throw)
+            return code <= 0x10ffff ? String.fromCodePoint(code) : whole
+        }
         return ENTITIES[name] ?? whole
     })
 }

@@ -18,9 +18,9 @@ import { digestOf, piecesOf, PiecesBody, type Body } from './body'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
-import { PutObjectProtocol } from './s3-protocol'
+import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './s3-protocol'
 import { s3EndpointProvider } from './s3-endpoint'
-import { classifyFailure, type S3Failure } from './retry'
+import { classifyFailure, parseRetryAfter, type S3Failure } from './retry'
 
 export interface PutObjectRequest {
     key: string
@@ -75,7 +75,8 @@ function withoutExpect(headers: Record<string, string>): Record<string, string> 
 
 /**
  * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
- * they are read as text and handed to the SDK as bytes through the client's own utf8 decoder.
+ * they are read as text (within the request's deadline) and their first ERROR_BODY_LIMIT_CHARS handed to the SDK as
+ * bytes through the client's own utf8 decoder.
  */
 class FetchRequestHandler {
     constructor(
@@ -123,7 +124,11 @@ class FetchRequestHandler {
                 res.headers.forEach((value, name) => {
                     headers[name.toLowerCase()] = value
                 })
-                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(text) }) }
+                // an answer to PutObject is empty or an error document: past the limit it says nothing we read
+                // (a cut between the halves of a surrogate pair drops the lone half: utf8Bytes cannot encode it)
+                const end = text.length > ERROR_BODY_LIMIT_CHARS ? ERROR_BODY_LIMIT_CHARS - (isHighSurrogate(text.charCodeAt(ERROR_BODY_LIMIT_CHARS - 1)) ? 1 : 0) : text.length
+                const kept = end < text.length ? text.slice(0, end) : text
+                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(kept) }) }
             })
         )
     }
@@ -271,7 +276,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
             return client.send(command).then(
                 (out): PutOutcome => ({ kind: 'ok', etag: out.ETag }),
                 (error: unknown): PutOutcome => {
-                    const failure = toFailure(error)
+                    const failure = toFailure(error, Date.now())
                     return { kind: classifyFailure(failure), failure } as PutOutcome
                 }
             )
@@ -279,14 +284,30 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
     }
 }
 
-/** Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. */
-export function toFailure(error: unknown): S3Failure {
+/**
+ * The same store, calling `onStored` after each PUT that S3 took: how the parts that wait for S3 (the exporter's
+ * backoff) hear that it is back when another part's write (the write check, a job) got through first.
+ */
+export function notifyingStore(store: ObjectStore, onStored: () => void): ObjectStore {
+    return {
+        onTheWire: () => store.onTheWire?.(),
+        put: (request) =>
+            store.put(request).then((outcome) => {
+                if (outcome.kind === 'ok') onStored()
+                return outcome
+            }),
+    }
+}
+
+/**
+ * Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. `now` (epoch ms)
+ * turns a Retry-After given as an HTTP date into a wait.
+ */
+export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
     const e = (error || {}) as Record<string, any>
     const meta = (e.$metadata || {}) as Record<string, any>
     const response = (e.$response || {}) as Record<string, any>
     const headers = (response.headers || {}) as Record<string, string>
-    const retryAfter = headers['retry-after']
-    const seconds = retryAfter !== undefined ? Number(retryAfter) : NaN
     // S3 answers carry Code; node-fetch errors a string code (ECONNRESET); Node's fetch hides the socket's code in
     // `cause` and has numeric DOMException codes (23 for a timeout), where the name says more.
     const cause = (e.cause || {}) as Record<string, any>
@@ -295,8 +316,12 @@ export function toFailure(error: unknown): S3Failure {
         code: String(code || 'UnknownError'),
         statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
         message: String(e.message || e),
-        retryAfterMs: Number.isFinite(seconds) ? seconds * 1000 : undefined,
+        retryAfterMs: parseRetryAfter(headers['retry-after'], now),
     }
+}
+
+function isHighSurrogate(code: number): boolean {
+    return code >= 0xd800 && code <= 0xdbff
 }
 
 /** UTF-8 bytes of a short string without TextEncoder (absent in the sandbox). Only used for small responses. */

@@ -2,12 +2,15 @@
  * S3 unreachable for a while: the proxy refuses every connection and request for 2 minutes of the scaled clock
  * (480 ms real at 250x), in the middle of a 6-minute stream of events.
  */
+import { WriteCheck } from '../../src/health'
+import { Reporter } from '../../src/report'
 import { DEFAULT_BACKOFF } from '../../src/retry'
-import { expectNothingLost, runScenario, startRig, type Rig } from '../helpers/faults'
+import { notifyingStore, type ObjectStore } from '../../src/s3'
+import { buildExporter, expectNothingLost, LogRecorder, putAttempts, runScenario, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 let rig: Rig
 beforeAll(async () => {
-    rig = await startRig(['outage-2min', 'outage-start', 'outage-backoff'])
+    rig = await startRig(['outage-2min', 'outage-start', 'outage-backoff', 'outage-resume'])
 })
 afterAll(async () => {
     await rig.close()
@@ -89,5 +92,73 @@ describe('an S3 outage', () => {
         // head batch tries S3 several times a minute for the whole outage.
         const triesDuringOutage = r.x.exporter.stats.retries
         expect(triesDuringOutage).toBeLessThanOrEqual(60)
+    })
+
+    it('uploads the waiting batch once the write check finds S3 back, before the backoff it planned during the outage ends', async () => {
+        // 20x: a minute of outage is 3 s real, and the margin asserted below (~55 virtual s) is more than 2 s real
+        const clock = new ScaledClock(20)
+        rig.clock = clock
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        const planned: Array<{ at: number; ms: number }> = []
+        // one store for the exporter and the write check, told of every object S3 takes, as setupPlugin builds it
+        let shared: ObjectStore | undefined
+        const x = buildExporter(rig, clock, {
+            bucket: 'outage-resume',
+            exporter: {
+                // jitter near its top: each planned wait is close to the backoff's ceiling (1 s, 2 s, 4 s ... 60 s)
+                random: () => 0.99,
+                schedule: (ms, fn) => {
+                    planned.push({ at: clock.now(), ms })
+                    return clock.schedule(ms, fn)
+                },
+                store: { put: (request) => shared!.put(request), onTheWire: () => shared!.onTheWire?.() },
+            },
+        })
+        shared = notifyingStore(x.store, () => x.exporter.resume())
+        const log = new LogRecorder(clock.now)
+        // the setup's check, probing every ~1 s of the clock so that it finds S3 back soon after it is
+        const check = new WriteCheck({
+            store: shared,
+            config: x.config,
+            schedule: clock.schedule,
+            random: () => 0.5,
+            reporter: new Reporter(log, clock.now),
+            backoff: { baseMs: 1_000, capMs: 2_000 },
+            storedSince: () => x.exporter.lastStoredAt > 0,
+        })
+        try {
+            // S3 is down from the start: setup goes ahead, events wait in memory
+            rig.proxy.outage()
+            await expect(check.setup(60_000)).resolves.toEqual({ kind: 'pending' })
+            const sent = await send(x, clock, { count: 300, overVirtualMs: 2_000 })
+            void x.exporter.flush()
+            // every batch is sealed: from here on the exporter's only timers are its retries
+            planned.length = 0
+            // the outage lasts until the exporter has planned a long wait (~59 s, after ~1 minute of failures)
+            const long = () => planned.find((p) => p.ms >= 50_000)
+            for (const until = Date.now() + 60_000; !long() && Date.now() < until; ) await sleep(5)
+            expect(long()).toBeDefined()
+            const backoffEnds = long()!.at + long()!.ms
+            rig.proxy.outage(0)
+            const backAt = clock.now()
+            // it resumes by itself: no tick, no new event
+            for (const until = Date.now() + 60_000; x.exporter.pendingEvents() > 0 && Date.now() < until; ) await sleep(5)
+            expect(x.exporter.pendingEvents()).toBe(0)
+            expect(log.matching(/takes writes now/).length).toBe(1)
+            // stored after S3 came back, before the wait planned during the outage was over
+            const stored = rig.proxy.log.filter((l) => l.method === 'PUT' && l.status === 200 && !l.path.includes('write-check') && l.path.startsWith('/outage-resume/'))
+            expect(stored.length).toBeGreaterThan(0)
+            expect(stored[0].at).toBeGreaterThanOrEqual(backAt)
+            expect(x.exporter.lastStoredAt).toBeLessThan(backoffEnds)
+            // and exactly once
+            const t = await tally(rig.reader, 'outage-resume', sent)
+            expect({ stored: t.stored, lost: t.lost, duplicated: t.duplicated }).toEqual({ stored: sent.length, lost: 0, duplicated: 0 })
+            expect(new Set(t.objects.map((o) => o.key))).toEqual(new Set(putAttempts(rig.proxy, 'outage-resume').keys()))
+        } finally {
+            check.stop()
+            rig.proxy.outage(0)
+            await x.exporter.close(clock.now() + 4_500)
+            clock.dispose()
+        }
     })
 })

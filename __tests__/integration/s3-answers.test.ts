@@ -69,6 +69,15 @@ describe('S3 answers, read through the app’s PutObject protocol', () => {
         if (outcome.kind !== 'ok') expect(classifyFailure(outcome.failure)).toBe('retry')
     })
 
+    it.each([
+        ['117 KB', 117 * 1024],
+        ['10 MB', 10 * 1024 * 1024],
+    ])('a 503 whose %s XML body is full of tags that never close: retry, with S3’s code', async (_size, bytes) => {
+        const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message>${'<a'.repeat(bytes / 2)}`
+        const outcome = await put({}, faults.answer(503, body, 'application/xml'))
+        expect(outcome).toMatchObject({ kind: 'retry', failure: { code: 'InternalError', statusCode: 503, message: 'We encountered an internal error.' } })
+    })
+
     it('a 403 whose body is a proxy’s HTML page: fatal, the status kept', async () => {
         const outcome = await put({}, faults.answer(403, '<html><body><h1>403 Forbidden</h1></body></html>', 'text/html'))
         expect(outcome).toMatchObject({ kind: 'fatal', failure: { statusCode: 403 } })

@@ -419,6 +419,24 @@ describe('Exporter', () => {
             expect(clock.pending().map((t) => t.delayMs)).toEqual([20_000])
         })
 
+        it('resume() (S3 took another write) uploads a batch waiting out its backoff at once, with no time passing', async () => {
+            const { exporter, store, clock } = setup()
+            store.script.push(SLOW_DOWN, SLOW_DOWN, SLOW_DOWN)
+            exporter.add(makeEvent(1))
+            void exporter.flush()
+            for (let n = 1; n <= 3; n++) {
+                await waitFor(() => store.outcomes[n - 1] !== undefined, `attempt ${n}`)
+                await settle()
+                if (n < 3) clock.advance(clock.pending()[0].delayMs)
+            }
+            expect(clock.pending()).toHaveLength(1) // the third backoff is armed and nothing else
+            exporter.resume()
+            await waitFor(() => exporter.stats.delivered === 1, 'the upload after resume')
+            expect(store.requests).toHaveLength(4)
+            expect(store.stored()).toHaveLength(1)
+            expect(clock.pending()).toEqual([]) // the backoff's timer is gone with it
+        })
+
         it('flush() does not resolve while a batch waits out a retryable backoff', async () => {
             const { exporter, store, clock } = setup()
             store.script.push(SLOW_DOWN)

@@ -1,4 +1,4 @@
-import { backoffMs, classifyFailure, DEFAULT_BACKOFF, fixFor, type BackoffPolicy, type S3Failure } from '../../src/retry'
+import { backoffMs, clampDelayMs, classifyFailure, DEFAULT_BACKOFF, fixFor, MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, type BackoffPolicy, type S3Failure } from '../../src/retry'
 
 const failure = (code: string, statusCode?: number, message = code): S3Failure => ({ code, statusCode, message })
 
@@ -108,5 +108,54 @@ describe('backoffMs', () => {
 
     it('keeps the jittered wait when Retry-After is shorter', () => {
         expect(backoffMs(4, 0.5, policy, 10)).toBe(400)
+    })
+
+    it('honours a Retry-After of a day, or of more than a timer can hold, for at most MAX_RETRY_AFTER_MS', () => {
+        expect(MAX_RETRY_AFTER_MS).toBe(60_000)
+        for (const hint of [86_400_000, 99_999_999_999_000, Number.MAX_VALUE, Number.POSITIVE_INFINITY]) {
+            expect(backoffMs(1, 0, policy, hint)).toBe(MAX_RETRY_AFTER_MS)
+            expect(backoffMs(1, 0.5, DEFAULT_BACKOFF, hint)).toBe(MAX_RETRY_AFTER_MS)
+        }
+    })
+
+    it('ignores a Retry-After that is not a wait (NaN, negative)', () => {
+        expect(backoffMs(4, 0.5, policy, Number.NaN)).toBe(400)
+        expect(backoffMs(4, 0.5, policy, -5_000)).toBe(400)
+    })
+
+    it('never returns a delay a timer cannot hold, whatever the policy', () => {
+        const huge: BackoffPolicy = { baseMs: 1_000, capMs: 1e15 }
+        expect(backoffMs(200, 0.999999, huge)).toBe(MAX_TIMER_MS)
+        expect(backoffMs(200, 0.999999, huge, 1e15)).toBe(MAX_TIMER_MS)
+    })
+})
+
+describe('clampDelayMs', () => {
+    it('keeps a timer delay within [0, 2^31-1] ms, in whole ms', () => {
+        expect(MAX_TIMER_MS).toBe(2_147_483_647)
+        expect(clampDelayMs(1_500.7)).toBe(1_500)
+        expect(clampDelayMs(2 ** 31)).toBe(MAX_TIMER_MS)
+        expect(clampDelayMs(Number.POSITIVE_INFINITY)).toBe(MAX_TIMER_MS)
+        expect(clampDelayMs(-1)).toBe(0)
+        expect(clampDelayMs(Number.NaN)).toBe(0)
+    })
+})
+
+describe('parseRetryAfter', () => {
+    const now = Date.UTC(2026, 11, 7, 12, 0, 0)
+    it('reads delay-seconds', () => {
+        expect(parseRetryAfter('7', now)).toBe(7_000)
+        expect(parseRetryAfter(' 86400 ', now)).toBe(86_400_000)
+        expect(parseRetryAfter('99999999999', now)).toBe(99_999_999_999_000)
+    })
+    it('reads an HTTP date as the wait until then, and a date gone by as no wait', () => {
+        expect(parseRetryAfter('Mon, 07 Dec 2026 12:01:30 GMT', now)).toBe(90_000)
+        expect(parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', now)).toBe(0)
+    })
+    it('takes anything else as no hint', () => {
+        expect(parseRetryAfter(undefined, now)).toBeUndefined()
+        expect(parseRetryAfter('soon', now)).toBeUndefined()
+        expect(parseRetryAfter('-5', now)).toBeUndefined()
+        expect(parseRetryAfter('', now)).toBeUndefined()
     })
 })

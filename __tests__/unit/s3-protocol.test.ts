@@ -7,7 +7,7 @@ import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandIn
 import { HttpResponse, type HttpRequest } from '@smithy/core/protocols'
 import { classifyFailure } from '../../src/retry'
 import { toFailure, utf8Bytes } from '../../src/s3'
-import { parseErrorXml, PutObjectProtocol } from '../../src/s3-protocol'
+import { ERROR_BODY_LIMIT_CHARS, parseErrorXml, PutObjectProtocol } from '../../src/s3-protocol'
 
 interface Answer {
     status: number
@@ -168,5 +168,47 @@ describe('parseErrorXml', () => {
     it('takes an empty root as no fields, and text that is not XML as an error', () => {
         expect(parseErrorXml('<Error/>')).toEqual({})
         expect(() => parseErrorXml('Service Unavailable')).toThrow(/not XML/)
+    })
+    it('leaves a character reference past Unicode as written instead of throwing', () => {
+        expect(parseErrorXml('<Error><Code>SlowDown</Code><Message>&#99999999; &#x41;</Message></Error>')).toEqual({ Code: 'SlowDown', Message: '&#99999999; A' })
+    })
+})
+
+/**
+ * Error bodies a user can meet that are large and malformed: a gateway's page or a broken store's answer, tags that
+ * never close. The old regex parse backtracked quadratically over the whole body (117 KB: 2.7 s on an idle machine;
+ * 10 MB would be hours). The bounds below are generous (a linear parse of the bounded prefix takes milliseconds):
+ * they hold on a busy machine and are orders of magnitude below what the quadratic parse needs.
+ */
+describe('parseErrorXml on large, malformed error bodies', () => {
+    const neverClosing = (bytes: number) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message>${'<a'.repeat(bytes / 2)}`
+    const timed = <T>(fn: () => T): { value: T; ms: number } => {
+        const t = performance.now()
+        const value = fn()
+        return { value, ms: performance.now() - t }
+    }
+
+    it('reads the code of a 117 KB body full of tags that never close, at once', () => {
+        const { value, ms } = timed(() => parseErrorXml(neverClosing(117 * 1024)))
+        expect(value).toMatchObject({ Code: 'InternalError', Message: 'We encountered an internal error.' })
+        expect(ms).toBeLessThan(1_000)
+    })
+
+    it('refuses a 117 KB body whose first tag never closes as not XML, at once', () => {
+        const { ms } = timed(() => expect(() => parseErrorXml('<' + 'a'.repeat(117 * 1024))).toThrow(/not XML/))
+        expect(ms).toBeLessThan(1_000)
+    })
+
+    it('reads a 10 MB body in time linear in a bounded prefix', () => {
+        const { value, ms } = timed(() => parseErrorXml(neverClosing(10 * 1024 * 1024)))
+        expect(value.Code).toBe('InternalError')
+        expect(ms).toBeLessThan(2_000)
+    })
+
+    it('keeps the text read so far of an element cut off at the limit', () => {
+        const fields = parseErrorXml(`<Error><Code>SlowDown</Code><Message>${'x'.repeat(10 * 1024 * 1024)}</Message></Error>`)
+        expect(fields.Code).toBe('SlowDown')
+        expect(fields.Message).toMatch(/^x+$/)
+        expect(fields.Message.length).toBeLessThan(ERROR_BODY_LIMIT_CHARS)
     })
 })
