@@ -299,9 +299,16 @@ export function parseConfig(raw: RawConfig): Config {
     }
 }
 
-/** An endpoint as it may be echoed: credentials pasted into it (`https://user:secret@host`) become `***@`. */
+/**
+ * An endpoint as it may be echoed: credentials pasted into it (`https://user:secret@host`) become `***@`. A secret
+ * may hold any of `/ + : @ % ? #` (AWS secrets often hold `/` and `+`), so no URL grammar can say where it ends:
+ * everything between the scheme and the LAST `@` is hidden, even if that hides a path too.
+ */
 export function redactUserinfo(url: string): string {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`)
+    const at = url.lastIndexOf('@')
+    if (at < 0) return url
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)
+    return `${scheme ? scheme[0] : ''}***${url.slice(at)}`
 }
 
 /** The config without its secret, for log lines and error messages. */

@@ -128,6 +128,25 @@ describe('the bundle in the plugin-server sandbox', () => {
         expect(JSON.parse(stored.properties).label).toBe('a\uD800b') // JSON text escapes it as \ud800, so it is kept
     })
 
+    it('never shows a secret pasted into the endpoint in the setup error or the log, whatever characters it holds', async () => {
+        const secret = 'wJalrXUtnFEMI/K7MDENG/bPx+RfiCY@EXA:MPLE%2FKEY'
+        const seen: string[] = []
+        const failure = await DevHost.start({
+            pluginDir: ROOT,
+            config: settings('sandbox-export', { s3BucketEndpoint: `http://AKIAUSER:${secret}@127.0.0.1:9` }),
+            threads: 1,
+            setupFailure: 'throw',
+            log: (level, message) => void seen.push(`${level}: ${message}`),
+        }).then(
+            () => undefined,
+            (error: Error) => error
+        )
+        expect(failure).toBeInstanceOf(Error)
+        expect(failure!.message).toMatch(/\(s3BucketEndpoint\) "http:\/\/\*\*\*@127\.0\.0\.1:9" is not a valid endpoint/)
+        const everything = [failure!.message, failure!.stack ?? '', ...seen].join('\n')
+        for (const piece of ['wJalrXUtnFEMI', 'K7MDENG', 'bPx', 'RfiCY', 'EXA', 'MPLE', 'AKIAUSER']) expect(everything).not.toContain(piece)
+    })
+
     it('fails to start with the setting named when the bucket refuses the write check', async () => {
         await expect(
             DevHost.start({ pluginDir: ROOT, config: settings('sandbox-export', { awsSecretAccessKey: 'not-the-secret' }), threads: 1, setupFailure: 'throw', log: () => undefined })

@@ -1,5 +1,5 @@
 import pluginJson from '../../plugin.json'
-import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, SETTING_KEYS, type Config } from '../../src/config'
+import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, redactUserinfo, SETTING_KEYS, type Config } from '../../src/config'
 import { ConfigError } from '../../src/errors'
 import { hostHasCrc32, hostHasZstd } from '../../src/compression'
 import { LAYOUTS } from '../../src/keys'
@@ -474,5 +474,32 @@ describe('the layout, selection, compression and object settings', () => {
             for (const fragment of says) expect(error.problems[0]).toMatch(fragment)
             expect(error.message).toContain(error.problems[0])
         })
+    })
+})
+
+describe('credentials pasted into the endpoint', () => {
+    const SECRETS = [
+        'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        'abc+def/ghi+jkl/mno',
+        'p@ss/w0rd@again',
+        'col:on:s/and@at',
+        'per%40cent%2Fencoded/x',
+        'hzsh#qZy?qwq/x',
+        'Zq9plainSecret',
+    ]
+
+    it.each(SECRETS)('never echoes the secret %s of http://user:<secret>@127.0.0.1:9 in the error', (secret) => {
+        const error = configError({ ...defaultsWithRequired(), s3BucketEndpoint: `http://AKIAUSER:${secret}@127.0.0.1:9` })
+        expect(error.problems).toHaveLength(1)
+        expect(error.problems[0]).toMatch(/\(s3BucketEndpoint\) "http:\/\/\*\*\*@127\.0\.0\.1:9" is not a valid endpoint/)
+        const everything = [error.message, String(error), JSON.stringify(error), error.stack ?? '', ...error.problems].join('\n')
+        for (const piece of secret.split(/[/@:+%#?]/).filter((p) => p.length >= 3)) expect(everything).not.toContain(piece)
+        expect(everything).not.toContain('AKIAUSER')
+    })
+
+    it('hides everything up to the last "@", even a secret pasted without a user name or a scheme', () => {
+        expect(redactUserinfo('https://:wJal/K7MD@ENG@host:9000/')).toBe('https://***@host:9000/')
+        expect(redactUserinfo('user:wJal/K7MD@host')).toBe('***@host')
+        expect(redactUserinfo('http://127.0.0.1:9000')).toBe('http://127.0.0.1:9000')
     })
 })

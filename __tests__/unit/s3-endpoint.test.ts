@@ -59,6 +59,15 @@ describe('the S3 endpoint provider', () => {
         expect(s3EndpointProvider({ ...BASE, Region: 'cn-north-1', Bucket: 'my-bucket' }).url.href).toBe('https://my-bucket.s3.cn-north-1.amazonaws.com.cn/')
     })
 
+    it('never echoes credentials of an endpoint it refuses', () => {
+        expect(() => s3EndpointProvider({ ...BASE, Region: 'us-east-1', Bucket: 'my-bucket', Endpoint: 'http://u:wJal/K7MDENG/bPx@host/path' })).toThrow(/"http:\/\/\*\*\*@host\/path"/)
+        try {
+            s3EndpointProvider({ ...BASE, Region: 'us-east-1', Bucket: 'my-bucket', Endpoint: 'http://u:wJal/K7MDENG/bPx@host/path' })
+        } catch (error) {
+            expect(String(error)).not.toContain('K7MDENG')
+        }
+    })
+
     it('refuses a directory bucket, which needs S3 Express session auth', () => {
         expect(() => s3EndpointProvider({ ...BASE, Region: 'us-east-1', Bucket: 'logs--use1-az4--x-s3' })).toThrow(/directory bucket/)
     })
