@@ -33,7 +33,7 @@ export interface Config {
     eventsToInclude: ReadonlySet<string>
     /** top-level property names removed from every exported event */
     propertiesToRemove: readonly string[]
-    /** drop ip, $ip, $set, $set_once and person properties */
+    /** drop ip, $ip, $set, $set_once, person properties and GeoIP location (events.ts); distinct_id stays */
     stripPersonalData: boolean
     format: 'jsonl' | 'parquet'
     compression: Compression
