@@ -6,6 +6,7 @@ import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
 import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
 import { fileFormat, hostHasCrc32, hostHasZstd } from './compression'
+import { utf8Length } from './events'
 
 export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
 
@@ -268,11 +269,13 @@ export function parseConfig(raw: RawConfig): Config {
     if (prefixProblems === 0) {
         const longest = longestKeyBytes(keyTemplate, prefix, KEY_SUFFIX_BYTES)
         if (longest > S3_KEY_MAX_BYTES) {
+            const excess = longest - S3_KEY_MAX_BYTES
             const layoutField = layout === 'custom' ? label('keyTemplate') : `${label('keyLayout')} ${layout}`
-            const tokens = layout === 'custom' ? ', or use fewer {event} and {team_id} tokens (an event name takes up to 200 characters of a key)' : ''
-            problems.push(
-                `${label('prefix')} with ${layoutField} makes keys of up to ${longest} bytes (extension and hand-over part suffix included), past S3's limit of ${S3_KEY_MAX_BYTES}: shorten the prefix by ${longest - S3_KEY_MAX_BYTES} bytes or more${tokens}`
-            )
+            const shorter = `shorten the prefix by ${excess} bytes or more`
+            const fewer = 'use fewer {event} and {team_id} tokens (an event name takes up to 200 characters of a key)'
+            // the built-in layouts fit on their own, so there the prefix is what to shorten; a template may not
+            const fix = layout !== 'custom' ? shorter : utf8Length(prefix) >= excess ? `${shorter}, or ${fewer}` : fewer
+            problems.push(`${label('prefix')} with ${layoutField} makes keys of up to ${longest} bytes (extension and hand-over part suffix included), past S3's limit of ${S3_KEY_MAX_BYTES}: ${fix}`)
         }
     }
 

@@ -573,7 +573,13 @@ describe('settings as people type them', () => {
             const error = configError({ ...defaultsWithRequired(), prefix: 'exports/', keyLayout: 'custom', keyTemplate: '{event}/{event}/{event}/{event}/{event}-{batch_id}' })
             expect(error.problems).toHaveLength(1)
             expect(error.problems[0]).toContain('(prefix) with "Custom file name template" (keyTemplate) makes keys of up to')
-            expect(error.problems[0]).toContain('or use fewer {event} and {team_id} tokens (an event name takes up to 200 characters of a key)')
+            expect(error.problems[0]).toMatch(/past S3's limit of 1024: use fewer \{event\} and \{team_id\} tokens \(an event name takes up to 200 characters of a key\)$/)
+        })
+
+        it('offers both fixes when a shorter prefix alone would also do', () => {
+            const error = configError({ ...defaultsWithRequired(), prefix: `${'p'.repeat(900)}/`, keyLayout: 'custom', keyTemplate: '{event}/{batch_id}' })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toMatch(/: shorten the prefix by \d+ bytes or more, or use fewer \{event\} and \{team_id\} tokens/)
         })
 
         it('counts the prefix in UTF-8 bytes, not characters', () => {
