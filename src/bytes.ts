@@ -35,9 +35,22 @@ export function binaryToBytes(binary: string): Uint8Array {
     return out
 }
 
-/** UTF-8 bytes of a string, in this realm: what TextEncoder.encode would give. */
+/** A surrogate pair, or a surrogate on its own (which UTF-8 cannot hold). */
+const SURROGATES = /[\uD800-\uDBFF][\uDC00-\uDFFF]|[\uD800-\uDFFF]/g
+
+/**
+ * UTF-8 bytes of a string, in this realm: what TextEncoder.encode gives. Like it, a lone surrogate (which any
+ * client can put in an event) becomes U+FFFD (EF BF BD); encodeURIComponent alone throws URIError on it.
+ */
 export function utf8ToBytes(text: string): Uint8Array {
-    return binaryToBytes(unescape(encodeURIComponent(text)))
+    let utf8: string
+    try {
+        utf8 = unescape(encodeURIComponent(text))
+    } catch {
+        // only a string with a lone surrogate pays for this second pass: pairs are kept, lone halves replaced
+        utf8 = unescape(encodeURIComponent(text.replace(SURROGATES, (s) => (s.length === 2 ? s : '\uFFFD'))))
+    }
+    return binaryToBytes(utf8)
 }
 
 const SLICE = 32 * 1024

@@ -4,8 +4,9 @@
  */
 import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
-import { LAYOUTS, templateProblem } from './keys'
-import { hostHasCrc32, hostHasZstd } from './compression'
+import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
+import { fileFormat, hostHasCrc32, hostHasZstd } from './compression'
+import { utf8Length } from './events'
 
 export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
 
@@ -20,6 +21,7 @@ export interface Config {
     /** prepended to every key as is, e.g. 'backups/posthog/' */
     prefix: string
     endpoint?: string
+    /** the setting, or true for a legacy bucket name (upper case or `_`), which only path style can address */
     forcePathStyle: boolean
     /** the oldest buffered event waits at most this long */
     uploadIntervalMs: number
@@ -33,7 +35,7 @@ export interface Config {
     eventsToInclude: ReadonlySet<string>
     /** top-level property names removed from every exported event */
     propertiesToRemove: readonly string[]
-    /** drop ip, $ip, $set, $set_once and person properties */
+    /** drop ip, $ip, $set, $set_once, person properties and GeoIP location (events.ts); distinct_id stays */
     stripPersonalData: boolean
     format: 'jsonl' | 'parquet'
     compression: Compression
@@ -120,6 +122,20 @@ function text(raw: RawConfig, key: string): string {
     return String(value).trim()
 }
 
+/**
+ * What may follow a rendered template in a key: the longest file extension (Parquet or any jsonl compression) and
+ * what a hand-over to the job queue appends to a key (spill.ts partKey: `-part99999of99999`, 17 bytes; 32 kept).
+ */
+const KEY_SUFFIX_BYTES = Math.max('.parquet'.length, ...(['gzip', 'brotli', 'zstd', 'none'] as const).map((c) => fileFormat(c).extension.length)) + 32
+
+/**
+ * Old us-east-1 buckets (made before March 2018) may hold upper case and `_`. Such a name cannot be a host name, so
+ * it is only reachable with path-style addressing (endpoint/bucket/key), which the parser then turns on.
+ */
+export function isLegacyBucketName(name: string): boolean {
+    return /[A-Z_]/.test(name) && /^[A-Za-z0-9._-]{3,255}$/.test(name) && !/^\d+\.\d+\.\d+\.\d+$/.test(name)
+}
+
 /** S3's bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
 export function bucketNameProblem(name: string): string | undefined {
     if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long'
@@ -144,13 +160,24 @@ function choice<K extends keyof typeof CHOICES>(raw: RawConfig, key: K, problems
     return options[fallback] as any
 }
 
+/** Plain decimal notation: Number() alone would also read `0x10` as 16, `0b11` as 3 and `1e2` as 100. */
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/
+
+/** A number setting; cleared (empty or blank) means its plugin.json default, as if it had never been set. */
 function numberIn(raw: RawConfig, key: keyof typeof LIMITS, unit: string, problems: string[]): number {
     const value = text(raw, key)
+    const fallback = Number(text({}, key))
+    if (value === '') return fallback
     const { min, max } = LIMITS[key]
-    const n = value === '' ? NaN : Number(value)
-    if (!Number.isFinite(n) || n < min || n > max) {
-        problems.push(`${label(key)} is "${value}": enter a number of ${unit} between ${min} and ${max}`)
-        return Number(text({}, key))
+    const fix = `enter a number of ${unit} between ${min} and ${max}`
+    if (!DECIMAL.test(value) && Number.isFinite(Number(value))) {
+        problems.push(`${label(key)} is "${value}", which is not a plain decimal number: ${fix} in decimal digits (e.g. 10 or 0.5), or clear it for ${fallback}`)
+        return fallback
+    }
+    const n = Number(value)
+    if (!DECIMAL.test(value) || n < min || n > max) {
+        problems.push(`${label(key)} is "${value}": ${fix}`)
+        return fallback
     }
     return n
 }
@@ -168,8 +195,9 @@ export function parseConfig(raw: RawConfig): Config {
     if (!secretAccessKey) problems.push(`${label('awsSecretAccessKey')} is empty: paste the secret that belongs to the access key`)
 
     const bucket = text(raw, 's3BucketName')
+    const legacyBucket = isLegacyBucketName(bucket)
     if (!bucket) problems.push(`${label('s3BucketName')} is empty: enter the name of the bucket to write to`)
-    else {
+    else if (!legacyBucket) {
         const problem = bucketNameProblem(bucket)
         if (problem) problems.push(`${label('s3BucketName')} "${bucket}" ${problem}`)
     }
@@ -196,6 +224,9 @@ export function parseConfig(raw: RawConfig): Config {
     }
 
     const prefix = text(raw, 'prefix')
+    if (UNSAFE_KEY_CHARACTER.test(prefix)) {
+        problems.push(`${label('prefix')} holds a tab, another control character or a backslash: use plain folder names like backups/posthog/`)
+    }
     if (prefix.startsWith('/')) problems.push(`${label('prefix')} "${prefix}" starts with "/": remove the leading slash (S3 keys have none)`)
     if (prefix.split('/').some((segment) => segment === '..' || segment === '.')) {
         problems.push(`${label('prefix')} "${prefix}" holds a "." or ".." segment: use plain folder names like backups/posthog/`)
@@ -232,6 +263,21 @@ export function parseConfig(raw: RawConfig): Config {
     } else if (customTemplate) {
         problems.push(`${label('keyTemplate')} is set but "File layout" is ${layout}: choose custom to use the template, or clear it`)
     }
+    // A key past S3's limit is refused by every upload, so its batch would block the queue for good: refuse it here,
+    // with the longest key this prefix and layout can make (checked only once both are otherwise valid).
+    const prefixProblems = problems.filter((p) => p.startsWith(label('prefix')) || p.startsWith(label('keyTemplate'))).length
+    if (prefixProblems === 0) {
+        const longest = longestKeyBytes(keyTemplate, prefix, KEY_SUFFIX_BYTES)
+        if (longest > S3_KEY_MAX_BYTES) {
+            const excess = longest - S3_KEY_MAX_BYTES
+            const layoutField = layout === 'custom' ? label('keyTemplate') : `${label('keyLayout')} ${layout}`
+            const shorter = `shorten the prefix by ${excess} bytes or more`
+            const fewer = 'use fewer {event} and {team_id} tokens (an event name takes up to 200 characters of a key)'
+            // the built-in layouts fit on their own, so there the prefix is what to shorten; a template may not
+            const fix = layout !== 'custom' ? shorter : utf8Length(prefix) >= excess ? `${shorter}, or ${fewer}` : fewer
+            problems.push(`${label('prefix')} with ${layoutField} makes keys of up to ${longest} bytes (extension and hand-over part suffix included), past S3's limit of ${S3_KEY_MAX_BYTES}: ${fix}`)
+        }
+    }
 
     const format = choice(raw, 'uploadFormat', problems)
     const compression = choice(raw, 'compression', problems)
@@ -242,7 +288,7 @@ export function parseConfig(raw: RawConfig): Config {
     }
     if (levelText !== '' && compression !== 'none') {
         const range = COMPRESSION_LEVELS[compression]
-        const level = Number(levelText)
+        const level = /^[+-]?\d+$/.test(levelText) ? Number(levelText) : NaN
         if (!Number.isInteger(level) || level < range.min || level > range.max) {
             problems.push(`${label('compressionLevel')} is "${levelText}": enter a whole number from ${range.min} to ${range.max} for ${compression}, or leave it empty for ${range.default}`)
         } else compressionLevel = level
@@ -257,7 +303,7 @@ export function parseConfig(raw: RawConfig): Config {
     // read by PostHog itself (its buffer for exportEvents, which this app ignores for live events: src/backfill.ts);
     // checked here so a typo is named at setup rather than silently replaced by the host's 10 s
     const hostBufferSeconds = numberIn(raw, 'exportEventsBufferSeconds', 'seconds', problems)
-    const forcePathStyle = choice(raw, 's3ForcePathStyle', problems)
+    const forcePathStyle = choice(raw, 's3ForcePathStyle', problems) || legacyBucket
     const sseKind = choice(raw, 'sse', problems)
     const kmsKeyId = text(raw, 'sseKmsKeyId')
     let sse: Sse = { kind: 'disabled' }
@@ -299,9 +345,16 @@ export function parseConfig(raw: RawConfig): Config {
     }
 }
 
-/** An endpoint as it may be echoed: credentials pasted into it (`https://user:secret@host`) become `***@`. */
+/**
+ * An endpoint as it may be echoed: credentials pasted into it (`https://user:secret@host`) become `***@`. A secret
+ * may hold any of `/ + : @ % ? #` (AWS secrets often hold `/` and `+`), so no URL grammar can say where it ends:
+ * everything between the scheme and the LAST `@` is hidden, even if that hides a path too.
+ */
 export function redactUserinfo(url: string): string {
-    return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_all, scheme: string | undefined) => `${scheme ?? ''}***@`)
+    const at = url.lastIndexOf('@')
+    if (at < 0) return url
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)
+    return `${scheme ? scheme[0] : ''}***${url.slice(at)}`
 }
 
 /** The config without its secret, for log lines and error messages. */

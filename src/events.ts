@@ -30,9 +30,14 @@ export interface EventSelector {
     shape(event: ExportableEvent): ExportableEvent
 }
 
-/** Fields that identify a person: the `stripPersonalData` switch removes them. */
+/**
+ * Fields that identify or locate a person: the `stripPersonalData` switch removes them (plugin.json's hint and the
+ * README list exactly these). distinct_id stays: it is the key that joins an exported event to the person.
+ */
 const PERSONAL_TOP_LEVEL = ['ip', '$set', '$set_once', 'person', 'person_properties'] as const
 const PERSONAL_PROPERTIES = ['$ip', '$set', '$set_once'] as const
+/** the location PostHog's GeoIP app derives from the IP ($geoip_city_name, $geoip_latitude, ...): the IP by another name */
+const LOCATION_PROPERTY = /^\$(initial_)?geoip_/
 
 export function eventSelector(opts: {
     eventsToIgnore: Iterable<string>
@@ -54,6 +59,9 @@ export function eventSelector(opts: {
             if (event.properties && removeProps.length > 0) {
                 const properties: Record<string, unknown> = { ...event.properties }
                 for (const key of removeProps) delete properties[key]
+                if (opts.stripPersonalData) {
+                    for (const key of Object.keys(properties)) if (LOCATION_PROPERTY.test(key)) delete properties[key]
+                }
                 copy.properties = properties
             }
             return copy as ExportableEvent

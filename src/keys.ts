@@ -14,6 +14,21 @@ export const LAYOUTS = {
     hive: 'year={year}/month={month}/day={day}/hour={hour}/{upload_time}-{batch_id}',
 } as const
 
+/**
+ * Characters refused in the prefix and the template: S3 takes them, but keys with control characters (tab, newline,
+ * DEL, C1) are shown and pasted wrongly by consoles and CLIs, and Windows tools read a backslash as a folder break.
+ */
+export const UNSAFE_KEY_CHARACTER = /[\x00-\x1f\x7f-\x9f\\]/
+
+/** S3's limit on a key, in UTF-8 bytes: a longer key is refused by every PutObject, so the batch could never be stored. */
+export const S3_KEY_MAX_BYTES = 1024
+
+/** the longest an {event} value can be: safeSegment cuts event names to this many (ASCII) characters */
+export const EVENT_SEGMENT_MAX = 200
+
+/** the longest a {team_id} value can be: a PostgreSQL bigint with its sign (PostHog's team ids are integers) */
+export const TEAM_ID_MAX = 20
+
 /** tokens taken from each event: they split a flush into partitions */
 const EVENT_TOKENS = ['year', 'month', 'day', 'hour', 'minute', 'date', 'team_id', 'event'] as const
 /** tokens taken from the moment the batch is sealed, or the batch itself */
@@ -67,7 +82,7 @@ export function templateProblem(template: string): string | undefined {
     if (template.endsWith('/')) return 'ends with "/": it must end with a file name'
     if (template.includes('//')) return 'holds an empty folder ("//")'
     if (template.split('/').some((segment) => segment === '..' || segment === '.')) return 'holds a "." or ".." folder, which could escape the prefix'
-    if (/[\x00-\x1f\\]/.test(template)) return 'holds a control character or a backslash'
+    if (UNSAFE_KEY_CHARACTER.test(template)) return 'holds a tab, another control character or a backslash'
     try {
         const parts = tokenize(template)
         if (!parts.some((p) => 'token' in p && p.token === 'batch_id')) return 'lacks {batch_id}: without it two files could get the same name and one would overwrite the other'
@@ -80,7 +95,7 @@ export function templateProblem(template: string): string | undefined {
 /** An event name as one safe path segment: no '/', no control characters, no '..' */
 export function safeSegment(value: string): string {
     const cleaned = value.replace(/[^A-Za-z0-9_.$@+=-]/g, '_')
-    return cleaned === '' || cleaned === '.' || cleaned === '..' ? '_' : cleaned.slice(0, 200)
+    return cleaned === '' || cleaned === '.' || cleaned === '..' ? '_' : cleaned.slice(0, EVENT_SEGMENT_MAX)
 }
 
 function uploadFields(at: Date): Record<string, string> {
@@ -122,7 +137,7 @@ export function compileLayout(template: string, prefix: string, extension: strin
                     case 'hour': value = isoTime.slice(11, 13); break
                     case 'minute': value = isoTime.slice(14, 16); break
                     case 'date': value = isoTime.slice(0, 10); break
-                    case 'team_id': value = String(event.team_id ?? 'unknown'); break
+                    case 'team_id': value = String(event.team_id ?? 'unknown').slice(0, TEAM_ID_MAX); break
                     default: value = safeSegment(String(event.event))
                 }
                 key += value + SEP
@@ -138,6 +153,20 @@ export function compileLayout(template: string, prefix: string, extension: strin
             return key + extension
         },
     }
+}
+
+/**
+ * The longest key, in UTF-8 bytes, a template under a prefix can give: every token at its longest value ({event}
+ * at EVENT_SEGMENT_MAX, {team_id} at TEAM_ID_MAX; times and {batch_id} have fixed lengths), plus `suffixBytes` for
+ * what may follow the template (the longest file extension, a hand-over part suffix). Rendered, not summed, so it
+ * cannot drift from what render() writes.
+ */
+export function longestKeyBytes(template: string, prefix: string, suffixBytes: number): number {
+    const layout = compileLayout(template, prefix, '')
+    const longestEvent = { event: 'e'.repeat(EVENT_SEGMENT_MAX), team_id: '9'.repeat(TEAM_ID_MAX) as unknown as number }
+    const partition = layout.partitionOf(longestEvent, '9999-12-31T23:59:59.999Z')
+    const key = layout.render({ partition, sealedAt: new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), batchId: 'f'.repeat(16) })
+    return Buffer.byteLength(key, 'utf8') + suffixBytes
 }
 
 /**

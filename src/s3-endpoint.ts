@@ -10,6 +10,7 @@
  */
 import { isIpAddress, isVirtualHostableS3Bucket, partition } from '@aws-sdk/core/client'
 import type { EndpointV2 } from '@smithy/types'
+import { redactUserinfo } from './config'
 
 export interface S3EndpointParams {
     Bucket?: string
@@ -38,7 +39,7 @@ export function s3EndpointProvider(params: S3EndpointParams): EndpointV2 {
     if (params.Endpoint) {
         // the config parser has checked the form http(s)://host[:port] with no path, query or credentials
         const match = /^(https?):\/\/([^/?#]+?)\/?$/.exec(params.Endpoint)
-        if (!match) throw new Error(`S3 endpoint: "${params.Endpoint}" is not of the form http(s)://host[:port]`)
+        if (!match) throw new Error(`S3 endpoint: "${redactUserinfo(params.Endpoint)}" is not of the form http(s)://host[:port]`)
         const [, scheme, authority] = match
         const host = authority.replace(/:\d+$/, '')
         const ipHost = host.startsWith('[') || isIpAddress(host)

@@ -104,6 +104,26 @@ describe('the plugin hooks against a failing S3', () => {
         logged.length = 0
     })
 
+    it('never shows a secret holding "/", "+", "@", ":" or "%" that was pasted into the endpoint, in its rejection, its setupError or the log', async () => {
+        const secrets = ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'Zq9+aa/Bb8@Cc7:Dd6%2FEe5', 'Yx4@@Wv3//Ut2']
+        for (const secret of secrets) {
+            const { meta } = metaFor('hooks-setup')
+            meta.config = { ...meta.config, s3BucketEndpoint: `http://AKIAUSER:${secret}@127.0.0.1:9` }
+            const error = await setupPlugin(meta).then(
+                () => undefined,
+                (e: unknown) => e as Error
+            )
+            expect(error).toBeInstanceOf(Error)
+            expect(error!.message).toMatch(/\(s3BucketEndpoint\) "http:\/\/\*\*\*@127\.0\.0\.1:9" is not a valid endpoint/)
+            // and an event arriving anyway names the setup error in the log
+            onEvent(makeEvent(0), meta)
+            const seen = [error!.message, String(error), error!.stack ?? '', String(meta.global.setupError), ...logged].join('\n')
+            expect(seen).toContain('is not a valid endpoint')
+            for (const piece of secret.split(/[/@:+%]/).filter((p) => p.length >= 3)) expect(seen).not.toContain(piece)
+            logged.length = 0
+        }
+    })
+
     it('throws a plain Error naming the missing permission when S3 answers 403 AccessDenied', async () => {
         rig.proxy.setSchedule(() => faults.accessDenied())
         const { meta } = metaFor('hooks-setup')

@@ -16,7 +16,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 const logs: string[] = []
 
 beforeAll(async () => {
-    s3 = await withS3(['sandbox-export', 'sandbox-schedule', 'sandbox-parquet', 'sandbox-large'])
+    s3 = await withS3(['sandbox-export', 'sandbox-schedule', 'sandbox-parquet', 'sandbox-large', 'sandbox-surrogate'])
 })
 afterAll(async () => {
     await s3.close()
@@ -105,6 +105,46 @@ describe('the bundle in the plugin-server sandbox', () => {
         expect(Number(row.n)).toBe(2000)
         expect(Number(row.rows)).toBe(2000)
         expect(new Date(row.first).toISOString()).toBe(sent[0].timestamp)
+    })
+
+    it('stores a Parquet batch holding lone surrogates as Parquet, each written as U+FFFD as TextEncoder does, not as JSON lines', async () => {
+        const opts = { pluginDir: ROOT, config: settings('sandbox-surrogate', { uploadFormat: 'parquet', uploadMegabytes: '5', uploadMinutes: '10' }), threads: 1, log: () => undefined }
+        const host = await DevHost.start(opts)
+        const sent = Array.from({ length: 200 }, (_, i) => makeEvent(i))
+        // an emoji cut in half by a client's truncation, and a lone low half: anyone with the project key can send these
+        const odd = { ...sent[7], event: 'clicked \uD83D', distinct_id: 'user-\uDC00-x', properties: { ...sent[7].properties, label: 'a\uD800b' } }
+        sent[7] = odd
+        for (const event of sent) await host.onEvent(event)
+        expect((await shutdownAndDrain(host, opts)).leftQueued).toBe(0)
+        const { dir, keys } = await downloadAll(s3.client, 'sandbox-surrogate')
+        expect(keys.length).toBeGreaterThanOrEqual(1)
+        expect(keys.filter((k) => !k.endsWith('.parquet'))).toEqual([]) // no JSON-lines fallback
+        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_parquet('${dir}/*.parquet')`)
+        expect(Number(row.rows)).toBe(200)
+        expect(Number(row.n)).toBe(200)
+        const [stored] = await query(`SELECT event, distinct_id, properties FROM read_parquet('${dir}/*.parquet') WHERE uuid = '${odd.uuid}'`)
+        expect(stored.event).toBe('clicked \uFFFD')
+        expect(stored.distinct_id).toBe('user-\uFFFD-x')
+        expect(JSON.parse(stored.properties).label).toBe('a\uD800b') // JSON text escapes it as \ud800, so it is kept
+    })
+
+    it('never shows a secret pasted into the endpoint in the setup error or the log, whatever characters it holds', async () => {
+        const secret = 'wJalrXUtnFEMI/K7MDENG/bPx+RfiCY@EXA:MPLE%2FKEY'
+        const seen: string[] = []
+        const failure = await DevHost.start({
+            pluginDir: ROOT,
+            config: settings('sandbox-export', { s3BucketEndpoint: `http://AKIAUSER:${secret}@127.0.0.1:9` }),
+            threads: 1,
+            setupFailure: 'throw',
+            log: (level, message) => void seen.push(`${level}: ${message}`),
+        }).then(
+            () => undefined,
+            (error: Error) => error
+        )
+        expect(failure).toBeInstanceOf(Error)
+        expect(failure!.message).toMatch(/\(s3BucketEndpoint\) "http:\/\/\*\*\*@127\.0\.0\.1:9" is not a valid endpoint/)
+        const everything = [failure!.message, failure!.stack ?? '', ...seen].join('\n')
+        for (const piece of ['wJalrXUtnFEMI', 'K7MDENG', 'bPx', 'RfiCY', 'EXA', 'MPLE', 'AKIAUSER']) expect(everything).not.toContain(piece)
     })
 
     it('fails to start with the setting named when the bucket refuses the write check', async () => {

@@ -7,15 +7,18 @@ import { withS3, readAll, countByUuid, waitFor } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { MEGABYTE } from '../../src/config'
 import { settingsFor } from '../helpers/plugin'
+import { startFaultProxy } from '../../dev/fault-proxy'
 
 const AWSAccount = require('@20minutes/s3rver/lib/models/account')
 
 let s3: Awaited<ReturnType<typeof withS3>>
 let bucketNo = 0
 const buckets = Array.from({ length: 14 }, (_, i) => `export-test-${i}`)
+/** an old us-east-1 bucket (made before March 2018): upper case and "_" were allowed then */
+const LEGACY_BUCKET = 'Legacy_Bucket_2017'
 
 beforeAll(async () => {
-    s3 = await withS3(buckets)
+    s3 = await withS3([...buckets, LEGACY_BUCKET])
 })
 afterAll(async () => {
     await s3.close()
@@ -138,6 +141,30 @@ describe('large objects', () => {
         const objects = await readAll(s3.client, bucket)
         expect(objects).toHaveLength(1)
         expect(objects[0].size).toBeGreaterThan(2 * MEGABYTE)
+    })
+})
+
+describe('a legacy bucket name', () => {
+    it('stores every event once in a bucket named with upper case and "_", addressed path style even when the setting says virtual host', async () => {
+        // the proxy sees each request's path; a host name (not an IP) leaves the choice of addressing to the app
+        const proxy = await startFaultProxy({ upstream: s3.endpoint })
+        try {
+            const endpoint = proxy.endpoint.replace('127.0.0.1', 'localhost')
+            const meta = { config: settingsFor(s3, LEGACY_BUCKET, { s3BucketEndpoint: endpoint, s3ForcePathStyle: 'false' }), global: {} as any }
+            await setupPlugin(meta)
+            const sent = Array.from({ length: 300 }, (_, i) => makeEvent(i))
+            for (const event of sent) onEvent(event, meta)
+            const report = await teardownPlugin(meta)
+            expect(report?.pendingEvents).toBe(0)
+            const counts = countByUuid(await readAll(s3.client, LEGACY_BUCKET))
+            expect(counts.size).toBe(300)
+            expect([...counts.values()].every((n) => n === 1)).toBe(true)
+            const puts = proxy.log.filter((r) => r.method === 'PUT')
+            expect(puts.length).toBeGreaterThan(0)
+            for (const put of puts) expect(put.path.startsWith(`/${LEGACY_BUCKET}/`)).toBe(true)
+        } finally {
+            await proxy.close()
+        }
     })
 })
 

@@ -1,8 +1,9 @@
 import pluginJson from '../../plugin.json'
-import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, SETTING_KEYS, type Config } from '../../src/config'
+import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, redactUserinfo, SETTING_KEYS, type Config } from '../../src/config'
 import { ConfigError } from '../../src/errors'
 import { hostHasCrc32, hostHasZstd } from '../../src/compression'
-import { LAYOUTS } from '../../src/keys'
+import { compileLayout, LAYOUTS } from '../../src/keys'
+import { partKey } from '../../src/spill'
 
 interface PluginSetting {
     key?: string
@@ -34,6 +35,16 @@ function configError(raw: Record<string, unknown>): ConfigError {
         return error as ConfigError
     }
     throw new Error(`expected a ConfigError for ${JSON.stringify(raw)}`)
+}
+
+/** true when the settings parse */
+function parseConfigOk(raw: Record<string, unknown>): boolean {
+    try {
+        parseConfig(raw)
+        return true
+    } catch {
+        return false
+    }
 }
 
 describe('plugin.json and the parser agree', () => {
@@ -221,7 +232,6 @@ describe('a bad value', () => {
         ['no region and no endpoint', { awsRegion: '', s3BucketEndpoint: '' }, 'awsRegion', /enter the bucket's region.*or set "S3 Bucket Endpoint"/],
         ['a region that is not a region name', { awsRegion: 'EU Central' }, 'awsRegion', /use the form us-east-1/],
         ['non-numeric uploadMinutes', { uploadMinutes: 'five' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
-        ['empty uploadMinutes', { uploadMinutes: '' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
         ['uploadMinutes below the minimum', { uploadMinutes: '0.01' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
         ['uploadMinutes above the maximum', { uploadMinutes: '61' }, 'uploadMinutes', /enter a number of minutes between 0\.05 and 60/],
         ['non-numeric alertAfterMinutes', { alertAfterMinutes: 'soon' }, 'alertAfterMinutes', /enter a number of minutes between 0 and 1440/],
@@ -237,7 +247,8 @@ describe('a bad value', () => {
         ['an endpoint that is not a url', { s3BucketEndpoint: 'not a url' }, 's3BucketEndpoint', /use the form http\(s\):\/\/host\[:port\]/],
         ['an endpoint with a path and query', { s3BucketEndpoint: 'http://host/path?q' }, 's3BucketEndpoint', /with no path, query or credentials/],
         ['an endpoint with credentials', { s3BucketEndpoint: 'https://user:pw@host' }, 's3BucketEndpoint', /with no path, query or credentials/],
-        ['a bucket with capitals and an underscore', { s3BucketName: 'My_Bucket' }, 's3BucketName', /may only hold lowercase letters, digits, dots and hyphens/],
+        ['a bucket with a space', { s3BucketName: 'my bucket' }, 's3BucketName', /may only hold lowercase letters, digits, dots and hyphens/],
+        ['a legacy-looking bucket with a space', { s3BucketName: 'My Bucket' }, 's3BucketName', /may only hold lowercase letters, digits, dots and hyphens/],
         ['a bucket name too short', { s3BucketName: 'ab' }, 's3BucketName', /must be 3 to 63 characters long/],
         ['a bucket name too long', { s3BucketName: 'a'.repeat(64) }, 's3BucketName', /must be 3 to 63 characters long/],
         ['a bucket given as a url', { s3BucketName: 's3://bucket' }, 's3BucketName', /must be the bare name, without "s3:\/\/"/],
@@ -268,7 +279,7 @@ describe('a bad value', () => {
         const error = configError({
             ...defaultsWithRequired(),
             awsAccessKey: '',
-            s3BucketName: 'My_Bucket',
+            s3BucketName: 'My Bucket',
             uploadMinutes: 'soon',
             uploadMegabytes: '1000',
             compression: 'zip',
@@ -474,5 +485,166 @@ describe('the layout, selection, compression and object settings', () => {
             for (const fragment of says) expect(error.problems[0]).toMatch(fragment)
             expect(error.message).toContain(error.problems[0])
         })
+    })
+})
+
+// ---------------------------------------------------------------------------------------------------------------
+// settings as people type them (issue 20, item 15)
+
+describe('settings as people type them', () => {
+    describe('number fields', () => {
+        it.each([
+            ['uploadMinutes', '0x10'],
+            ['uploadMinutes', '0o17'],
+            ['uploadMegabytes', '0b11'],
+            ['uploadMegabytes', '0X2'],
+            ['bufferLimitMegabytes', '1e2'],
+            ['alertAfterMinutes', '0x0'],
+            ['exportEventsBufferSeconds', '0b1'],
+            ['storedMegabytesLimit', '0x10'],
+        ])('refuses %s written as "%s", a number that is not plain decimal, and says to write decimal digits', (key, value) => {
+            const error = configError({ ...defaultsWithRequired(), [key]: value })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toContain(`(${key}) is "${value}", which is not a plain decimal number`)
+            expect(error.problems[0]).toMatch(/in decimal digits \(e\.g\. 10 or 0\.5\)/)
+        })
+
+        it.each(['0x5', '0b11', '0o7', '5e0'])('refuses a compression level of "%s", which is not plain decimal digits', (level) => {
+            const error = configError({ ...defaultsWithRequired(), compression: 'gzip', compressionLevel: level })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toMatch(/\(compressionLevel\).*whole number from 1 to 9 for gzip/)
+        })
+
+        it('still reads decimals with a sign, a leading zero or a trailing dot', () => {
+            const config = parseConfig({ ...REQUIRED, uploadMinutes: '+0.5', uploadMegabytes: '010', bufferLimitMegabytes: '64.', alertAfterMinutes: '.5' })
+            expect(config.uploadIntervalMs).toBe(30_000)
+            expect(config.maxBatchBytes).toBe(10 * MEGABYTE)
+            expect(config.bufferLimitBytes).toBe(64 * MEGABYTE)
+            expect(config.alertAfterMs).toBe(30_000)
+        })
+
+        it.each(['', '   ', '\t'])('reads a cleared number field ("%s") as its plugin.json default, not as an error', (cleared) => {
+            const config = parseConfig({
+                ...defaultsWithRequired(),
+                uploadMinutes: cleared,
+                uploadMegabytes: cleared,
+                bufferLimitMegabytes: cleared,
+                alertAfterMinutes: cleared,
+                exportEventsBufferSeconds: cleared,
+                storedMegabytesLimit: cleared,
+                compressionLevel: cleared,
+            })
+            const defaults = parseConfig(defaultsWithRequired())
+            expect(config).toEqual(defaults)
+            expect(config.uploadIntervalMs).toBe(60_000)
+            expect(config.bufferLimitBytes).toBe(64 * MEGABYTE)
+            expect(config.alertAfterMs).toBe(15 * 60_000)
+        })
+    })
+
+    describe('the prefix', () => {
+        it.each([
+            ['a tab', 'backups\tposthog/'],
+            ['a newline', 'backups\nposthog/'],
+            ['a NUL', 'backups\u0000/'],
+            ['a DEL', 'backups\u007f/'],
+            ['a C1 control character', 'backups\u0085/'],
+            ['a backslash', 'backups\\posthog/'],
+        ])('refuses a prefix holding %s, as the key template does', (_what, prefix) => {
+            const error = configError({ ...defaultsWithRequired(), prefix })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toMatch(/"S3 filename prefix" \(prefix\) holds a tab, another control character or a backslash: use plain folder names/)
+        })
+
+        it('still takes a prefix with spaces, unicode and the characters S3 allows', () => {
+            expect(parseConfig({ ...REQUIRED, prefix: 'my exports/é日本/a+b=c@d!/' }).prefix).toBe('my exports/é日本/a+b=c@d!/')
+        })
+    })
+
+    describe("keys within S3's 1,024 bytes", () => {
+        it('refuses a 991-character prefix: the original layout would then make keys past 1,024 bytes', () => {
+            const error = configError({ ...defaultsWithRequired(), prefix: `${'p'.repeat(990)}/` })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toMatch(/^"S3 filename prefix" \(prefix\) with "File layout" \(keyLayout\) original makes keys of up to \d+ bytes/)
+            expect(error.problems[0]).toMatch(/past S3's limit of 1024: shorten the prefix by \d+ bytes or more/)
+        })
+
+        it('refuses a custom template with five {event} tokens, naming the template and the fix', () => {
+            const error = configError({ ...defaultsWithRequired(), prefix: 'exports/', keyLayout: 'custom', keyTemplate: '{event}/{event}/{event}/{event}/{event}-{batch_id}' })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toContain('(prefix) with "Custom file name template" (keyTemplate) makes keys of up to')
+            expect(error.problems[0]).toMatch(/past S3's limit of 1024: use fewer \{event\} and \{team_id\} tokens \(an event name takes up to 200 characters of a key\)$/)
+        })
+
+        it('offers both fixes when a shorter prefix alone would also do', () => {
+            const error = configError({ ...defaultsWithRequired(), prefix: `${'p'.repeat(900)}/`, keyLayout: 'custom', keyTemplate: '{event}/{batch_id}' })
+            expect(error.problems).toHaveLength(1)
+            expect(error.problems[0]).toMatch(/: shorten the prefix by \d+ bytes or more, or use fewer \{event\} and \{team_id\} tokens/)
+        })
+
+        it('counts the prefix in UTF-8 bytes, not characters', () => {
+            // 340 three-byte characters: 340 characters, 1,020 bytes
+            expect(configError({ ...defaultsWithRequired(), prefix: `${'日'.repeat(340)}/` }).problems[0]).toMatch(/\(prefix\) with .* makes keys of up to/)
+            expect(parseConfig({ ...REQUIRED, prefix: `${'p'.repeat(340)}/` }).prefix).toHaveLength(341)
+        })
+
+        it('takes the longest prefix whose longest key still fits, and refuses one byte more', () => {
+            // find the boundary by the parser itself, then check a key rendered at that boundary really fits
+            let fits = 0
+            while (fits < 2048 && parseConfigOk({ ...REQUIRED, prefix: 'p'.repeat(fits + 1) })) fits++
+            expect(fits).toBeGreaterThan(900)
+            expect(fits).toBeLessThan(1024)
+            const config = parseConfig({ ...REQUIRED, prefix: 'p'.repeat(fits) })
+            const longestRendered = compileLayout(config.keyTemplate, config.prefix, '.jsonl.zst').render({ partition: '', sealedAt: new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), batchId: 'f'.repeat(16) })
+            const handedOver = partKey(longestRendered, '.jsonl.zst', 99_999, 99_999)
+            expect(Buffer.byteLength(handedOver, 'utf8')).toBeLessThanOrEqual(1024)
+        })
+
+        it('takes the layouts people use with an ordinary prefix', () => {
+            for (const keyTemplate of ['event={event}/dt={date}/{upload_time}-{batch_id}', 'team={team_id}/{event}/{year}/{month}/{day}/{hour}/{minute}/{batch_id}']) {
+                expect(parseConfig({ ...REQUIRED, prefix: 'backups/posthog/', keyLayout: 'custom', keyTemplate }).keyTemplate).toBe(keyTemplate)
+            }
+            expect(parseConfig({ ...REQUIRED, prefix: 'backups/posthog/', keyLayout: 'hive' }).keyTemplate).toBe(LAYOUTS.hive)
+        })
+    })
+
+    describe('legacy bucket names', () => {
+        it.each(['My_Bucket', 'LegacyBucket', 'old_bucket_2017', 'Mixed.Case-Name'])('accepts the legacy us-east-1 bucket name %s and addresses it path style', (name) => {
+            const config = parseConfig({ ...REQUIRED, awsRegion: 'us-east-1', s3BucketName: name, s3ForcePathStyle: 'false' })
+            expect(config.bucket).toBe(name)
+            expect(config.forcePathStyle).toBe(true)
+            expect(describeConfig(config)).toContain(`s3://${name}/`)
+        })
+
+        it('keeps virtual-hosted addressing for a bucket name of today', () => {
+            expect(parseConfig({ ...REQUIRED, s3ForcePathStyle: 'false' }).forcePathStyle).toBe(false)
+        })
+    })
+})
+
+describe('credentials pasted into the endpoint', () => {
+    const SECRETS = [
+        'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        'abc+def/ghi+jkl/mno',
+        'p@ss/w0rd@again',
+        'col:on:s/and@at',
+        'per%40cent%2Fencoded/x',
+        'hzsh#qZy?qwq/x',
+        'Zq9plainSecret',
+    ]
+
+    it.each(SECRETS)('never echoes the secret %s of http://user:<secret>@127.0.0.1:9 in the error', (secret) => {
+        const error = configError({ ...defaultsWithRequired(), s3BucketEndpoint: `http://AKIAUSER:${secret}@127.0.0.1:9` })
+        expect(error.problems).toHaveLength(1)
+        expect(error.problems[0]).toMatch(/\(s3BucketEndpoint\) "http:\/\/\*\*\*@127\.0\.0\.1:9" is not a valid endpoint/)
+        const everything = [error.message, String(error), JSON.stringify(error), error.stack ?? '', ...error.problems].join('\n')
+        for (const piece of secret.split(/[/@:+%#?]/).filter((p) => p.length >= 3)) expect(everything).not.toContain(piece)
+        expect(everything).not.toContain('AKIAUSER')
+    })
+
+    it('hides everything up to the last "@", even a secret pasted without a user name or a scheme', () => {
+        expect(redactUserinfo('https://:wJal/K7MD@ENG@host:9000/')).toBe('https://***@host:9000/')
+        expect(redactUserinfo('user:wJal/K7MD@host')).toBe('***@host')
+        expect(redactUserinfo('http://127.0.0.1:9000')).toBe('http://127.0.0.1:9000')
     })
 })

@@ -191,9 +191,16 @@ describe('eventSelector', () => {
                 uuid: '0192f0c5-7a1e-7000-8000-000000000001',
                 properties: {
                     $ip: '198.51.100.23',
-                    $set: { email: 'a@example.com' },
-                    $set_once: { first_seen: 'today' },
+                    $set: { email: 'a@example.com', $geoip_city_name: 'Lisbon' },
+                    $set_once: { first_seen: 'today', $initial_geoip_postal_code: '1100-148' },
                     $current_url: 'https://example.com/',
+                    // what PostHog's GeoIP app adds to every event with an IP: the IP's location
+                    $geoip_city_name: 'Lisbon',
+                    $geoip_latitude: 38.7223,
+                    $geoip_longitude: -9.1393,
+                    $geoip_postal_code: '1100-148',
+                    $geoip_time_zone: 'Europe/Lisbon',
+                    $initial_geoip_subdivision_1_name: 'Lisboa',
                     email: 'in-properties@example.com',
                     plan: 'pro',
                     nested: { email: 'deep@example.com', $ip: '10.0.0.1' },
@@ -214,14 +221,14 @@ describe('eventSelector', () => {
             expect(shaped.properties).not.toHaveProperty('email')
             expect(shaped.properties).not.toHaveProperty('$current_url')
             expect(shaped.properties.nested).toEqual({ email: 'deep@example.com', $ip: '10.0.0.1' }) // nested keys are not top-level properties
-            expect(shaped.properties.$set).toEqual({ email: 'a@example.com' })
+            expect(shaped.properties.$set).toEqual({ email: 'a@example.com', $geoip_city_name: 'Lisbon' })
             // everything outside properties is untouched
             const { properties: _p, ...restShaped } = shaped
             const { properties: _o, ...restOriginal } = original
             expect(restShaped).toEqual(restOriginal)
         })
 
-        it('removes ip, properties.$ip, $set, $set_once (top level and in properties), person and person_properties with stripPersonalData, and keeps the rest', () => {
+        it('removes ip, properties.$ip, $set, $set_once (top level and in properties), person, person_properties and the GeoIP location with stripPersonalData, and keeps the rest', () => {
             const shaped = eventSelector({ eventsToIgnore: [], stripPersonalData: true }).shape(personalEvent()) as any
             expect(shaped).toEqual({
                 distinct_id: 'user-1',
@@ -242,6 +249,22 @@ describe('eventSelector', () => {
             expect(line).not.toContain('Ada')
             expect(line).not.toContain('person@example.com')
             expect(line).not.toContain('pp@example.com')
+        })
+
+        it('removes every $geoip_* and $initial_geoip_* property with stripPersonalData, in properties and in $set/$set_once, and keeps distinct_id', () => {
+            const shaped = eventSelector({ eventsToIgnore: [], stripPersonalData: true }).shape(personalEvent()) as any
+            expect(Object.keys(shaped.properties).filter((k) => k.includes('geoip'))).toEqual([])
+            const line = encodeEvent(shaped)
+            for (const location of ['Lisbon', 'Lisboa', '38.7223', '-9.1393', '1100-148', 'geoip']) expect(line).not.toContain(location)
+            expect(shaped.distinct_id).toBe('user-1') // the join key to the person stays
+            // without the switch, the location is exported as PostHog sent it
+            const kept = eventSelector({ eventsToIgnore: [] }).shape(personalEvent()) as any
+            expect(kept.properties.$geoip_city_name).toBe('Lisbon')
+        })
+
+        it('keeps a property that only mentions geoip further in, such as a custom "my_$geoip_note"', () => {
+            const event = { ...personalEvent(), properties: { my_$geoip_note: 'kept', geoip_custom: 'kept' } } as unknown as ExportableEvent
+            expect((eventSelector({ eventsToIgnore: [], stripPersonalData: true }).shape(event) as any).properties).toEqual({ my_$geoip_note: 'kept', geoip_custom: 'kept' })
         })
 
         it('combines propertiesToRemove with stripPersonalData', () => {

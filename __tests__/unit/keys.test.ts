@@ -1,4 +1,4 @@
-import { batchId, compileLayout, eventIsoTime, LAYOUTS, objectKey, safeSegment, TemplateError, templateProblem } from '../../src/keys'
+import { batchId, compileLayout, eventIsoTime, LAYOUTS, longestKeyBytes, objectKey, safeSegment, TemplateError, templateProblem } from '../../src/keys'
 
 const ID = '0123456789abcdef'
 
@@ -249,6 +249,9 @@ describe('templateProblem', () => {
         ['doubled braces', '{{date}}/{batch_id}', /unmatched/],
         ['a backslash', '{date}\\{batch_id}', /backslash/],
         ['a control character', '{date}\n{batch_id}', /control character/],
+        ['a tab', '{date}\t{batch_id}', /a tab/],
+        ['a DEL', '{date}\u007f{batch_id}', /control character/],
+        ['a C1 control character', '{date}\u0085{batch_id}', /control character/],
         ['no {batch_id}', '{date}/{upload_time}', /lacks \{batch_id\}/],
         ['{batch_id} spelt as literal text', 'date/batch_id', /lacks \{batch_id\}/],
     ])('refuses %s', (_what, template, why) => {
@@ -313,5 +316,31 @@ describe('eventIsoTime', () => {
         const iso = eventIsoTime('../.-..-..T..:..:..../Z', NOW)
         const key = layout.render({ partition: layout.partitionOf({ event: 'e' }, iso), sealedAt: SEALED, batchId: ID })
         expect(key.split('/').filter((s) => s === '.' || s === '..')).toEqual([])
+    })
+})
+
+describe('longestKeyBytes', () => {
+    it('is the length of the original layout at its longest: prefix, date folder, upload time, batch id and the suffix', () => {
+        // posthog/ + 2026-11-25/ + 20261125-102936.123Z + - + 16 hex
+        expect(longestKeyBytes(LAYOUTS.original, 'posthog/', 10)).toBe(8 + 11 + 20 + 1 + 16 + 10)
+    })
+
+    it('counts every {event} at 200 characters and {team_id} at 20', () => {
+        const one = longestKeyBytes('{event}/{batch_id}', '', 0)
+        expect(one).toBe(200 + 1 + 16)
+        expect(longestKeyBytes('{event}/{event}/{event}/{event}/{event}/{batch_id}', '', 0)).toBe(5 * 201 + 16)
+        expect(longestKeyBytes('{team_id}/{batch_id}', '', 0)).toBe(20 + 1 + 16)
+    })
+
+    it('is never shorter than a key rendered for a real event with a very long name and a big team id', () => {
+        const template = 'team={team_id}/event={event}/dt={date}/{upload_time}-{batch_id}'
+        const layout = compileLayout(template, 'exports/é/', '')
+        const event = { event: 'x'.repeat(5_000), team_id: Number.MAX_SAFE_INTEGER * 1e6 }
+        const key = layout.render({ partition: layout.partitionOf(event, '2026-11-25T10:29:36.123Z'), sealedAt: new Date(), batchId: 'f'.repeat(16) })
+        expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(longestKeyBytes(template, 'exports/é/', 0))
+    })
+
+    it('counts the prefix in UTF-8 bytes', () => {
+        expect(longestKeyBytes('{batch_id}', '日本/', 0)).toBe(7 + 16)
     })
 })

@@ -5,6 +5,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { s3EndpointProvider, type S3EndpointParams } from '../../src/s3-endpoint'
+import { parseConfig } from '../../src/config'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 const sdkProvider = new S3Client({ region: 'us-east-1' }).config.endpointProvider as unknown as (p: S3EndpointParams) => { url: URL; properties?: unknown }
@@ -57,6 +58,22 @@ describe('the S3 endpoint provider', () => {
         expect(s3EndpointProvider({ ...BASE, Region: 'us-west-1', Bucket: 'my-bucket' }).url.href).toBe('https://my-bucket.s3.us-west-1.amazonaws.com/')
         expect(s3EndpointProvider({ ...BASE, Region: 'us-west-1', Bucket: 'my-bucket', ForcePathStyle: true }).url.href).toBe('https://s3.us-west-1.amazonaws.com/my-bucket')
         expect(s3EndpointProvider({ ...BASE, Region: 'cn-north-1', Bucket: 'my-bucket' }).url.href).toBe('https://my-bucket.s3.cn-north-1.amazonaws.com.cn/')
+    })
+
+    it('addresses a legacy bucket name (upper case, "_") path style on AWS, as the config parser asks, as the SDK would', () => {
+        const config = parseConfig({ awsAccessKey: 'AKIAEXAMPLE', awsSecretAccessKey: 'secret', s3BucketName: 'My_Old_Bucket', awsRegion: 'us-east-1', s3ForcePathStyle: 'false' })
+        const params = { ...BASE, Region: config.region, Bucket: config.bucket, ForcePathStyle: config.forcePathStyle }
+        expect(s3EndpointProvider(params).url.href).toBe('https://s3.us-east-1.amazonaws.com/My_Old_Bucket')
+        expect(answer(s3EndpointProvider, params)).toEqual(answer(sdkProvider, params))
+    })
+
+    it('never echoes credentials of an endpoint it refuses', () => {
+        expect(() => s3EndpointProvider({ ...BASE, Region: 'us-east-1', Bucket: 'my-bucket', Endpoint: 'http://u:wJal/K7MDENG/bPx@host/path' })).toThrow(/"http:\/\/\*\*\*@host\/path"/)
+        try {
+            s3EndpointProvider({ ...BASE, Region: 'us-east-1', Bucket: 'my-bucket', Endpoint: 'http://u:wJal/K7MDENG/bPx@host/path' })
+        } catch (error) {
+            expect(String(error)).not.toContain('K7MDENG')
+        }
     })
 
     it('refuses a directory bucket, which needs S3 Express session auth', () => {
