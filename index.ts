@@ -7,7 +7,7 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
-import { Backfill, BACKFILL_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, LIVE_SINCE_KEY, markLiveSince, mayPredateBoundary, startBackfill } from './src/backfill'
+import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
@@ -178,6 +178,11 @@ export const jobs = {
         }
         return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
     },
+    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill.ts setLiveSince) */
+    [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> => {
+        if (!meta.storage) return Promise.resolve()
+        return setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() })
+    },
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
@@ -225,8 +230,8 @@ export function exportEvents(events: Array<ProcessedPluginEvent | PluginEvent>, 
     const backfill = meta.global.backfill
     const storage = meta.storage
     if (!backfill || !storage) return Promise.reject(new Error('S3 Export: a backfill page arrived before setupPlugin finished'))
-    // the boundary as stored now (a backfill job may have narrowed it; every thread reads the same)
-    return storage.get(LIVE_SINCE_KEY, null).then((stored) => backfill.exportPage(events as any, Number(stored) || meta.global.liveSince || Date.now()))
+    // the boundary as stored now, and the range of the app's own job when this run is that job's
+    return readPageBounds(storage, meta.global.liveSince || Date.now()).then((bounds) => backfill.exportPage(events as any, bounds.liveSince, bounds.range))
 }
 
 export function runEveryMinute(meta: AnyMeta): void {

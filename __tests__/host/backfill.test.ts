@@ -157,3 +157,49 @@ it('backfills only the events ingested from the date the app’s own job was giv
     expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
     expect(t.objects.every((o) => o.key.startsWith('range/'))).toBe(true)
 }, 120_000)
+
+it('keeps each date-range backfill to its own range: after January, a March backfill still finds March and the host’s own export of February–May still takes them as past events', async () => {
+    const store = new EventStore()
+    const storage = new DevStorage()
+    // five "months" of an hour each, ingested before the app was installed; whole seconds, as the host's bounds
+    const HOUR = 60 * MINUTE
+    const t0 = Math.floor((Date.now() - 6 * HOUR) / HOUR) * HOUR
+    const month = (m: number) => t0 + (m - 1) * HOUR
+    const perMonth = 120
+    const uuids: string[][] = [[], [], [], [], [], []]
+    for (let m = 1; m <= 5; m++) {
+        for (let i = 0; i < perMonth; i++) {
+            const n = 2_000_000 + m * 1_000 + i
+            const at = month(m) + i * 30_000
+            store.add(event(pastUuid(n), n, at), at)
+            uuids[m].push(pastUuid(n))
+        }
+    }
+    const opts: DevHostOptions = {
+        pluginDir: ROOT,
+        threads: 1,
+        log: () => undefined,
+        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'ranges/' }),
+        storage,
+        eventStore: store,
+        jobConcurrency: 1,
+    }
+    const host = await DevHost.start(opts)
+    const liveSince = Number(storage.get('s3_export_live_since'))
+    const iso = (ms: number) => new Date(ms).toISOString()
+    host.runPublicJob('Backfill S3 (date range)', { dateFrom: iso(month(1)), dateTo: iso(month(2)) })
+    expect(await host.waitForJobs(60_000)).toBe(true)
+    expect(Number(storage.get('s3_export_live_since'))).toBe(liveSince) // the January job did not move the boundary
+    host.runPublicJob('Backfill S3 (date range)', { dateFrom: iso(month(3)), dateTo: iso(month(4)) })
+    expect(await host.waitForJobs(60_000)).toBe(true)
+    const afterMarch = await tally(rig.reader, 'backfill', [...uuids[1], ...uuids[3]], 'ranges/')
+    expect({ lost: afterMarch.lost, duplicated: afterMarch.duplicated, unexpected: afterMarch.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+    // the host's own job over February–May: all past events, none taken for live
+    host.runPublicJob(INTERFACE_JOB_NAME, { dateFrom: iso(month(2)), dateTo: iso(month(6)) })
+    expect(await host.waitForJobs(60_000)).toBe(true)
+    await host.shutdown()
+
+    const t = await tally(rig.reader, 'backfill', uuids.flat(), 'ranges/')
+    expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+    expect(t.stored).toBe(5 * perMonth)
+}, 180_000)
