@@ -7,7 +7,7 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
-import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
+import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
@@ -52,6 +52,8 @@ interface S3ExportMeta {
         liveSince?: number
         /** the edge window after the boundary is over: onEvent notes nothing more */
         edgeWindowOver?: boolean
+        /** the host's exportEvents wrapper reads it at every live event (src/backfill.ts leaveLiveEventsToOnEvent) */
+        exportEventsToIgnore?: unknown
     }
     jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
     storage?: HostStorage
@@ -92,6 +94,8 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
  * and buffers, and the check goes on in the background (health.ts says why).
  */
 export function setupPlugin(meta: AnyMeta): Promise<void> {
+    // the host's exportEvents wrapper hands us no live event (they reach onEvent): no double count in its metrics
+    leaveLiveEventsToOnEvent(meta.global)
     let config: Config
     try {
         config = parseConfig(meta.config)

@@ -83,6 +83,23 @@ export function isHistoricalBatch(events: readonly AnyEvent[]): boolean {
     return first.properties?.$$is_historical_export_event === true || !first.uuid
 }
 
+/**
+ * What the host's exportEvents wrapper asks before it buffers a live event for exportEvents: `meta.global.
+ * exportEventsToIgnore.has(event.event)` (PostHog/plugin-server v1.10.5 `src/worker/vm/upgrades/export-events.ts`,
+ * and every later copy of that file in PostHog/posthog, read at every event from the app's own `meta.global`).
+ * onEvent exports every live event, so the host's copy of it is never wanted: a set that holds every name makes the
+ * wrapper buffer nothing. That keeps the host's memory and its per-event JSON.stringify off the live path, and —
+ * what matters most — v1.10.5's wrapper counts every batch it hands over in `events_seen` and
+ * `events_delivered_successfully`, the names the app increments itself: with no batch, the metrics a user sees are
+ * the app's alone, i.e. what S3 holds. The host's historical export calls exportEvents directly, untouched by this.
+ */
+export const EVERY_LIVE_EVENT: { has(name: string): boolean } = { has: () => true }
+
+/** Tell the host's exportEvents wrapper to leave live events to onEvent (call in setupPlugin: the host set its own before). */
+export function leaveLiveEventsToOnEvent(global: { exportEventsToIgnore?: unknown }): void {
+    global.exportEventsToIgnore = EVERY_LIVE_EVENT
+}
+
 const CLICKHOUSE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
 
 /** A host time as epoch ms: ISO 8601 with a zone, or ClickHouse's `YYYY-MM-DD HH:MM:SS[.ffffff]`, which is UTC. */
