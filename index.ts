@@ -7,8 +7,9 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
-import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
+import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
+import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { hostMetricSink, METRICS } from './src/metrics'
@@ -52,12 +53,14 @@ interface S3ExportMeta {
         liveSince?: number
         /** the edge window after the boundary is over: onEvent notes nothing more */
         edgeWindowOver?: boolean
+        /** this copy's edge notes, many to a storage write (src/edge-notes.ts) */
+        edgeNotes?: EdgeNotes
         /** the host's exportEvents wrapper reads it at every live event (src/backfill.ts leaveLiveEventsToOnEvent) */
         exportEventsToIgnore?: unknown
     }
     jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
     storage?: HostStorage
-    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void> } }
+    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void>; increment?(key: string, incrementBy?: number): Promise<number> } }
 }
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
@@ -145,6 +148,12 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         const setOnce = meta.utils?.cursor?.init ? (key: string, value: number) => meta.utils!.cursor!.init(key, value) : undefined
         return markLiveSince(storage, setOnce, Date.now()).then((liveSince) => {
             meta.global.liveSince = liveSince
+            const cursor = meta.utils?.cursor
+            meta.global.edgeNotes = new EdgeNotes({
+                set: (key, value) => storage.set(key, value),
+                increment: cursor?.increment ? (key) => cursor.increment!(key, 1) : undefined,
+                schedule: hostSchedule,
+            })
             meta.global.backfill = new Backfill(
                 {
                     config,
@@ -213,8 +222,10 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
         const liveSince = state.liveSince
         if (liveSince === undefined || !meta.storage) return
         const now = Date.now()
-        if (now >= liveSince + EDGE_WINDOW_MS) state.edgeWindowOver = true
-        else if (mayPredateBoundary(event as any, liveSince, now)) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
+        if (now >= liveSince + EDGE_WINDOW_MS) {
+            state.edgeWindowOver = true
+            void state.edgeNotes?.flush()
+        } else if (mayPredateBoundary(event as any, liveSince, now)) state.edgeNotes?.note(edgeId(event as any))
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
@@ -249,6 +260,9 @@ export function runEveryMinute(meta: AnyMeta): void {
  */
 export function teardownPlugin(meta: AnyMeta): Promise<CloseReport | undefined> {
     meta.global.check?.stop()
+    // the edge notes gathered so far: one storage write, begun first and not awaited (a hung write must not cost the
+    // teardown budget; the exporter's close below takes longer than a PostgreSQL write)
+    void meta.global.edgeNotes?.flush()
     const exporter = meta.global.exporter
     if (!exporter) return Promise.resolve(undefined)
     return exporter.close(Date.now() + TEARDOWN_BUDGET_MS).then((report) => {

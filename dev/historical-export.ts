@@ -5,8 +5,8 @@
  *    v1.10.5; in PostHog/posthog `plugin-server/src/worker/vm/upgrades/export-events.ts` +
  *    `utils/export-events-buffer.ts`). The host wraps `onEvent`: every live event for which
  *    `meta.global.exportEventsToIgnore.has(event.event)` is false is added to a host buffer as
- *    `JSON.stringify(event).length` points (1 MB / 10 s by default; v1.10.5 and the monorepo alike — only the earliest
- *    wrapper, May 2021, added 1 point per event), then the app's own onEvent runs. The set lives in the copy's
+ *    `JSON.stringify(event).length` points (1 MB / 10 s by default; so does every version of that file in
+ *    PostHog/plugin-server's history, from its first commit a00dd0a2 of 2021-05-27, and the monorepo's), then the app's own onEvent runs. The set lives in the copy's
  *    `meta.global` and is read at every event, so an app can change it. A flush calls `exportEvents(batch)` through
  *    `exportEventsWithRetry`; a `RetryError` re-enqueues the batch as the job `exportEventsWithRetry` (v1.10.5: in
  *    3 s × 2^(n+1), 15 times). So an app exporting both onEvent and exportEvents gets every LIVE event twice: once

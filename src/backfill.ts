@@ -21,8 +21,8 @@
  * The edge: events ingested just before `liveSince` may still reach onEvent after it — those that arrived while the
  * first copy was loading wait for it (LazyPluginVM), and a monorepo host's onEvent consumer may lag. So for
  * EDGE_WINDOW_MS after the boundary, live copies note each event that may have been ingested before it (captured,
- * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) under a key of its own in
- * meta.storage, and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary whose key is there.
+ * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) in meta.storage, many to a record
+ * (src/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
 import { createHash } from 'crypto'
 import type { FileFormat } from './compression'
@@ -30,6 +30,7 @@ import type { Config } from './config'
 import { eventSelector, type EventSelector, type ExportableEvent } from './events'
 import { createFormat, type Format } from './formats'
 import { compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
+import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
 import type { Logger } from './report'
 import type { ObjectStore } from './s3'
@@ -45,7 +46,7 @@ export const EDGE_WINDOW_MS = 10 * 60_000
  * hosts without `utils.cursor` set the boundary get-then-set, so threads starting together may each see their own.
  */
 export const EDGE_SLACK_MS = 5_000
-export const EDGE_KEY_PREFIX = 's3_export_edge_'
+export { EDGE_KEY_PREFIX } from './edge-notes'
 /** the host's job that reads past events (v1); ours forwards a date range to it */
 export const HOST_HISTORICAL_JOB = 'Export historical events'
 /** our public job (plugin.json publicJobs): a backfill of an ingestion-time range */
@@ -115,10 +116,14 @@ export function hostTimeMs(value: unknown): number | undefined {
 }
 
 /** What identifies an event on both paths (live and page): a uuid is missing from older hosts' pages. */
-export function edgeKey(event: AnyEvent): string {
+export function edgeId(event: AnyEvent): string {
     const time = hostTimeMs(event.timestamp) ?? String(event.timestamp)
-    const id = createHash('sha1').update(`${event.event}\u0001${event.distinct_id}\u0001${time}`).digest('hex').slice(0, 24)
-    return EDGE_KEY_PREFIX + id
+    return createHash('sha1').update(`${event.event}\u0001${event.distinct_id}\u0001${time}`).digest('hex').slice(0, 24)
+}
+
+/** The storage key of an event's own note (hosts without `utils.cursor`, src/edge-notes.ts). */
+export function edgeKey(event: AnyEvent): string {
+    return EDGE_KEY_PREFIX + edgeId(event)
 }
 
 /** Should a live copy note this event as possibly ingested before the boundary? (pure: `now` passed in) */
@@ -238,6 +243,7 @@ export class Backfill {
     private latestIngested = 0
     /** the boundary of the last page: for the progress line */
     private liveSince = 0
+    private readonly edgeNotes: EdgeLookup
 
     constructor(
         private readonly deps: BackfillDeps,
@@ -246,6 +252,7 @@ export class Backfill {
         this.selector = eventSelector(deps.config)
         this.format = createFormat(deps.config, `posthog-s3-export ${appVersion}`)
         this.layout = compileLayout(deps.config.keyTemplate ?? LAYOUTS.original, deps.config.prefix, this.format.file.extension)
+        this.edgeNotes = new EdgeLookup((key) => deps.storageGet(key))
     }
 
     /**
@@ -268,14 +275,9 @@ export class Backfill {
 
     private dropEdgeEvents(selection: PageSelection): Promise<AnyEvent[]> {
         if (selection.nearEdge.length === 0) return Promise.resolve(selection.keep)
-        const seenLive = new Set<AnyEvent>()
-        return Promise.all(
-            selection.nearEdge.map((e) =>
-                this.deps.storageGet(edgeKey(e)).then((v) => {
-                    if (v !== null && v !== undefined) seenLive.add(e)
-                })
-            )
-        ).then(() => {
+        const ids = new Map(selection.nearEdge.map((e) => [e, edgeId(e)]))
+        return this.edgeNotes.seenLive([...ids.values()]).then((seenIds) => {
+            const seenLive = new Set(selection.nearEdge.filter((e) => seenIds.has(ids.get(e)!)))
             this.stats.edgeSkipped += seenLive.size
             if (seenLive.size > 0) this.deps.metrics?.('backfill_events_left_to_live', seenLive.size)
             return selection.keep.filter((e) => !seenLive.has(e))

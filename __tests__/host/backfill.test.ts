@@ -203,3 +203,57 @@ it('keeps each date-range backfill to its own range: after January, a March back
     expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
     expect(t.stored).toBe(5 * perMonth)
 }, 180_000)
+
+it('notes an ingestion backlog that reaches onEvent after the install in few storage writes, and the backfill still stores every event once', async () => {
+    const store = new EventStore()
+    const storage = new DevStorage()
+    const opts: DevHostOptions = {
+        pluginDir: ROOT,
+        threads: 2,
+        log: () => undefined,
+        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'backlog/' }),
+        storage,
+        eventStore: store,
+        jobConcurrency: 1,
+    }
+    const host = await DevHost.start(opts)
+    const liveSince = Number(storage.get('s3_export_live_since'))
+    const writes = () => storage.sets + storage.increments
+    const writesAtSetup = writes()
+    // the backlog: ingested in the minute before the install, handed to onEvent only now (every one may predate the
+    // boundary, so each is noted); past events of the same minutes and of two hours before that never reach onEvent
+    const BACKLOG = 6_000
+    const at = (i: number) => liveSince - 60_000 + i * 8
+    const backlog = Array.from({ length: BACKLOG }, (_, i) => ({ ...event(liveUuid(3_000_000 + i), i, at(i) - 1), now: new Date(at(i)).toISOString() }))
+    const past = Array.from({ length: 1_000 }, (_, i) => {
+        const ingested = i % 2 === 0 ? at(i * 6 + 3) : liveSince - 2 * 60 * MINUTE + i * 1_000
+        // timestamped apart from every backlog event (what names an event on both paths is its name, person and time)
+        const e = event(pastUuid(3_000_000 + i), 50_000 + i, ingested - 4)
+        store.add(e, ingested)
+        return e.uuid
+    })
+    for (let i = 0; i < BACKLOG; i += 200) await Promise.all(backlog.slice(i, i + 200).map((e, k) => host.onEvent(e, at(i + k))))
+    const live = backlog.map((e) => e.uuid)
+    expect((await waitStoredUnder(live, 'backlog/')).lost).toBe(0)
+    await sleep(1_500) // the notes' last record: written within 1 s of its first note
+    const noteWrites = writes() - writesAtSetup
+    // one write per event was the cost (6,000); one record (two writes: its slot and itself) per 2,000 events or per second
+    expect(noteWrites).toBeLessThanOrEqual(BACKLOG / 100)
+
+    host.runPublicJob('Backfill S3 (date range)', { dateFrom: new Date(liveSince - 3 * 60 * MINUTE).toISOString() })
+    expect(await host.waitForJobs(60_000)).toBe(true)
+    await host.shutdown()
+    const t = await tally(rig.reader, 'backfill', [...live, ...past], 'backlog/')
+    expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+    if (process.env.S3_EXPORT_TEST_REPORT) console.log(JSON.stringify({ backlog: BACKLOG, noteWrites, stored: t.stored }))
+}, 180_000)
+
+async function waitStoredUnder(uuids: string[], prefix: string) {
+    const end = Date.now() + 60_000
+    let t = await tally(rig.reader, 'backfill', uuids, prefix)
+    while (t.lost > 0 && Date.now() < end) {
+        await sleep(250)
+        t = await tally(rig.reader, 'backfill', uuids, prefix)
+    }
+    return t
+}

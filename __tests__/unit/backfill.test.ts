@@ -15,6 +15,7 @@ import {
     setLiveSince,
     startBackfill,
 } from '../../src/backfill'
+import { EDGE_PER_EVENT_FLAG, EDGE_RECORD_PREFIX, EDGE_SLOTS_KEY, EdgeLookup, EdgeNotes } from '../../src/edge-notes'
 
 const L = Date.UTC(2026, 11, 1, 12, 0, 0)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -182,5 +183,65 @@ describe('backfill jobs and the boundary', () => {
         await setLiveSince({ liveSince: '2027-01-01' }, { storage: host.storage, log: quiet, now: day(12) })
         await setLiveSince({ liveSince: 'soon' }, { storage: host.storage, log: quiet, now: day(12) })
         expect(await host.storage.get(LIVE_SINCE_KEY, null)).toBe(day(3))
+    })
+})
+
+describe('the edge notes, many to a storage write', () => {
+    /** meta.storage and utils.cursor as the host has them, counting writes; a schedule the test fires by hand */
+    function fakeHost(withCursor = true) {
+        const values = new Map<string, unknown>()
+        const counts = { sets: 0, increments: 0 }
+        const timers: Array<() => void> = []
+        const set = async (key: string, value: unknown) => {
+            counts.sets++
+            values.set(key, JSON.parse(JSON.stringify(value)))
+        }
+        const increment = async (key: string) => {
+            counts.increments++
+            const next = Number(values.get(key) ?? 0) + 1
+            values.set(key, next)
+            return next
+        }
+        const schedule = (_ms: number, fn: () => void) => {
+            timers.push(fn)
+            return { cancel: () => undefined }
+        }
+        const get = async (key: string) => (values.has(key) ? values.get(key) : null)
+        return { values, counts, timers, set, get, increment: withCursor ? increment : undefined, schedule }
+    }
+
+    it('writes 5,000 notes as three records (two writes each), the last when its timer fires, and the reader finds each note', async () => {
+        const host = fakeHost()
+        const notes = new EdgeNotes({ set: host.set, increment: host.increment, schedule: host.schedule })
+        const ids = Array.from({ length: 5_000 }, (_, i) => `id-${i}`)
+        for (const id of ids) notes.note(id)
+        await notes.flush() // the two full records are on their way; wait for them
+        host.timers.forEach((fire) => fire())
+        await notes.flush()
+        expect(host.counts).toEqual({ sets: 3, increments: 3 })
+        const lookup = new EdgeLookup(host.get)
+        const seen = await lookup.seenLive(['id-0', 'id-4999', 'id-2500', 'never'])
+        expect([...seen].sort()).toEqual(['id-0', 'id-2500', 'id-4999'])
+    })
+
+    it('reads a slot whose record is not written yet again at the next lookup', async () => {
+        const host = fakeHost()
+        await host.increment!(EDGE_SLOTS_KEY) // a copy took slot 1 and has not written it yet
+        const lookup = new EdgeLookup(host.get)
+        expect((await lookup.seenLive(['late'])).size).toBe(0)
+        await host.set(EDGE_RECORD_PREFIX + 1, ['late'])
+        expect([...(await lookup.seenLive(['late']))]).toEqual(['late'])
+    })
+
+    it('falls back to one key per event on a host without the counter, and the reader looks those up too', async () => {
+        const host = fakeHost(false)
+        const notes = new EdgeNotes({ set: host.set, schedule: host.schedule })
+        notes.note('a')
+        notes.note('b')
+        await notes.flush()
+        await new Promise((r) => setImmediate(r))
+        expect(host.values.get(EDGE_PER_EVENT_FLAG)).toBe(1)
+        const seen = await new EdgeLookup(host.get).seenLive(['a', 'b', 'c'])
+        expect([...seen].sort()).toEqual(['a', 'b'])
     })
 })
