@@ -7,8 +7,9 @@ import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-sc
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
-import { Backfill, BACKFILL_JOB, EDGE_WINDOW_MS, edgeKey, HOST_HISTORICAL_JOB, isHistoricalBatch, LIVE_SINCE_KEY, markLiveSince, mayPredateBoundary, startBackfill } from './src/backfill'
+import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
+import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
 import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { hostMetricSink, METRICS } from './src/metrics'
@@ -54,10 +55,14 @@ interface S3ExportMeta {
         liveSince?: number
         /** the edge window after the boundary is over: onEvent notes nothing more */
         edgeWindowOver?: boolean
+        /** this copy's edge notes, many to a storage write (src/edge-notes.ts) */
+        edgeNotes?: EdgeNotes
+        /** the host's exportEvents wrapper reads it at every live event (src/backfill.ts leaveLiveEventsToOnEvent) */
+        exportEventsToIgnore?: unknown
     }
     jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
     storage?: HostStorage
-    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void> } }
+    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void>; increment?(key: string, incrementBy?: number): Promise<number> } }
 }
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
@@ -95,6 +100,8 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
  * and buffers, and the check goes on in the background (health.ts says why).
  */
 export function setupPlugin(meta: AnyMeta): Promise<void> {
+    // the host's exportEvents wrapper hands us no live event (they reach onEvent): no double count in its metrics
+    leaveLiveEventsToOnEvent(meta.global)
     let config: Config
     try {
         config = parseConfig(meta.config)
@@ -145,6 +152,12 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         const setOnce = meta.utils?.cursor?.init ? (key: string, value: number) => meta.utils!.cursor!.init(key, value) : undefined
         return markLiveSince(storage, setOnce, Date.now()).then((liveSince) => {
             meta.global.liveSince = liveSince
+            const cursor = meta.utils?.cursor
+            meta.global.edgeNotes = new EdgeNotes({
+                set: (key, value) => storage.set(key, value),
+                increment: cursor?.increment ? (key) => cursor.increment!(key, 1) : undefined,
+                schedule: hostSchedule,
+            })
             meta.global.backfill = new Backfill(
                 {
                     config,
@@ -186,6 +199,11 @@ export const jobs = {
         }
         return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
     },
+    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill.ts setLiveSince) */
+    [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> => {
+        if (!meta.storage) return Promise.resolve()
+        return setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() })
+    },
     [JOB_NAME]: (payload: JobPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
@@ -221,8 +239,10 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
         const liveSince = state.liveSince
         if (liveSince === undefined || !meta.storage) return
         const now = Date.now()
-        if (now >= liveSince + EDGE_WINDOW_MS) state.edgeWindowOver = true
-        else if (mayPredateBoundary(event as any, liveSince, now)) void meta.storage.set(edgeKey(event as any), 1).catch(() => undefined)
+        if (now >= liveSince + EDGE_WINDOW_MS) {
+            state.edgeWindowOver = true
+            void state.edgeNotes?.flush()
+        } else if (mayPredateBoundary(event as any, liveSince, now)) state.edgeNotes?.note(edgeId(event as any))
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
@@ -242,8 +262,8 @@ export function exportEvents(events: Array<ProcessedPluginEvent | PluginEvent>, 
     const backfill = meta.global.backfill
     const storage = meta.storage
     if (!backfill || !storage) return Promise.reject(new Error('S3 Export: a backfill page arrived before setupPlugin finished'))
-    // the boundary as stored now (a backfill job may have narrowed it; every thread reads the same)
-    return storage.get(LIVE_SINCE_KEY, null).then((stored) => backfill.exportPage(events as any, Number(stored) || meta.global.liveSince || Date.now()))
+    // the boundary as stored now, and the range of the app's own job when this run is that job's
+    return readPageBounds(storage, meta.global.liveSince || Date.now()).then((bounds) => backfill.exportPage(events as any, bounds.liveSince, bounds.range))
 }
 
 export function runEveryMinute(meta: AnyMeta): void {
@@ -257,6 +277,9 @@ export function runEveryMinute(meta: AnyMeta): void {
  */
 export function teardownPlugin(meta: AnyMeta): Promise<CloseReport | undefined> {
     meta.global.check?.stop()
+    // the edge notes gathered so far: one storage write, begun first and not awaited (a hung write must not cost the
+    // teardown budget; the exporter's close below takes longer than a PostgreSQL write)
+    void meta.global.edgeNotes?.flush()
     const exporter = meta.global.exporter
     if (!exporter) return Promise.resolve(undefined)
     return exporter.close(Date.now() + TEARDOWN_BUDGET_MS).then((report) => {

@@ -1,13 +1,22 @@
 /**
  * What the host adds to an app that exports `exportEvents`, modelled from the plugin-server source:
  *
- * 1. The exportEvents buffer (`src/worker/vm/upgrades/export-events.ts` in PostHog/plugin-server; in PostHog/posthog
- *    `plugin-server/src/worker/vm/upgrades/export-events.ts` + `utils/export-events-buffer.ts`). The host wraps
- *    `onEvent`: every live event not in `exportEventsToIgnore` is added to a host buffer (1 MB / 10 s by default;
- *    v1.10.5 adds each event as 1 point, so in practice it flushes every 10 s; the monorepo adds
- *    `JSON.stringify(event).length` bytes), then the app's own onEvent runs. A flush calls `exportEvents(batch)`; a
- *    `RetryError` re-enqueues the batch as the job `exportEventsWithRetry`. So an app exporting both onEvent and
- *    exportEvents gets every LIVE event twice: once in onEvent, once in an exportEvents batch.
+ * 1. The exportEvents buffer (`src/worker/vm/upgrades/export-events.ts` in PostHog/plugin-server, read at tag
+ *    v1.10.5; in PostHog/posthog `plugin-server/src/worker/vm/upgrades/export-events.ts` +
+ *    `utils/export-events-buffer.ts`). The host wraps `onEvent`: every live event for which
+ *    `meta.global.exportEventsToIgnore.has(event.event)` is false is added to a host buffer as
+ *    `JSON.stringify(event).length` points (1 MB / 10 s by default; so does every version of that file in
+ *    PostHog/plugin-server's history, from its first commit a00dd0a2 of 2021-05-27, and the monorepo's), then the app's own onEvent runs. The set lives in the copy's
+ *    `meta.global` and is read at every event, so an app can change it. A flush calls `exportEvents(batch)` through
+ *    `exportEventsWithRetry`; a `RetryError` re-enqueues the batch as the job `exportEventsWithRetry` (v1.10.5: in
+ *    3 s × 2^(n+1), 15 times). So an app exporting both onEvent and exportEvents gets every LIVE event twice: once
+ *    in onEvent, once in an exportEvents batch — unless its set says to ignore them.
+ *    v1.10.5 also counts every batch in app metrics (`incrementMetric` through `hub.pluginMetricsManager`):
+ *    `events_seen` (first try), `events_delivered_successfully` (exportEvents resolved), `retry_errors`,
+ *    `undelivered_events` (retries exhausted, or another error, which adds `other_errors`) — and `setupMetrics`
+ *    (`extensions/metrics.ts`) declares those five names for every app exporting exportEvents. They are the same
+ *    names an app may increment itself: both add up in one value. The monorepo version modelled here counts nothing
+ *    (later ones count `exportEvents` successes in app metrics v2, not in these names).
  *
  * 2. The historical export (`addHistoricalEventsExportCapability`,
  *    `src/worker/vm/upgrades/historical-export/export-historical-events.ts`; vm.ts applies it whenever exportEvents
@@ -36,6 +45,8 @@ export const INTERFACE_JOB_NAME = 'Export historical events'
 export const CHAIN_JOB_NAME = 'exportHistoricalEvents'
 export const TEN_MINUTES = 10 * 60 * 1000
 export const EVENTS_PER_RUN = 100
+/** the metrics v1.10.5's setupMetrics declares for an app exporting exportEvents, and its wrapper increments */
+export const EXPORT_EVENTS_METRICS = ['events_seen', 'events_delivered_successfully', 'undelivered_events', 'retry_errors', 'other_errors'] as const
 /** storage keys of the v1 job (same file) */
 export const KEYS = {
     timestampCursor: 'timestamp_cursor',
@@ -53,7 +64,7 @@ export interface UpgradeHost {
     enqueue(name: string, payload: unknown, delayMs: number): void
     /** the host's createLog: a system entry in the app's log */
     log(message: string): void
-    /** 'newest' buffers by JSON size, as the monorepo; '1.10.5' by count */
+    /** '1.10.5' counts the wrapper's batches in app metrics and retries 15 times; the monorepo version neither (3 retries) */
     profile: string
     /** host-side counters for tests and the bench */
     stats: { liveBatchesToExportEvents: number; liveEventsToExportEvents: number; pagesExported: number; eventsExported: number; pageFailures: number }
@@ -83,18 +94,37 @@ export function upgradeExportEventsApp(plugin: LoadedPlugin, host: UpgradeHost, 
     const num = (v: unknown, d: number) => (Number.isNaN(parseInt(String(v))) ? d : parseInt(String(v)))
     const uploadBytes = Math.max(1, Math.min(num(config.exportEventsBufferBytes, 1024 * 1024), 100 * 1024 * 1024))
     const uploadSeconds = Math.max(1, Math.min(num(config.exportEventsBufferSeconds, 10), 600))
-    const ignore = new Set(config.exportEventsToIgnore ? String(config.exportEventsToIgnore).split(',').map((e) => e.trim()) : [])
-    const exportWithRetry = (batch: unknown[], retries: number): Promise<void> =>
-        exportEvents(batch).then(
-            () => undefined,
-            (error: unknown) => {
-                if (error instanceof RetryError || (error as Error)?.name === 'RetryError') {
-                    if (retries < 15) host.enqueue('exportEventsWithRetry', { batch, batchId: Math.floor(Math.random() * 1e6), retriesPerformedSoFar: retries + 1 }, 2 ** retries * 3_000)
-                    return
+    const v1 = host.profile === '1.10.5'
+    const maxRetries = v1 ? 15 : 3
+    // the copy's meta.global (the sandbox's object): the host keeps its set there and reads it back at every event
+    const global = plugin.meta.global as { exportEventsToIgnore?: { has(name: string): boolean } }
+    global.exportEventsToIgnore = new Set(config.exportEventsToIgnore ? String(config.exportEventsToIgnore).split(',').map((e) => e.trim()) : [])
+    // v1.10.5 setupMetrics: the five exportEvents metrics are declared for the app, whatever it declared itself
+    if (v1) for (const name of EXPORT_EVENTS_METRICS) if (!(name in plugin.metrics)) plugin.metrics[name] = 'sum'
+    const incrementMetric = (name: string, value: number) => {
+        if (v1) plugin.metricsStore.update(name, 'sum', value)
+    }
+    const exportWithRetry = async (batch: unknown[], retries: number): Promise<void> => {
+        try {
+            if (!retries) incrementMetric('events_seen', batch.length)
+            await exportEvents(batch)
+            incrementMetric('events_delivered_successfully', batch.length)
+        } catch (error) {
+            if (error instanceof RetryError || (error as Error)?.name === 'RetryError') {
+                incrementMetric('retry_errors', batch.length)
+                if (retries < maxRetries) {
+                    const nextSeconds = 2 ** (retries + 1) * 3
+                    host.enqueue('exportEventsWithRetry', { batch, batchId: Math.floor(Math.random() * 1e6), retriesPerformedSoFar: retries + 1 }, nextSeconds * 1_000)
+                } else {
+                    incrementMetric('undelivered_events', batch.length)
                 }
-                throw error
+                return
             }
-        )
+            incrementMetric('other_errors', batch.length)
+            incrementMetric('undelivered_events', batch.length)
+            throw error
+        }
+    }
     const buffer = createBuffer({
         limit: uploadBytes,
         timeoutSeconds: uploadSeconds,
@@ -106,10 +136,7 @@ export function upgradeExportEventsApp(plugin: LoadedPlugin, host: UpgradeHost, 
     })
     const oldOnEvent = plugin.methods.onEvent
     plugin.methods.onEvent = async (event: any) => {
-        if (!ignore.has(event.event)) {
-            if (host.profile === '1.10.5') buffer.add(event)
-            else buffer.add(event, JSON.stringify(event).length)
-        }
+        if (!global.exportEventsToIgnore!.has(event.event)) buffer.add(event, JSON.stringify(event).length)
         await oldOnEvent?.(event)
     }
     plugin.jobs.exportEventsWithRetry = (payload: any) => exportWithRetry(payload.batch, payload.retriesPerformedSoFar)

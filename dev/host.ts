@@ -315,16 +315,17 @@ export class DevHost {
     /**
      * Hand one event to the next thread, as the host spreads ingestion batches over its threads. The event is
      * bound to the thread's copy at arrival (a reload that swaps the copy meanwhile does not move it); it waits
-     * for that copy's load, and is skipped when the load failed. Rejects when onEvent throws.
+     * for that copy's load, and is skipped when the load failed. Rejects when onEvent throws. `ingestedAt`: when
+     * ClickHouse took it (default now) — earlier for an event of an ingestion backlog whose onEvent comes late.
      */
-    onEvent(event: ProcessedPluginEvent | PluginEvent | Record<string, unknown>): Promise<unknown> {
+    onEvent(event: ProcessedPluginEvent | PluginEvent | Record<string, unknown>, ingestedAt = Date.now()): Promise<unknown> {
         if (this.stopped) return Promise.reject(new Error('the dev host is shut down'))
         if (this.disabled) {
             this.skippedEvents++
             return Promise.resolve()
         }
         // ClickHouse holds the event from its ingestion on, whatever the apps do with it
-        this.eventStore?.add(event as Record<string, unknown>, Date.now())
+        this.eventStore?.add(event as Record<string, unknown>, ingestedAt)
         const copy = this.copies[this.next]
         this.next = (this.next + 1) % this.copies.length
         if (copy.tornDown) copy.eventsAfterTeardown++

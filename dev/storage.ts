@@ -11,6 +11,8 @@ export class DevStorage {
     readonly values = new Map<string, string>()
     sets = 0
     gets = 0
+    /** utils.cursor.increment calls: each an UPDATE in the host, a write like a set */
+    increments = 0
 
     get(key: string, defaultValue: unknown = null): unknown {
         this.gets++
@@ -37,6 +39,7 @@ export class DevStorage {
 
     /** utils.cursor.increment(key, incrementBy = 1): `postgresIncrement`, the new value (atomic there; one process here) */
     cursorIncrement(key: string, incrementBy = 1): number {
+        this.increments++
         const next = Number(JSON.parse(this.values.get(key) ?? '0')) + (incrementBy || 1)
         this.values.set(key, JSON.stringify(next))
         return next

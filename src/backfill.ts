@@ -21,8 +21,8 @@
  * The edge: events ingested just before `liveSince` may still reach onEvent after it — those that arrived while the
  * first copy was loading wait for it (LazyPluginVM), and a monorepo host's onEvent consumer may lag. So for
  * EDGE_WINDOW_MS after the boundary, live copies note each event that may have been ingested before it (captured,
- * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) under a key of its own in
- * meta.storage, and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary whose key is there.
+ * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) in meta.storage, many to a record
+ * (src/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
 import { createHash } from 'crypto'
 import type { FileFormat } from './compression'
@@ -30,6 +30,7 @@ import type { Config } from './config'
 import { eventSelector, type EventSelector, type ExportableEvent } from './events'
 import { createFormat, type Format } from './formats'
 import { compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
+import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
 import type { Logger } from './report'
 import type { ObjectStore } from './s3'
@@ -45,11 +46,21 @@ export const EDGE_WINDOW_MS = 10 * 60_000
  * hosts without `utils.cursor` set the boundary get-then-set, so threads starting together may each see their own.
  */
 export const EDGE_SLACK_MS = 5_000
-export const EDGE_KEY_PREFIX = 's3_export_edge_'
+export { EDGE_KEY_PREFIX } from './edge-notes'
 /** the host's job that reads past events (v1); ours forwards a date range to it */
 export const HOST_HISTORICAL_JOB = 'Export historical events'
 /** our public job (plugin.json publicJobs): a backfill of an ingestion-time range */
 export const BACKFILL_JOB = 'Backfill S3 (date range)'
+/** our public job (plugin.json publicJobs): the one way to move the boundary, for an app that exported live before it was recorded */
+export const BOUNDARY_JOB = 'Set S3 live export start'
+/** meta.storage key of the range the last "Backfill S3 (date range)" job asked the host for: { from?, to } epoch ms */
+export const BACKFILL_RANGE_KEY = 's3_export_backfill_range'
+/**
+ * The v1 host job's own storage key of its upper bound (`MAX_UNIX_TIMESTAMP_KEY` in
+ * `upgrades/historical-export/export-historical-events.ts`, set from the payload's dateTo at every start): a stored
+ * range applies only to the run that has its `to` as this bound, so the host's own button later is not cut by it.
+ */
+export const HOST_MAX_KEY = 'max_timestamp'
 /** progress in the log at most this often */
 export const PROGRESS_EVERY_MS = 30_000
 
@@ -73,6 +84,23 @@ export function isHistoricalBatch(events: readonly AnyEvent[]): boolean {
     return first.properties?.$$is_historical_export_event === true || !first.uuid
 }
 
+/**
+ * What the host's exportEvents wrapper asks before it buffers a live event for exportEvents: `meta.global.
+ * exportEventsToIgnore.has(event.event)` (PostHog/plugin-server v1.10.5 `src/worker/vm/upgrades/export-events.ts`,
+ * and every later copy of that file in PostHog/posthog, read at every event from the app's own `meta.global`).
+ * onEvent exports every live event, so the host's copy of it is never wanted: a set that holds every name makes the
+ * wrapper buffer nothing. That keeps the host's memory and its per-event JSON.stringify off the live path, and —
+ * what matters most — v1.10.5's wrapper counts every batch it hands over in `events_seen` and
+ * `events_delivered_successfully`, the names the app increments itself: with no batch, the metrics a user sees are
+ * the app's alone, i.e. what S3 holds. The host's historical export calls exportEvents directly, untouched by this.
+ */
+export const EVERY_LIVE_EVENT: { has(name: string): boolean } = { has: () => true }
+
+/** Tell the host's exportEvents wrapper to leave live events to onEvent (call in setupPlugin: the host set its own before). */
+export function leaveLiveEventsToOnEvent(global: { exportEventsToIgnore?: unknown }): void {
+    global.exportEventsToIgnore = EVERY_LIVE_EVENT
+}
+
 const CLICKHOUSE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/
 
 /** A host time as epoch ms: ISO 8601 with a zone, or ClickHouse's `YYYY-MM-DD HH:MM:SS[.ffffff]`, which is UTC. */
@@ -88,10 +116,14 @@ export function hostTimeMs(value: unknown): number | undefined {
 }
 
 /** What identifies an event on both paths (live and page): a uuid is missing from older hosts' pages. */
-export function edgeKey(event: AnyEvent): string {
+export function edgeId(event: AnyEvent): string {
     const time = hostTimeMs(event.timestamp) ?? String(event.timestamp)
-    const id = createHash('sha1').update(`${event.event}\u0001${event.distinct_id}\u0001${time}`).digest('hex').slice(0, 24)
-    return EDGE_KEY_PREFIX + id
+    return createHash('sha1').update(`${event.event}\u0001${event.distinct_id}\u0001${time}`).digest('hex').slice(0, 24)
+}
+
+/** The storage key of an event's own note (hosts without `utils.cursor`, src/edge-notes.ts). */
+export function edgeKey(event: AnyEvent): string {
+    return EDGE_KEY_PREFIX + edgeId(event)
 }
 
 /** Should a live copy note this event as possibly ingested before the boundary? (pure: `now` passed in) */
@@ -108,6 +140,8 @@ export interface PageSelection {
     keep: AnyEvent[]
     /** ingested at or after the boundary: the live export has them */
     live: number
+    /** ingested before the boundary but outside the range of the job that asked for this page (the host's last interval overshoots it) */
+    outsideRange: number
     /** not exported at all ("Events to ignore" / "Only export these events") */
     ignored: number
     /** kept on their event time: the page gave no ingestion time */
@@ -116,9 +150,15 @@ export interface PageSelection {
     nearEdge: AnyEvent[]
 }
 
-/** Split a page by the boundary (pure). */
-export function selectPage(events: readonly AnyEvent[], liveSince: number, selector: Pick<EventSelector, 'accepts'>): PageSelection {
-    const out: PageSelection = { keep: [], live: 0, ignored: 0, withoutIngestionTime: 0, nearEdge: [] }
+/** An ingestion-time range [from, to) of one backfill job (epoch ms; no `from`: from the first event). */
+export interface BackfillRange {
+    from?: number
+    to: number
+}
+
+/** Split a page by the boundary, and by the range of the job that asked for it when there is one (pure). */
+export function selectPage(events: readonly AnyEvent[], liveSince: number, selector: Pick<EventSelector, 'accepts'>, range?: BackfillRange): PageSelection {
+    const out: PageSelection = { keep: [], live: 0, outsideRange: 0, ignored: 0, withoutIngestionTime: 0, nearEdge: [] }
     for (const event of events) {
         let ingested = hostTimeMs(event.sent_at)
         if (ingested === undefined) {
@@ -128,6 +168,11 @@ export function selectPage(events: readonly AnyEvent[], liveSince: number, selec
         }
         if (ingested >= liveSince) {
             out.live++
+            continue
+        }
+        if (range && (ingested >= range.to || (range.from !== undefined && ingested < range.from))) {
+            // another job's range (an adjacent one would otherwise store these a second time, under another page's key)
+            out.outsideRange++
             continue
         }
         if (!selector.accepts(event)) {
@@ -166,6 +211,7 @@ export interface BackfillStats {
     objects: number
     bytes: number
     live: number
+    outsideRange: number
     edgeSkipped: number
     ignored: number
     spilled: number
@@ -189,7 +235,7 @@ export interface BackfillDeps {
 
 /** One thread's writer of backfill pages: same format, compression and layout as the live export. */
 export class Backfill {
-    readonly stats: BackfillStats = { pages: 0, stored: 0, objects: 0, bytes: 0, live: 0, edgeSkipped: 0, ignored: 0, spilled: 0, withoutIngestionTime: 0, liveBatchesIgnored: 0 }
+    readonly stats: BackfillStats = { pages: 0, stored: 0, objects: 0, bytes: 0, live: 0, outsideRange: 0, edgeSkipped: 0, ignored: 0, spilled: 0, withoutIngestionTime: 0, liveBatchesIgnored: 0 }
     private readonly selector: EventSelector
     private readonly format: Format<unknown>
     private readonly layout: KeyLayout
@@ -197,6 +243,7 @@ export class Backfill {
     private latestIngested = 0
     /** the boundary of the last page: for the progress line */
     private liveSince = 0
+    private readonly edgeNotes: EdgeLookup
 
     constructor(
         private readonly deps: BackfillDeps,
@@ -205,17 +252,19 @@ export class Backfill {
         this.selector = eventSelector(deps.config)
         this.format = createFormat(deps.config, `posthog-s3-export ${appVersion}`)
         this.layout = compileLayout(deps.config.keyTemplate ?? LAYOUTS.original, deps.config.prefix, this.format.file.extension)
+        this.edgeNotes = new EdgeLookup((key) => deps.storageGet(key))
     }
 
     /**
      * One page: select by the boundary, drop edge events the live export had, write one object per partition (one for
      * the default layout), resolve once S3 or the job queue holds it. Memory: one page at a time per call.
      */
-    exportPage(events: readonly AnyEvent[], liveSince: number): Promise<void> {
+    exportPage(events: readonly AnyEvent[], liveSince: number, range?: BackfillRange): Promise<void> {
         this.liveSince = liveSince
-        const selection = selectPage(events, liveSince, this.selector)
+        const selection = selectPage(events, liveSince, this.selector, range)
         this.stats.pages++
         this.stats.live += selection.live
+        this.stats.outsideRange += selection.outsideRange
         this.stats.ignored += selection.ignored
         this.stats.withoutIngestionTime += selection.withoutIngestionTime
         this.deps.metrics?.('backfill_events_left_to_live', selection.live)
@@ -226,14 +275,9 @@ export class Backfill {
 
     private dropEdgeEvents(selection: PageSelection): Promise<AnyEvent[]> {
         if (selection.nearEdge.length === 0) return Promise.resolve(selection.keep)
-        const seenLive = new Set<AnyEvent>()
-        return Promise.all(
-            selection.nearEdge.map((e) =>
-                this.deps.storageGet(edgeKey(e)).then((v) => {
-                    if (v !== null && v !== undefined) seenLive.add(e)
-                })
-            )
-        ).then(() => {
+        const ids = new Map(selection.nearEdge.map((e) => [e, edgeId(e)]))
+        return this.edgeNotes.seenLive([...ids.values()]).then((seenIds) => {
+            const seenLive = new Set(selection.nearEdge.filter((e) => seenIds.has(ids.get(e)!)))
             this.stats.edgeSkipped += seenLive.size
             if (seenLive.size > 0) this.deps.metrics?.('backfill_events_left_to_live', seenLive.size)
             return selection.keep.filter((e) => !seenLive.has(e))
@@ -314,7 +358,9 @@ export class Backfill {
         this.deps.log.info(
             `S3 Export backfill (this thread): ${s.stored} events in ${s.objects} objects from ${s.pages} pages, up to events ingested at ${
                 this.latestIngested ? new Date(this.latestIngested).toISOString() : '—'
-            }; ${s.live + s.edgeSkipped} left to the live export (ingested after ${new Date(this.liveSince).toISOString()})${s.spilled ? `; ${s.spilled} handed to the job queue` : ''}${
+            }; ${s.live + s.edgeSkipped} left to the live export (ingested after ${new Date(this.liveSince).toISOString()})${
+                s.outsideRange ? `; ${s.outsideRange} outside this job's range` : ''
+            }${s.spilled ? `; ${s.spilled} handed to the job queue` : ''}${
                 s.withoutIngestionTime ? `; ${s.withoutIngestionTime} came without an ingestion time and were kept by their event time (a late one among them may repeat a live one)` : ''
             }`
         )
@@ -342,8 +388,9 @@ export function markLiveSince(storage: BoundaryStorage, setOnce: ((key: string, 
 
 /**
  * The "Backfill S3 (date range)" job: starts the host's own historical export (`startHostJob`, with the payload its
- * v1 job reads) for events ingested in [dateFrom, dateTo), and narrows the boundary to `dateTo` when that is earlier
- * — for an app that exported live before its boundary was recorded.
+ * v1 job reads) for events ingested in [dateFrom, dateTo), `dateTo` cut at the boundary. The range is the job's own:
+ * it is kept (BACKFILL_RANGE_KEY) so that this run's pages are held to it, and the boundary is never moved here (a
+ * January backfill must leave February–May to later backfills, not declare them live): only `setLiveSince` moves it.
  */
 export function startBackfill(
     payload: { dateFrom?: string; dateTo?: string } | undefined,
@@ -359,10 +406,47 @@ export function startBackfill(
     return storage.get(LIVE_SINCE_KEY, null).then((stored) => {
         const liveSince = Number(stored) || deps.now
         const until = Number.isNaN(to) ? liveSince : Math.min(to, liveSince)
-        const narrow = until < liveSince ? storage.set(LIVE_SINCE_KEY, until) : Promise.resolve()
-        return narrow.then(() => {
+        if (!Number.isNaN(from) && from >= until) {
+            deps.log.error(`S3 Export backfill: nothing to export from ${new Date(from).toISOString()} until ${new Date(until).toISOString()} (events from ${new Date(liveSince).toISOString()} on are exported live)`)
+            return
+        }
+        const range: BackfillRange = Number.isNaN(from) ? { to: until } : { from, to: until }
+        return storage.set(BACKFILL_RANGE_KEY, range).then(() => {
             deps.log.info(`S3 Export backfill: exporting events ingested from ${Number.isNaN(from) ? 'the first one' : new Date(from).toISOString()} until ${new Date(until).toISOString()}`)
             return deps.startHostJob({ ...(Number.isNaN(from) ? {} : { dateFrom: new Date(from).toISOString() }), dateTo: new Date(until).toISOString() })
         })
     })
+}
+
+/**
+ * What a page is held to: the boundary as stored now (`setLiveSince` may have moved it; every thread reads the same)
+ * and the range of the app's own job when the host's run is that job's (its upper bound is the range's `to`).
+ */
+export function readPageBounds(storage: Pick<BoundaryStorage, 'get'>, fallbackLiveSince: number): Promise<{ liveSince: number; range?: BackfillRange }> {
+    return Promise.all([storage.get(LIVE_SINCE_KEY, null), storage.get(BACKFILL_RANGE_KEY, null), storage.get(HOST_MAX_KEY, null)]).then(([stored, range, hostMax]) => {
+        const liveSince = Number(stored) || fallbackLiveSince
+        const r = range as BackfillRange | null
+        const ours = r && typeof r.to === 'number' && (hostMax === null || hostMax === undefined || Number(hostMax) === r.to)
+        return ours ? { liveSince, range: r.from === undefined ? { to: r.to } : { from: r.from, to: r.to } } : { liveSince }
+    })
+}
+
+/**
+ * The "Set S3 live export start" job: the one action that moves the boundary, for an app (an older version of this
+ * one, or the original app) that already exported live before this version recorded its boundary. Events ingested
+ * from `liveSince` on are then left to the live export by every later backfill. Never later than now.
+ */
+export function setLiveSince(payload: { liveSince?: string } | undefined, deps: { storage: BoundaryStorage; log: Logger; now: number }): Promise<void> {
+    const at = payload?.liveSince ? Date.parse(payload.liveSince) : NaN
+    if (Number.isNaN(at) || at > deps.now) {
+        deps.log.error(`S3 Export: "${BOUNDARY_JOB}" needs liveSince, a date not in the future (2026-11-01 or 2026-11-01T00:00:00Z); got ${JSON.stringify(payload)}`)
+        return Promise.resolve()
+    }
+    return deps.storage.get(LIVE_SINCE_KEY, null).then((before) =>
+        deps.storage.set(LIVE_SINCE_KEY, at).then(() => {
+            deps.log.info(
+                `S3 Export: the live export now counts from ${new Date(at).toISOString()}${Number(before) ? ` (was ${new Date(Number(before)).toISOString()})` : ''}: backfills export only events ingested before it`
+            )
+        })
+    )
 }
