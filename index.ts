@@ -111,7 +111,8 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         schedule: hostSchedule,
         log: console,
         reporter,
-        spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
+        // meta.storage holds the slices of an in-flight batch handed over under its own key (spill.ts)
+        spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, meta.storage) : undefined,
     })
     const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
     const alert = new HealthAlert({
@@ -182,7 +183,7 @@ export const jobs = {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then((result) => {
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
             // a job runs in any thread, outside every exporter's counts: it reports its own outcome
             const sink = hostMetricSink(meta.metrics)
             if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
