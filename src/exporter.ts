@@ -605,10 +605,18 @@ export class Exporter {
             // given up while the body was still being made (the host's guard cut the wait): a later attempt uploads it
             if (abandoned) return
             if (batch.unusable !== undefined) return this.setAside(batch)
+            const before = batch.maybeStored
             batch.maybeStored = true
             return this.opts.store
                 .put({ key: batch.key, body: batch.body!, contentType: batch.file.contentType, contentEncoding: batch.file.contentEncoding, metadata: batch.metadata })
-                .then((outcome) => this.onOutcome(batch, outcome))
+                .then((outcome) => {
+                    // S3 answered that it did not store it (a refusal, or 503 SlowDown): this attempt wrote nothing (an
+                    // earlier one that went unanswered still may have). No answer, or another 5xx (a 500, a gateway's
+                    // 502/504), may come after the object was written.
+                    const status = outcome.kind === 'ok' ? undefined : outcome.failure.statusCode
+                    if (status !== undefined && (status < 500 || status === 503)) batch.maybeStored = before
+                    this.onOutcome(batch, outcome)
+                })
         })
         return { finished, abandon: () => void (abandoned = true) }
     }
@@ -625,10 +633,6 @@ export class Exporter {
 
     private onOutcome(batch: SealedBatch, outcome: PutOutcome): void {
         batch.attempts++
-        // S3 answered that it did not store it (a refusal, or 503 SlowDown before reading it): not in S3. No answer,
-        // or another 5xx (a 500, a gateway's 502/504), may come after the object was written.
-        const status = outcome.kind === 'ok' ? undefined : outcome.failure.statusCode
-        if (status !== undefined && (status < 500 || status === 503)) batch.maybeStored = false
         // spilled or handed over while this upload was in flight (teardown): its story ends elsewhere
         if (!this.queue.includes(batch)) return
         const { bucket, prefix } = this.opts.config
