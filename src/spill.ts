@@ -53,7 +53,7 @@ export interface SliceStorage {
     del(key: string): Promise<void>
 }
 
-/** Storage keys are short (PostgreSQL varchar 200): the object key's hash names its slices. */
+/** Storage keys are short (PostgreSQL varchar 200): the object key's hash names its slices (index 0: the "stored" mark). */
 export function parkedSliceKey(id: string, index: number, count: number): string {
     return `s3-export/slice/${id}/${index}of${count}`
 }
@@ -211,20 +211,28 @@ export function runSpilledBatch(
     if (!parked) return putSpilled(payload, Buffer.from(payload.bodyBase64, 'base64'), deps)
     const storage = deps.storage
     if (!storage) return Promise.reject(new Error(`S3 Export: ${payload.key} waits in meta.storage, which this host does not offer`))
+    const doneKey = parkedSliceKey(parked.id, 0, parked.count)
     return unpark(parked, storage).then((body) => {
         if (!body) {
-            // a run of this job stored the object and removed the slices; the queue ran it again
-            deps.log.info(`S3 Export: ${payload.key} was already stored from the job queue`)
-            return { outcome: 'stored' as const }
+            return storage.get(doneKey, null).then((done) => {
+                // a run of this job stored the object and removed the slices; the queue ran it again
+                if (done !== null) return { outcome: 'stored' as const }
+                deps.log.error(`S3 Export: the ${payload.events} events of ${payload.key} were parked in the plugin's storage, but their slices are gone; they are lost`)
+                return { outcome: 'dropped' as const }
+            })
         }
         return putSpilled(payload, body, deps).then((result) => {
             if (result.outcome !== 'stored') return result
             const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
-            // stored: the slices are not needed any more (a failure to remove them leaves rows, not events, behind)
-            return Promise.all(keys.map((k) => storage.del(k))).then(
-                () => result,
-                () => result
-            )
+            // stored: a small row says so (a re-run must tell "done" from "slices lost"), then the slices go; a
+            // failure here leaves rows behind, not events
+            return storage
+                .set(doneKey, 1)
+                .then(() => Promise.all(keys.map((k) => storage.del(k))))
+                .then(
+                    () => result,
+                    () => result
+                )
         })
     })
 }

@@ -23,8 +23,9 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
     it('goes as several jobs of at most 900,000 bytes each, and every event is stored once with its metadata', async () => {
         const clock = new ScaledClock(1)
         rig.clock = clock
-        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
-        rig.proxy.outage() // S3 unreachable: teardown must hand the batch to the job queue
+        // S3 refuses (503): teardown must hand the batch to the job queue. A refusal says the batch is not in S3, so it
+        // may go as part objects; one whose PUT went unanswered keeps its key (the 6 s late PUT below)
+        rig.proxy.setSchedule(() => faults.slowDown())
         const x = buildExporter(rig, clock, {
             bucket,
             config: { maxBatchBytes: 20 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
@@ -39,7 +40,7 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
         expect(x.jobs.tooLarge).toBe(0)
         expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
 
-        rig.proxy.outage(0)
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
         await x.jobs.runAll(x.store, { bucket })
         const t = await tally(rig.reader, bucket, sent)
         expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
@@ -83,6 +84,7 @@ describe('teardown with uploadMegabytes 16, 60,000 client events waiting and S3 
     it('hands every batch to the job queue within the host cap, counting what it holds, and the jobs store every event once', async () => {
         const clock = new ScaledClock(1)
         rig.clock = clock
+        rig.proxy.outage(0)
         rig.proxy.setSchedule(() => faults.hang())
         // room for all of them to wait in memory (~17 MB compressed, more while zlib lags on a busy machine)
         const limit = 64 * 1024 * KIB
@@ -120,6 +122,7 @@ describe('a batch too big for one job whose PUT lands ~6 s late, after teardown 
     it('is handed over under its own key, so the job overwrites the late object and every event is stored once', async () => {
         const clock = new ScaledClock(1)
         rig.clock = clock
+        rig.proxy.outage(0)
         // S3 stores the object at once but its answer comes 6 s later: the PUT is in flight through teardown
         rig.proxy.setSchedule(() => faults.delay(6_000, true))
         const x = buildExporter(rig, clock, { bucket: 'jobs-late', timeoutMs: 30_000, config: { maxBatchBytes: 16 * 1024 * KIB, bufferLimitBytes: 64 * 1024 * KIB } })

@@ -244,10 +244,22 @@ describe('handing over a batch whose upload may have landed', () => {
         expect(puts.map((p) => p.key)).toEqual(['p/k.jsonl.gz'])
         expect(joinBody(puts[0].body).equals(batch.body as Buffer)).toBe(true)
         expect(puts[0].metadata).toEqual({ 'event-count': '30' })
-        expect([...storage.values.keys()]).toHaveLength(0)
+        expect([...storage.values.keys()]).toHaveLength(1) // the "stored" mark
         // the queue runs the job again (at least once delivery): nothing is added
         expect(await runSpilledBatch(queued[0], deps)).toEqual({ outcome: 'stored' })
         expect(puts).toHaveLength(1)
+    })
+
+    it('says the events are lost, never "stored", when the slices are gone and no run stored them', async () => {
+        const storage = new DevStorage()
+        const queued: SpilledBatchPayload[] = []
+        await spillBatch(bigBatch(true), (p) => (queued.push(JSON.parse(JSON.stringify(p))), Promise.resolve()), 30, storage.facade() as any)
+        storage.values.clear() // a host that lost its storage
+        const errors: string[] = []
+        const store = { put: () => Promise.resolve<PutOutcome>({ kind: 'ok' }) }
+        const result = await runSpilledBatch(queued[0], { store, enqueue: () => Promise.resolve(), random: () => 0.5, log: { info: () => undefined, error: (m: string) => void errors.push(m) }, bucket: 'b', storage: storage.facade() as any })
+        expect(result).toEqual({ outcome: 'dropped' })
+        expect(errors.join('\n')).toMatch(/30 events of p\/k\.jsonl\.gz .* lost/)
     })
 
     it('goes in part objects when no PUT of it started', async () => {
