@@ -122,7 +122,8 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         schedule: hostSchedule,
         log: console,
         reporter,
-        spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
+        // meta.storage holds the slices of an in-flight batch handed over under its own key (spill.ts)
+        spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, meta.storage) : undefined,
     })
     const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
     const alert = new HealthAlert({
@@ -213,7 +214,7 @@ export const jobs = {
                 console.warn(`S3 Export: the body of ${payload.key} is no longer in the app's storage: an earlier run of this job stored it (or gave it up)`)
                 return
             }
-            return runSpilledBatch(full, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix }).then((result) => {
+            return runSpilledBatch(full, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
                 // a job runs in any thread, outside every exporter's counts: it reports its own outcome
                 const sink = hostMetricSink(meta.metrics)
                 if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)

@@ -46,3 +46,16 @@ export function digestOf(algorithm: 'md5' | 'sha256', body: Body, encoding: 'hex
 export function piecesOf(body: Body): readonly Buffer[] {
     return body instanceof PiecesBody ? body.pieces : [body]
 }
+
+/** Bytes [from, to) of the body as one Buffer: a view when they lie in one piece, else a copy of that range only. */
+export function sliceBody(body: Body, from: number, to: number): Buffer {
+    const out: Buffer[] = []
+    let at = 0
+    for (const piece of piecesOf(body)) {
+        const end = at + piece.length
+        if (end > from && at < to) out.push(piece.subarray(Math.max(0, from - at), Math.min(piece.length, to - at)))
+        at = end
+        if (at >= to) break
+    }
+    return out.length === 1 ? out[0] : Buffer.concat(out, to - from)
+}

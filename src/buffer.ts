@@ -12,7 +12,7 @@
  * (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
 import type { Body } from './body'
-import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type MemoryListener } from './compression'
+import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type Member, type MemoryListener } from './compression'
 import type { Compression } from './config'
 
 /** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
@@ -37,6 +37,7 @@ export class OpenBatch {
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
+    private pendingEvents = 0
     /**
      * What the pending text takes in the heap: V8 keeps a string with any character beyond Latin-1 at 2 bytes per
      * character (one such character makes a whole event's JSON two-byte), and each `+=` adds a rope node. Counted
@@ -68,7 +69,11 @@ export class OpenBatch {
             if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
             if (isoTime > this.maxTime) this.maxTime = isoTime
         }
+        // a line as big as a chunk goes into the compressor on its own, so a member holds more than one event only
+        // when they fit together (compression.ts MEMBER_MAX_BYTES)
+        if (this.pendingBytes > 0 && bytes >= this.coalesceBytes) this.handOver()
         this.pending += line
+        this.pendingEvents++
         this.pendingBytes += bytes
         this.rawBytes += bytes
         this.events++
@@ -95,6 +100,11 @@ export class OpenBatch {
         return this.compressor.end()
     }
 
+    /** The sealed body's members in order (compression.ts MEMBER_MAX_BYTES), once seal() resolved. */
+    members(): Member[] {
+        return this.compressor ? this.compressor.members() : [{ bytes: this.body, events: this.events }]
+    }
+
     /** A small batch that never started a stream: compressed in one go, so it holds no stream state (compression.ts). */
     private compressNow(): Promise<Buffer> {
         const text = this.pending
@@ -102,6 +112,7 @@ export class OpenBatch {
         this.pending = ''
         this.pendingHeld = 0
         this.pendingBytes = 0
+        this.pendingEvents = 0
         try {
             const body = compressSmall(this.compression, Buffer.from(text, 'utf8'), this.level)
             this.body = body.length
@@ -118,11 +129,13 @@ export class OpenBatch {
         if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
         const chunk = Buffer.from(this.pending, 'utf8')
         const handed = this.pendingHeld
+        const events = this.pendingEvents
         this.pendingHeld = 0
         this.pending = ''
         this.pendingBytes = 0
+        this.pendingEvents = 0
         // the compressor counts the chunk from here on
         this.onChange(-handed)
-        this.compressor.write(chunk)
+        this.compressor.write(chunk, events)
     }
 }

@@ -69,26 +69,60 @@ export function fileFormat(compression: Compression): FileFormat {
     return { extension: '.jsonl', contentType: 'application/x-ndjson' }
 }
 
+/**
+ * Bodies are written as a series of independent members (gzip members; zstd frames; plain text for `none`), each cut
+ * at a line boundary before it passes this many compressed bytes: a member fits one job payload (spill.ts: 900,000
+ * bytes of JSON, base64 = 4/3 of the body, with room for the key and metadata), so handing a big batch to the job
+ * queue is slicing at member boundaries, never decompressing or compressing again. gunzip, zstd, DuckDB, Athena and
+ * Spark read concatenated members as one stream. Brotli has no such framing (node's brotliDecompress silently stops
+ * after the first stream), so a brotli body stays one stream and is cut by re-compressing (formats.ts).
+ */
+export const MEMBER_MAX_BYTES = 640 * 1024
+
+/** Codecs whose decoders read concatenated members as one stream. */
+export function membersConcatenate(compression: Compression): boolean {
+    return compression !== 'brotli'
+}
+
+/** One member of a body: its compressed size and the events (whole lines) in it. */
+export interface Member {
+    bytes: number
+    events: number
+}
+
 export interface Compressor {
-    /** Queue bytes for compression. Takes a host Buffer (made with Buffer.from) so it crosses into zlib as is. */
-    write(chunk: Buffer): void
+    /** Queue bytes (whole lines: `events` of them) for compression. Takes a host Buffer (made with Buffer.from) so it crosses into zlib as is. */
+    write(chunk: Buffer, events?: number): void
     /** Finish the stream; resolves with the whole compressed body (a large one in pieces: body.ts says why). */
     end(): Promise<Body>
     /** bytes this compressor holds right now: output so far, input not yet compressed, and (until end) its state */
     memoryBytes(): number
+    /** the body's members in order, once end() resolved */
+    members(): Member[]
 }
 
 /** Called with every change of a compressor's memoryBytes(), so an owner can keep a running total. */
 export type MemoryListener = (deltaBytes: number) => void
 
+/** Compressed / raw size assumed for input before any of it has come out of the compressor. */
+const UNSEEN_RATIO = 0.5
 
-/** Stores chunks as they are: the `none` compression. */
-function passThrough(onChange: MemoryListener): Compressor {
+/** Room kept below MEMBER_MAX_BYTES for a member's framing (header, the last block, trailer). */
+const MEMBER_MARGIN_BYTES = 1024
+
+/** Stores chunks as they are: the `none` compression (members are runs of chunks, measured exactly). */
+function passThrough(onChange: MemoryListener, memberMaxBytes: number): Compressor {
     const chunks: Buffer[] = []
+    const members: Member[] = []
     const hasher = payloadHasher()
     let bytes = 0
     return {
-        write(chunk) {
+        write(chunk, events = 0) {
+            const last = members[members.length - 1]
+            if (!last || (last.bytes > 0 && last.bytes + chunk.length > memberMaxBytes)) members.push({ bytes: 0, events: 0 })
+            const member = members[members.length - 1]
+            member.bytes += chunk.length
+            member.events += events
             chunks.push(chunk)
             hasher.update(chunk)
             bytes += chunk.length
@@ -98,76 +132,144 @@ function passThrough(onChange: MemoryListener): Compressor {
             return Promise.resolve(hasher.finish(bodyOf(chunks, bytes)))
         },
         memoryBytes: () => bytes,
+        members: () => members.filter((m) => m.bytes > 0),
     }
 }
 
-/** `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. */
-export function createCompressor(compression: Compression, level?: number, onChange: MemoryListener = () => undefined): Compressor {
-    if (compression === 'none') return passThrough(onChange)
-    const stream =
+/** One zlib stream of a body: a member. */
+interface Segment {
+    stream: zlib.Gzip
+    chunks: Buffer[]
+    /** chunks already given to the body's hash (members are hashed in order, whichever finishes first) */
+    hashed: number
+    outputBytes: number
+    inputBytes: number
+    flushedInput: number
+    events: number
+    ended: boolean
+    done: Promise<void>
+}
+
+/**
+ * `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. `memberMaxBytes`:
+ * where members are cut (MEMBER_MAX_BYTES), for the codecs whose members concatenate; brotli is one stream.
+ */
+export function createCompressor(compression: Compression, level?: number, onChange: MemoryListener = () => undefined, memberMaxBytes = MEMBER_MAX_BYTES): Compressor {
+    if (compression === 'none') return passThrough(onChange, memberMaxBytes)
+    const open = (): zlib.Gzip =>
         compression === 'gzip'
             ? zlib.createGzip({ chunkSize: CHUNK_BYTES, ...compressOptions('gzip', level) })
             : compression === 'zstd'
             ? createZstd(level)
             : zlib.createBrotliCompress({ chunkSize: CHUNK_BYTES, ...compressOptions('brotli', level) })
-    const chunks: Buffer[] = []
+    const cuts = membersConcatenate(compression)
+    const segments: Segment[] = []
     // the upload signs the body's hash: taken piece by piece here instead of all at once before the upload
     const hasher = payloadHasher()
-    let outputBytes = 0
-    let stateBytes = STREAM_STATE_BYTES[compression]
-    onChange(stateBytes)
-    let failure: Error | undefined
-    stream.on('data', (chunk: Buffer) => {
-        chunks.push(chunk)
-        hasher.update(chunk)
-        outputBytes += chunk.length
-        onChange(chunk.length)
-    })
-    // Without a listener an 'error' event would crash the host process; end() reports it instead.
-    stream.on('error', (error: Error) => {
-        failure = error
-    })
-    const releaseState = () => {
-        onChange(-stateBytes)
-        stateBytes = 0
+    let hashing = 0
+    /** hash what has arrived, member by member in order: a later member may finish before an earlier one */
+    const catchUp = () => {
+        while (hashing < segments.length) {
+            const s = segments[hashing]
+            for (; s.hashed < s.chunks.length; s.hashed++) hasher.update(s.chunks[s.hashed])
+            if (!s.ended) return
+            hashing++
+        }
     }
-    const done = new Promise<Body>((resolve, reject) => {
-        stream.on('end', () => {
-            releaseState()
-            if (failure) reject(failure)
-            else resolve(hasher.finish(bodyOf(chunks, outputBytes)))
-        })
-        stream.on('error', (error: Error) => {
-            releaseState()
-            reject(error)
-        })
-    })
-    // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible in
-    // writableLength. A flush after each (≥ 64 KiB) write emits it; until its callback, that input still counts at
-    // full size, so memoryBytes() is an upper bound of both the memory held and the final body (+ the trailer).
-    let inputBytes = 0
-    let flushedInput = 0
-    return {
-        write(chunk) {
-            stream.write(chunk)
-            inputBytes += chunk.length
+    let outputBytes = 0
+    let unflushed = 0
+    /** input whose output has come out, and the output by then: the ratio members are cut by */
+    let flushedTotal = 0
+    let flushedOutput = 0
+    let stateBytes = 0
+    let failure: Error | undefined
+    const start = (): Segment => {
+        const stream = open()
+        const state = STREAM_STATE_BYTES[compression]
+        stateBytes += state
+        onChange(state)
+        let released = false
+        const release = () => {
+            if (released) return
+            released = true
+            stateBytes -= state
+            onChange(-state)
+        }
+        const segment: Segment = { stream, chunks: [], hashed: 0, outputBytes: 0, inputBytes: 0, flushedInput: 0, events: 0, ended: false, done: Promise.resolve() }
+        stream.on('data', (chunk: Buffer) => {
+            segment.chunks.push(chunk)
+            segment.outputBytes += chunk.length
+            outputBytes += chunk.length
             onChange(chunk.length)
-            const upTo = inputBytes
+            if (segments[hashing] === segment) catchUp()
+        })
+        segment.done = new Promise<void>((resolve, reject) => {
+            stream.on('end', () => {
+                release()
+                segment.ended = true
+                catchUp()
+                resolve()
+            })
+            // Without a listener an 'error' event would crash the host process; end() reports it instead.
+            stream.on('error', (error: Error) => {
+                failure = failure ?? error
+                release()
+                reject(error)
+            })
+        })
+        // handled by end(); a member that fails before end() must not be an unhandled rejection meanwhile
+        segment.done.catch(() => undefined)
+        segments.push(segment)
+        return segment
+    }
+    let current = start()
+    return {
+        write(chunk, events = 0) {
+            // Cut before this chunk could carry the member past its limit. Input not yet compressed is estimated at
+            // twice the ratio seen so far (at half its size before any is seen: JSON lines compress 5-7x): counting
+            // it at full size cut members at ~80 KB when zlib lags behind a burst of events, costing ~1.4% of gzip's
+            // ratio. A member that still outgrows a job (data far less compressible than the batch so far) is cut
+            // by re-compressing that member alone at hand-over (formats.ts): rare, and bounded by one member.
+            const ratio = flushedTotal > 0 ? Math.min(1, (2 * flushedOutput) / flushedTotal) : UNSEEN_RATIO
+            const pending = (current.inputBytes - current.flushedInput + chunk.length) * ratio
+            if (cuts && current.inputBytes > 0 && current.outputBytes + pending + MEMBER_MARGIN_BYTES > memberMaxBytes) {
+                current.stream.end()
+                current = start()
+            }
+            const segment = current
+            segment.stream.write(chunk)
+            segment.inputBytes += chunk.length
+            segment.events += events
+            unflushed += chunk.length
+            onChange(chunk.length)
+            const upTo = segment.inputBytes
+            // Compressors keep input they have consumed but not yet emitted (brotli: up to ~60% of a chunk), invisible
+            // in writableLength. A flush after each (≥ 64 KiB) write emits it; until its callback, that input still
+            // counts at full size, so memoryBytes() is an upper bound of both the memory held and the final body.
             const after = () => {
-                if (upTo <= flushedInput) return
-                onChange(flushedInput - upTo)
-                flushedInput = upTo
+                if (upTo <= segment.flushedInput) return
+                flushedTotal += upTo - segment.flushedInput
+                flushedOutput = outputBytes
+                unflushed -= upTo - segment.flushedInput
+                onChange(segment.flushedInput - upTo)
+                segment.flushedInput = upTo
             }
             // gzip: a sync flush keeps the dictionary across chunks (the default full flush resets it, costing
             // compression at every chunk boundary); brotli and zstd flush in their own default way
-            if (compression === 'gzip') stream.flush(zlib.constants.Z_SYNC_FLUSH, after)
-            else stream.flush(after)
+            if (compression === 'gzip') segment.stream.flush(zlib.constants.Z_SYNC_FLUSH, after)
+            else segment.stream.flush(after)
         },
         end() {
-            stream.end()
-            return done
+            current.stream.end()
+            return Promise.all(segments.map((s) => s.done)).then(() => {
+                if (failure) throw failure
+                const pieces: Buffer[] = []
+                for (const s of segments) for (const c of s.chunks) pieces.push(c)
+                return hasher.finish(bodyOf(pieces, outputBytes))
+            })
         },
-        memoryBytes: () => outputBytes + (inputBytes - flushedInput) + stateBytes,
+        memoryBytes: () => outputBytes + unflushed + stateBytes,
+        members: () => segments.map((s) => ({ bytes: s.outputBytes, events: s.events })),
     }
 }
 

@@ -78,6 +78,8 @@ export interface SealedBatch {
     /** sealed or queued during a drain: skip backoff, one try, then park for the drain's spill */
     finalTry?: boolean
     parked?: boolean
+    /** a PUT of it started and no answer since said "not stored": it may be in S3 already, so a hand-over keeps its key */
+    maybeStored?: boolean
 }
 
 /** Hand a batch to durable storage (PostHog's job queue): how many of its events were accepted, how many refused. */
@@ -97,9 +99,14 @@ export const LATE_SEAL_MS = 1_000
 /** ... within this budget (the host is not waiting: it is loading the new copy, seconds at least) */
 export const LATE_DRAIN_MS = 4_500
 
-/** Of a drain's budget, the part kept at its end to hand what is left to the job queue (at most 500 ms, a quarter). */
-export function spillReserveMs(budgetMs: number): number {
-    return Math.min(500, Math.max(0, budgetMs) / 4)
+/**
+ * Of a drain's budget, the part kept at its end to hand what is left to the job queue: a quarter, at most 500 ms, and
+ * more when there is much to hand over (bodies are sliced, not re-compressed, but each job's payload is still base64
+ * and JSON text: 100 ms a MB, generous for a busy machine), up to half the budget.
+ */
+export function spillReserveMs(budgetMs: number, handOverBytes = 0): number {
+    const budget = Math.max(0, budgetMs)
+    return Math.min(Math.max(Math.min(500, budget / 4), handOverBytes / 10_000), budget / 2)
 }
 
 /** Room kept below the stored-size cap for the compressor's own framing (headers, block ends, trailer). */
@@ -191,6 +198,8 @@ export class Exporter {
     private readonly bytes: Record<Place, number> = { open: 0, queued: 0, spilling: 0, finishing: 0, gone: 0 }
     /** bytes of bodies offered to the job queue and not yet taken: past the limit the queue is not keeping up */
     private bodiesWithQueue = 0
+    /** the last hand-over to the job queue: the next starts after it (hand-overs run one at a time) */
+    private spillChain: Promise<void> = Promise.resolve()
     /** spills on their way into the job queue: close() waits for them within its deadline */
     private readonly spills = new Map<Promise<void>, number>()
     /** epoch ms before which no batch is tried: S3 is backing us off, whichever batch comes next (spills included) */
@@ -344,7 +353,7 @@ export class Exporter {
         }
         this.cancelRetryTimer()
         this.pump()
-        const uploadsUntil = this.deadline(deadlineMs - spillReserveMs(deadlineMs - this.opts.now()))
+        const uploadsUntil = this.deadline(deadlineMs - spillReserveMs(deadlineMs - this.opts.now(), this.bytes.open + this.bytes.queued))
         // 1. uploads, until each batch had its try or the upload part of the budget is over
         return Promise.race([this.when(() => !this.inflight && !this.nextDue(this.opts.now())).then(() => false), uploadsUntil.promise])
             .then((timedOut) => {
@@ -354,12 +363,18 @@ export class Exporter {
                 // events that arrived during the uploads go too: everything in memory at the hand-over goes over
                 this.sealForHandOver()
                 const left: SealedBatch[] = []
-                for (let i = this.queue.length - 1; i >= 0; i--) left.unshift(this.takeAt(i))
+                for (let i = this.queue.length - 1; i >= 0; i--) {
+                    const batch = this.takeAt(i)
+                    // still held until the queue has taken it (counted, like the spills the memory limit starts)
+                    this.move(batch.holding, 'spilling')
+                    left.unshift(batch)
+                }
                 let handing = left.reduce((n, b) => n + b.events, 0)
                 const started = [...this.spills.keys()]
                 const spilled = Promise.all([
                     ...left.map((batch) =>
                         this.spillOrDrop(batch, 'teardown ran out of time and no job queue is available').then((outcome) => {
+                            this.move(batch.holding, 'gone')
                             jobs += outcome.jobs
                             handing -= batch.events
                         })
@@ -613,9 +628,18 @@ export class Exporter {
             // given up while the body was still being made (the host's guard cut the wait): a later attempt uploads it
             if (abandoned) return
             if (batch.unusable !== undefined) return this.setAside(batch)
+            const before = batch.maybeStored
+            batch.maybeStored = true
             return this.opts.store
                 .put({ key: batch.key, body: batch.body!, contentType: batch.file.contentType, contentEncoding: batch.file.contentEncoding, metadata: batch.metadata })
-                .then((outcome) => this.onOutcome(batch, outcome))
+                .then((outcome) => {
+                    // S3 answered that it did not store it (a refusal, or 503 SlowDown): this attempt wrote nothing (an
+                    // earlier one that went unanswered still may have). No answer, or another 5xx (a 500, a gateway's
+                    // 502/504), may come after the object was written.
+                    const status = outcome.kind === 'ok' ? undefined : outcome.failure.statusCode
+                    if (status !== undefined && (status < 500 || status === 503)) batch.maybeStored = before
+                    this.onOutcome(batch, outcome)
+                })
         })
         return { finished, abandon: () => void (abandoned = true) }
     }
@@ -748,7 +772,27 @@ export class Exporter {
                 }
                 const size = batch.body!.length
                 this.bodiesWithQueue += size
-                const offered = spill({ key: batch.key, body: batch.body!, events: batch.events, file: batch.file, metadata: batch.metadata, split: batch.sealed.split })
+                // one hand-over at a time: each holds its parts and one payload's text besides the bodies (counted)
+                const offered = this.spillChain.then(() =>
+                    spill({
+                        key: batch.key,
+                        body: batch.body!,
+                        events: batch.events,
+                        file: batch.file,
+                        metadata: batch.metadata,
+                        split: batch.sealed.split,
+                        maybeStored: batch.maybeStored,
+                        onMemory: (delta) => {
+                            if (batch.holding.place === 'gone') return
+                            batch.holding.bytes += delta
+                            this.bytes[batch.holding.place] += delta
+                        },
+                    })
+                )
+                this.spillChain = offered.then(
+                    () => undefined,
+                    () => undefined
+                )
                 const taken = () => (this.bodiesWithQueue -= size)
                 offered.then(taken, taken)
                 return offered

@@ -6,9 +6,9 @@
  * A sealed batch can also be cut into several smaller bodies with the same events (job payloads have a size limit:
  * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
  */
-import { joinBody, type Body } from './body'
+import { joinBody, sliceBody, type Body } from './body'
 import { OpenBatch } from './buffer'
-import { compressWhole, decompressWhole, fileFormat, type FileFormat, type MemoryListener } from './compression'
+import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type FileFormat, type Member, type MemoryListener } from './compression'
 import type { Compression, Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
 import { ParquetColumns, toParquetRow, type ParquetRow } from './parquet'
@@ -57,8 +57,31 @@ export interface Format<P> {
  * Text is handed to the compressor in chunks of a quarter of the upload size, between 64 KiB and 1 MiB: large
  * chunks cost the event loop least, and four per batch keep compressing while buffering at the 1 MB default.
  */
-export function coalesceBytesFor(maxBatchBytes: number): number {
-    return Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
+export function coalesceBytesFor(maxBatchBytes: number, compression: Compression = 'gzip'): number {
+    // where bodies are cut into members, chunks of at most 256 KiB let a member fill to ~60% of its limit before the
+    // next chunk (counted at full size until compressed) could pass it (compression.ts MEMBER_MAX_BYTES)
+    const most = membersConcatenate(compression) ? MEMBER_CHUNK_BYTES : 1024 * 1024
+    return Math.min(most, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
+}
+
+export const MEMBER_CHUNK_BYTES = 256 * 1024
+
+/**
+ * Consecutive members grouped into parts of at most `maxBytes` each (a member larger than that alone), as byte
+ * ranges of the body: deterministic from the body's members, so the same batch always gives the same parts.
+ */
+export function memberParts(members: readonly Member[], maxBytes: number): Array<{ from: number; to: number; events: number }> {
+    const parts: Array<{ from: number; to: number; events: number }> = []
+    let at = 0
+    for (const m of members) {
+        const last = parts[parts.length - 1]
+        if (last && last.to - last.from + m.bytes <= maxBytes) {
+            last.to += m.bytes
+            last.events += m.events
+        } else parts.push({ from: at, to: at + m.bytes, events: m.events })
+        at += m.bytes
+    }
+    return parts
 }
 
 /**
@@ -91,8 +114,8 @@ function lineStarts(raw: Buffer): number[] {
 }
 
 function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel' | 'maxBatchBytes'>>): Format<string> {
-    const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024)
     const compression: Compression = config.compression
+    const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024, compression)
     return {
         file: fileFormat(compression),
         measure(event) {
@@ -136,19 +159,32 @@ class JsonLinesBatch implements Batch<string> {
     storedBoundBytes(): number {
         return this.batch.memoryBytes()
     }
-    /** Splitting decompresses the body (the text is not kept) and compresses runs of whole lines again. */
+    /**
+     * Splitting slices the body at member boundaries (compression.ts MEMBER_MAX_BYTES): no decompression, no
+     * compression, and each part is a valid body of its own. Brotli streams do not concatenate, so a brotli body is
+     * decompressed and runs of whole lines compressed again.
+     */
     seal(): SealedBody {
-        const { compression, level } = this
+        const { compression, level, batch } = this
         return {
-            body: this.batch.seal(),
+            body: batch.seal(),
             keptBytes: 0,
-            split: (body, maxBodyBytes) =>
-                decompressWhole(compression, joinBody(body)).then((raw) => {
-                    const starts = lineStarts(raw)
-                    return splitRuns(starts.length, body.length, maxBodyBytes, (from, to) =>
-                        compressWhole(compression, raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)
-                    )
-                }),
+            split: (body, maxBodyBytes) => {
+                const recompress = (whole: Buffer, events: number): Promise<BodyPart[]> =>
+                    decompressWhole(compression, whole).then((raw) => {
+                        const starts = lineStarts(raw)
+                        return splitRuns(Math.min(starts.length, events), whole.length, maxBodyBytes, (from, to) =>
+                            compressWhole(compression, raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)
+                        )
+                    })
+                if (!membersConcatenate(compression)) return recompress(joinBody(body), batch.events)
+                // a member larger than a part (only with a limit below MEMBER_MAX_BYTES, or one huge line) is cut alone
+                return memberParts(batch.members(), maxBodyBytes).reduce<Promise<BodyPart[]>>((done, p) => {
+                    const slice = sliceBody(body, p.from, p.to)
+                    if (slice.length <= maxBodyBytes || p.events <= 1) return done.then((parts) => parts.concat([{ body: slice, events: p.events }]))
+                    return done.then((parts) => recompress(slice, p.events).then((more) => parts.concat(more)))
+                }, Promise.resolve([]))
+            },
         }
     }
 }

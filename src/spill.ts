@@ -7,8 +7,16 @@
  * (PostHog Cloud; self-hosted Kafka: 1 MB), and a bigger one is refused (MessageSizeTooLarge). Every payload is kept
  * at or below 900,000 bytes of JSON. A batch too big for one payload is cut into parts of whole events, each its
  * own object: `<key without extension>-part<i>of<n><extension>`, e.g. `...-3fac8794e45c5d73-part2of5.jsonl.gz`.
- * Parts are derived from the batch's body alone, so the same batch always gives the same parts and keys.
+ * Parts are derived from the batch's body alone, so the same batch always gives the same parts and keys; a JSON-lines
+ * body is cut at its member boundaries (compression.ts MEMBER_MAX_BYTES), without compressing again.
+ *
+ * A batch whose upload may have landed (its PUT is in flight, or ended without an answer that says "not stored") is
+ * never cut into part objects: those would add its events a second time beside the object the PUT wrote. It keeps
+ * its key: in one job when it fits, else its slices are parked in meta.storage (PostgreSQL, durable like the queue)
+ * and one job assembles them and PUTs the whole body under the same key, so a late landing and the job's store are
+ * the same object, written twice with the same bytes.
  */
+import { createHash } from 'crypto'
 import { joinBody, type Body } from './body'
 import type { FileFormat } from './compression'
 import type { BodyPart } from './formats'
@@ -34,6 +42,24 @@ export interface SpilledBatchPayload {
     metadata?: Record<string, string>
     /** how many times a job has tried this batch */
     attempt: number
+    /** the body is not in the payload but in meta.storage: `count` slices under parkedSliceKey(id, i, count) */
+    parked?: { id: string; count: number }
+}
+
+/** meta.storage as the app uses it: PostgreSQL rows shared by every thread */
+export interface SliceStorage {
+    get(key: string, defaultValue: unknown): Promise<unknown>
+    set(key: string, value: unknown): Promise<void>
+    del(key: string): Promise<void>
+}
+
+/** Storage keys are short (PostgreSQL varchar 200): the object key's hash names its slices (index 0: the "stored" mark). */
+export function parkedSliceKey(id: string, index: number, count: number): string {
+    return `s3-export/slice/${id}/${index}of${count}`
+}
+
+function parkId(key: string): string {
+    return createHash('sha256').update(key).digest('hex').slice(0, 32)
 }
 
 /** Enqueue a job run after `delaySeconds` (meta.jobs[JOB_NAME](payload).runIn(delay, 'seconds')). */
@@ -47,6 +73,10 @@ export interface SpillableBatch {
     file: FileFormat
     metadata: Record<string, string>
     split(body: Body, maxBodyBytes: number): Promise<BodyPart[]>
+    /** its upload is in flight or ended unheard: it may be stored already, so it keeps its key (see above) */
+    maybeStored?: boolean
+    /** hears the bytes the hand-over holds besides the body (parts, payload text), so the memory ledger counts them */
+    onMemory?: (deltaBytes: number) => void
 }
 
 export interface SpillOutcome {
@@ -74,50 +104,98 @@ export function partKey(key: string, extension: string, index: number, count: nu
     return `${stem}-part${index}of${count}${key.endsWith(extension) ? extension : ''}`
 }
 
-/** The payloads of one batch, each at most `limit` bytes of JSON: one when it fits, else one per part. */
-export function toPayloads(batch: SpillableBatch, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpilledBatchPayload[]> {
-    if (payloadBytes(batch.key, batch.body.length, batch.file, batch.metadata) <= limit) {
-        return Promise.resolve([payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)])
-    }
-    // the longest part key and its metadata bound every part's envelope
+/** Most body bytes a payload for `batch`'s parts can carry within `limit` (the longest part key and its metadata bound every envelope). */
+function maxPartBodyBytes(batch: SpillableBatch, limit: number): number {
     const longest = partKey(batch.key, batch.file.extension, 99_999, 99_999)
     const partMeta = { ...batch.metadata, 'event-count': String(batch.events), part: '99999/99999' }
     const envelope = payloadBytes(longest, 0, batch.file, partMeta)
-    const maxBody = Math.floor(((limit - envelope) / 4) * 3)
-    return batch.split(batch.body, maxBody).then((parts) =>
-        parts.map((part, i) =>
-            payload(partKey(batch.key, batch.file.extension, i + 1, parts.length), part.body, part.events, batch.file, {
-                ...batch.metadata,
-                'event-count': String(part.events),
-                part: `${i + 1}/${parts.length}`,
-            })
-        )
+    return Math.floor(((limit - envelope) / 4) * 3)
+}
+
+/**
+ * How a batch goes to the queue: one payload when it fits; parts under part keys; or, when it may be stored already
+ * and does not fit, slices parked under its own key. Payloads are made one at a time, as each is offered.
+ */
+export function handOverPlan(batch: SpillableBatch, limit = MAX_JOB_PAYLOAD_BYTES): Promise<{ kind: 'whole' | 'parts' | 'parked'; parts: BodyPart[] }> {
+    if (payloadBytes(batch.key, batch.body.length, batch.file, batch.metadata) <= limit) {
+        return Promise.resolve({ kind: 'whole' as const, parts: [] })
+    }
+    return batch.split(batch.body, maxPartBodyBytes(batch, limit)).then((parts) => ({ kind: batch.maybeStored ? ('parked' as const) : ('parts' as const), parts }))
+}
+
+/** Every payload of a batch at once, as parts or whole (tests; the hand-over makes them one at a time). */
+export function toPayloads(batch: SpillableBatch, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpilledBatchPayload[]> {
+    return handOverPlan({ ...batch, maybeStored: false }, limit).then(({ kind, parts }) =>
+        kind === 'whole' ? [payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)] : parts.map((part, i) => partPayload(batch, part, i, parts.length))
     )
 }
 
-/** Hand a batch to the job queue: every payload is offered, one after another; refusals are counted by events. */
-export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30): Promise<SpillOutcome> {
-    return toPayloads(batch).then((payloads) => {
-        const outcome: SpillOutcome = { accepted: 0, refused: 0, jobs: 0 }
-        return payloads
-            .reduce<Promise<void>>(
-                (done, p) =>
-                    done.then(() =>
-                        enqueue(p, delaySeconds).then(
-                            () => {
-                                outcome.accepted += p.events
-                                outcome.jobs++
-                            },
-                            (error: unknown) => {
-                                outcome.refused += p.events
-                                outcome.why = outcome.why ?? String((error as Error)?.message ?? error)
-                            }
-                        )
-                    ),
-                Promise.resolve()
-            )
-            .then(() => outcome)
+/** The payload of part `i` (0-based) of `n`. */
+function partPayload(batch: SpillableBatch, part: BodyPart, i: number, n: number): SpilledBatchPayload {
+    return payload(partKey(batch.key, batch.file.extension, i + 1, n), part.body, part.events, batch.file, {
+        ...batch.metadata,
+        'event-count': String(part.events),
+        part: `${i + 1}/${n}`,
     })
+}
+
+/**
+ * Hand a batch to the job queue: every payload is offered, one after another; refusals are counted by events.
+ * `storage`: where slices of a batch that may be stored already are parked (without it such a batch goes in parts).
+ */
+export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30, storage?: SliceStorage): Promise<SpillOutcome> {
+    const outcome: SpillOutcome = { accepted: 0, refused: 0, jobs: 0 }
+    const held = (delta: number) => batch.onMemory?.(delta)
+    const refuse = (events: number) => (error: unknown) => {
+        outcome.refused += events
+        outcome.why = outcome.why ?? String((error as Error)?.message ?? error)
+    }
+    const offer = (make: () => SpilledBatchPayload): Promise<void> => {
+        const p = make()
+        // the payload's text: base64 of the body, then the host's JSON of it
+        const bytes = 2 * p.bodyBase64.length
+        held(bytes)
+        return enqueue(p, delaySeconds)
+            .then(() => {
+                outcome.accepted += p.events
+                outcome.jobs++
+            }, refuse(p.events))
+            .then(() => held(-bytes))
+    }
+    return handOverPlan(batch).then(({ kind, parts }) => {
+        if (kind === 'whole') return offer(() => payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)).then(() => outcome)
+        const partBytes = parts.reduce((n, p) => n + p.body.length, 0)
+        held(partBytes)
+        const done = kind === 'parked' && storage ? park(batch, parts, storage, offer) : parts.reduce<Promise<void>>((chain, part, i) => chain.then(() => offer(() => partPayload(batch, part, i, parts.length))), Promise.resolve())
+        return done.then(
+            () => {
+                held(-partBytes)
+                return outcome
+            },
+            (error: unknown) => {
+                held(-partBytes)
+                refuse(batch.events - outcome.accepted)(error)
+                return outcome
+            }
+        )
+    })
+}
+
+/** Slices into meta.storage one by one, then the one job that assembles them under the batch's own key. */
+function park(batch: SpillableBatch, parts: BodyPart[], storage: SliceStorage, offer: (make: () => SpilledBatchPayload) => Promise<void>): Promise<void> {
+    const id = parkId(batch.key)
+    const count = parts.length
+    return parts
+        .reduce<Promise<void>>((chain, part, i) => chain.then(() => storage.set(parkedSliceKey(id, i + 1, count), part.body.toString('base64'))), Promise.resolve())
+        .then(() => offer(() => ({ ...payload(batch.key, Buffer.alloc(0), batch.events, batch.file, batch.metadata), parked: { id, count } })))
+}
+
+/** The body of a parked batch, joined from its slices; undefined when some are missing (stored and cleaned up by an earlier run). */
+function unpark(parked: NonNullable<SpilledBatchPayload['parked']>, storage: SliceStorage): Promise<Buffer | undefined> {
+    const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
+    return Promise.all(keys.map((k) => storage.get(k, null))).then((slices) =>
+        slices.every((s) => typeof s === 'string') ? Buffer.concat(slices.map((s) => Buffer.from(s as string, 'base64'))) : undefined
+    )
 }
 
 export interface JobResult {
@@ -127,13 +205,48 @@ export interface JobResult {
 /** The job: one upload attempt; on failure, the same payload again later, until JOB_MAX_ATTEMPTS. */
 export function runSpilledBatch(
     payload: SpilledBatchPayload,
+    deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string; storage?: SliceStorage }
+): Promise<JobResult> {
+    const parked = payload.parked
+    if (!parked) return putSpilled(payload, Buffer.from(payload.bodyBase64, 'base64'), deps)
+    const storage = deps.storage
+    if (!storage) return Promise.reject(new Error(`S3 Export: ${payload.key} waits in meta.storage, which this host does not offer`))
+    const doneKey = parkedSliceKey(parked.id, 0, parked.count)
+    return unpark(parked, storage).then((body) => {
+        if (!body) {
+            return storage.get(doneKey, null).then((done) => {
+                // a run of this job stored the object and removed the slices; the queue ran it again
+                if (done !== null) return { outcome: 'stored' as const }
+                deps.log.error(`S3 Export: the ${payload.events} events of ${payload.key} were parked in the plugin's storage, but their slices are gone; they are lost`)
+                return { outcome: 'dropped' as const }
+            })
+        }
+        return putSpilled(payload, body, deps).then((result) => {
+            if (result.outcome !== 'stored') return result
+            const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
+            // stored: a small row says so (a re-run must tell "done" from "slices lost"), then the slices go; a
+            // failure here leaves rows behind, not events
+            return storage
+                .set(doneKey, 1)
+                .then(() => Promise.all(keys.map((k) => storage.del(k))))
+                .then(
+                    () => result,
+                    () => result
+                )
+        })
+    })
+}
+
+function putSpilled(
+    payload: SpilledBatchPayload,
+    body: Buffer,
     deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string }
 ): Promise<JobResult> {
     const where = { bucket: deps.bucket, prefix: deps.prefix ?? '' }
     return deps.store
         .put({
             key: payload.key,
-            body: Buffer.from(payload.bodyBase64, 'base64'),
+            body,
             contentType: payload.contentType,
             contentEncoding: payload.contentEncoding,
             metadata: payload.metadata,

@@ -4,14 +4,15 @@
  * metadata of any other upload; teardown with S3 hung and a slow queue still ends at its deadline and says what did
  * not make it. Real time here (scale 1): splitting a 20 MB batch is real CPU work that a scaled clock would not wait for.
  */
+import { clientEvents } from '../../dev/client-events'
 import { faults } from '../../dev/fault-proxy'
 import { MAX_JOB_PAYLOAD_BYTES } from '../../src/spill'
-import { buildExporter, KIB, noisyEvent, ScaledClock, send, startRig, tally, type Rig } from '../helpers/faults'
+import { buildExporter, KIB, noisyEvent, recordMetric, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 const KAFKA_MESSAGE_LIMIT = 1_000_012
 let rig: Rig
 beforeAll(async () => {
-    rig = await startRig(['jobs-split', 'jobs-slow'])
+    rig = await startRig(['jobs-split', 'jobs-slow', 'jobs-big', 'jobs-late'])
 })
 afterAll(async () => {
     await rig.close()
@@ -22,8 +23,9 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
     it('goes as several jobs of at most 900,000 bytes each, and every event is stored once with its metadata', async () => {
         const clock = new ScaledClock(1)
         rig.clock = clock
-        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
-        rig.proxy.outage() // S3 unreachable: teardown must hand the batch to the job queue
+        // S3 refuses (503): teardown must hand the batch to the job queue. A refusal says the batch is not in S3, so it
+        // may go as part objects; one whose PUT went unanswered keeps its key (the 6 s late PUT below)
+        rig.proxy.setSchedule(() => faults.slowDown())
         const x = buildExporter(rig, clock, {
             bucket,
             config: { maxBatchBytes: 20 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
@@ -38,7 +40,7 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
         expect(x.jobs.tooLarge).toBe(0)
         expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
 
-        rig.proxy.outage(0)
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
         await x.jobs.runAll(x.store, { bucket })
         const t = await tally(rig.reader, bucket, sent)
         expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
@@ -73,4 +75,72 @@ describe('teardown with S3 hung and a slow job queue', () => {
         rig.proxy.setSchedule(() => ({ kind: 'pass' }))
         clock.dispose()
     })
+})
+
+/** The host's cap on teardownPlugin at shutdown: the thread is gone after it, with whatever it still held. */
+const HOST_TEARDOWN_CAP_MS = 5_000
+
+describe('teardown with uploadMegabytes 16, 60,000 client events waiting and S3 hung', () => {
+    it('hands every batch to the job queue within the host cap, counting what it holds, and the jobs store every event once', async () => {
+        const clock = new ScaledClock(1)
+        rig.clock = clock
+        rig.proxy.outage(0)
+        rig.proxy.setSchedule(() => faults.hang())
+        // room for all of them to wait in memory (~17 MB compressed, more while zlib lags on a busy machine)
+        const limit = 64 * 1024 * KIB
+        const x = buildExporter(rig, clock, { bucket: 'jobs-big', timeoutMs: 30_000, config: { maxBatchBytes: 16 * 1024 * KIB, bufferLimitBytes: limit } })
+        const next = clientEvents(20)
+        const sent = await send(x, clock, { count: 60_000, overVirtualMs: 0, chunk: 2_000, event: () => next() })
+        const sampler = setInterval(x.sample, 2)
+        const rssBefore = process.memoryUsage().rss
+        let rssPeak = rssBefore
+        const rss = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 10)
+        const started = performance.now()
+        const report = await x.exporter.close(clock.now() + 4_500)
+        const ms = performance.now() - started
+        clearInterval(sampler)
+        clearInterval(rss)
+        x.sample()
+        recordMetric({ name: 'teardown-16MB-60k-hung', ms: Math.round(ms), report, peakCounted: x.maxTotalMemory(), limit, rssGrowth: rssPeak - rssBefore })
+        expect(ms).toBeLessThan(HOST_TEARDOWN_CAP_MS)
+        expect(report).toMatchObject({ dropped: 0, unconfirmed: 0, pendingEvents: 0 })
+        expect(x.exporter.stats).toMatchObject({ spilled: sent.length, dropped: 0 })
+        // what the hand-over held besides the bodies (parts, one payload's text) was counted, and stayed in bounds
+        expect(x.maxTotalMemory()).toBeLessThanOrEqual(limit + MAX_JOB_PAYLOAD_BYTES * 3)
+        expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+
+        rig.proxy.dropHanging()
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        await x.jobs.runAll(x.store, { bucket: 'jobs-big' })
+        const t = await tally(rig.reader, 'jobs-big', sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        clock.dispose()
+    }, 120_000)
+})
+
+describe('a batch too big for one job whose PUT lands ~6 s late, after teardown handed it over', () => {
+    it('is handed over under its own key, so the job overwrites the late object and every event is stored once', async () => {
+        const clock = new ScaledClock(1)
+        rig.clock = clock
+        rig.proxy.outage(0)
+        // S3 stores the object at once but its answer comes 6 s later: the PUT is in flight through teardown
+        rig.proxy.setSchedule(() => faults.delay(6_000, true))
+        const x = buildExporter(rig, clock, { bucket: 'jobs-late', timeoutMs: 30_000, config: { maxBatchBytes: 16 * 1024 * KIB, bufferLimitBytes: 64 * 1024 * KIB } })
+        const next = clientEvents(21)
+        const sent = await send(x, clock, { count: 8_000, overVirtualMs: 0, chunk: 2_000, event: () => next() })
+        void x.exporter.flush()
+        while (!rig.proxy.log.some((r) => r.method === 'PUT' && r.path.startsWith('/jobs-late/'))) await sleep(20)
+        const report = await x.exporter.close(clock.now() + 4_500)
+        expect(report).toMatchObject({ dropped: 0, unconfirmed: 0, spilled: sent.length })
+        // the late answer arrives; only then do the jobs run
+        const lateKey = rig.proxy.log.find((r) => r.method === 'PUT' && r.path.startsWith('/jobs-late/'))!.path
+        while (!rig.proxy.log.some((r) => r.path === lateKey && r.endedAt !== undefined)) await sleep(50)
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        await x.jobs.runAll(x.store, { bucket: 'jobs-late' })
+        const t = await tally(rig.reader, 'jobs-late', sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        expect(t.objects).toHaveLength(1)
+        expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+        clock.dispose()
+    }, 120_000)
 })

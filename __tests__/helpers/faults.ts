@@ -14,6 +14,7 @@ import { parseConfig, type Config } from '../../src/config'
 import { Exporter, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from '../../src/s3'
 import { runSpilledBatch, spillBatch, type SpilledBatchPayload } from '../../src/spill'
+import { DevStorage } from '../../dev/storage'
 import { makeEvent } from './events'
 
 export const T0 = Date.UTC(2026, 10, 25, 10, 0, 0, 0)
@@ -93,6 +94,8 @@ export class FakeJobQueue {
     largestPayloadBytes = 0
     /** set to make the queue itself refuse */
     refuse = false
+    /** meta.storage (PostgreSQL in PostHog): where slices of a batch handed over under its own key wait */
+    readonly storage = new DevStorage()
     constructor(readonly opts: { delayMs?: number; maxPayloadBytes?: number } = {}) {}
     /** one payload, as the host's runIn: rejects when refused */
     enqueue = (payload: SpilledBatchPayload, delaySeconds: number): Promise<void> => {
@@ -112,7 +115,7 @@ export class FakeJobQueue {
             this.acceptedEvents += payload.events
         })
     }
-    readonly spill: Spill = (batch) => spillBatch(batch, this.enqueue)
+    readonly spill: Spill = (batch) => (spillBatch as (...args: unknown[]) => ReturnType<typeof spillBatch>)(batch, this.enqueue, undefined, this.storage.facade())
     /** Run every queued job (jobs that re-queue themselves run again next round), at most `rounds` rounds. */
     async runAll(store: ObjectStore, opts: { rounds?: number; bucket?: string; log?: LogRecorder } = {}): Promise<void> {
         for (let round = 0; round < (opts.rounds ?? 20) && this.queued.length > 0; round++) {
@@ -120,7 +123,7 @@ export class FakeJobQueue {
             for (const job of jobs) {
                 const result = await runSpilledBatch(job.payload, {
                     store,
-                    enqueue: (payload, delaySeconds) => {
+                    enqueue: (payload: SpilledBatchPayload, delaySeconds: number) => {
                         this.requeued++
                         this.queued.push({ payload: JSON.parse(JSON.stringify(payload)), delaySeconds })
                         return Promise.resolve()
@@ -128,7 +131,8 @@ export class FakeJobQueue {
                     random: () => 0.5,
                     log: opts.log ?? { info: () => undefined, error: () => undefined },
                     bucket: opts.bucket ?? 'bucket',
-                })
+                    storage: this.storage.facade() as unknown,
+                } as unknown as Parameters<typeof runSpilledBatch>[1])
                 if (result.outcome === 'stored') {
                     this.stored++
                     this.storedEvents += job.payload.events

@@ -11,6 +11,9 @@ import { withS3, listKeys, readAll } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { exportThroughHooks } from '../helpers/plugin'
 import { WRITE_CHECK_NAME } from '../../src/health'
+import { MEMBER_MAX_BYTES } from '../../src/compression'
+import { gunzipSync } from 'zlib'
+import { randomBytes } from 'crypto'
 
 const README = readFileSync(path.join(__dirname, '../../README.md'), 'utf8')
 const BUCKET_URL = 's3://my-posthog-archive/'
@@ -27,7 +30,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 let original: { dir: string; keys: string[] }
 let hive: { dir: string; keys: string[] }
 beforeAll(async () => {
-    s3 = await withS3(['query-original', 'query-hive'])
+    s3 = await withS3(['query-original', 'query-hive', 'query-members'])
     original = await exportAndMirror('query-original', {})
     hive = await exportAndMirror('query-hive', { keyLayout: 'hive' })
 })
@@ -71,6 +74,25 @@ function locationPattern(ddl: string): { location: string; pattern: RegExp } {
 }
 
 describe('the README query examples', () => {
+    it('reads an object written as several gzip members whole with the DuckDB query, as gunzip does', async () => {
+        // ~2.5 MB of barely compressible events in one 16 MB batch: one object of several members (each at most MEMBER_MAX_BYTES)
+        const noisy = Array.from({ length: 4_000 }, (_, i) => makeEvent(i, { properties: { noise: randomBytes(384).toString('base64') } } as any))
+        await exportThroughHooks(s3, 'query-members', noisy, { prefix: 'posthog/', uploadMegabytes: '16', bufferLimitMegabytes: '64' })
+        const dir = mkdtempSync(path.join(tmpdir(), 'query-members-'))
+        const keys = (await listKeys(s3.client, 'query-members')).filter((k) => !k.endsWith(WRITE_CHECK_NAME))
+        expect(keys).toHaveLength(1)
+        const out = await s3.client.send(new GetObjectCommand({ Bucket: 'query-members', Key: keys[0] }))
+        const body = Buffer.from(await out.Body!.transformToByteArray())
+        expect(body.length).toBeGreaterThan(2 * MEMBER_MAX_BYTES)
+        const file = path.join(dir, 'my-posthog-archive', keys[0])
+        mkdirSync(path.dirname(file), { recursive: true })
+        writeFileSync(file, body)
+        const rows = await duckdb(readmeSql('duckdb: original layout').replace(BUCKET_URL, `${dir}/my-posthog-archive/`))
+        expect(rows.map((r) => [r.event, Number(r.events)])).toEqual([['$pageview', 4_000]])
+        const uuids = gunzipSync(body).toString().trim().split('\n').map((l) => JSON.parse(l).uuid)
+        expect(new Set(uuids).size).toBe(4_000)
+    })
+
     it('counts every event by name with the DuckDB query for the original layout', async () => {
         const { dir } = original
         const rows = await duckdb(readmeSql('duckdb: original layout').replace(BUCKET_URL, `${dir}/my-posthog-archive/`))

@@ -1,7 +1,7 @@
 import { randomBytes } from 'crypto'
 import { joinBody, type Body } from '../../src/body'
-import { brotliDecompressSync, gunzipSync } from 'zlib'
-import { createCompressor, fileFormat, STREAM_STATE_BYTES } from '../../src/compression'
+import { brotliCompressSync, brotliDecompressSync, gunzipSync } from 'zlib'
+import { createCompressor, fileFormat, MEMBER_MAX_BYTES, STREAM_STATE_BYTES } from '../../src/compression'
 import type { Compression } from '../../src/config'
 
 // zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
@@ -123,5 +123,51 @@ describe('zstd', () => {
             else delete zlib.createZstdCompress
             if (!hadConstant) delete zlib.constants.ZSTD_c_compressionLevel
         }
+    })
+})
+
+describe('a body in members', () => {
+    /** 256 KiB chunks of whole lines that barely compress (base64 noise): ~190 KB of gzip each */
+    const noisyChunks = (count: number) =>
+        Array.from({ length: count }, (_, c) => {
+            const lines = Array.from({ length: 256 }, (_, i) => `{"i":${c * 256 + i},"noise":"${randomBytes(760).toString('base64').slice(0, 1000)}"}\n`).join('')
+            return { chunk: Buffer.from(lines, 'utf8'), events: 256 }
+        })
+
+    it.each<Exclude<Compression, 'zstd' | 'brotli'>>(['gzip', 'none'])('cuts a %s body at chunk boundaries into members, each readable alone, the last ones within MEMBER_MAX_BYTES once the ratio is known', async (compression) => {
+        const input = noisyChunks(24)
+        const compressor = createCompressor(compression)
+        for (const { chunk, events } of input) {
+            compressor.write(chunk, events)
+            await new Promise((r) => setTimeout(r, 1))
+        }
+        const body = joinBody(await compressor.end())
+        const members = compressor.members()
+        expect(members.length).toBeGreaterThan(2)
+        expect(members.reduce((n, m) => n + m.bytes, 0)).toBe(body.length)
+        expect(members.reduce((n, m) => n + m.events, 0)).toBe(24 * 256)
+        // the first member is cut by a guessed ratio (this noise compresses worse than the guess); the data's own
+        // ratio cuts the rest (a member that outgrows a job anyway is re-compressed alone: failure-paths.test.ts)
+        if (compression === 'none') for (const m of members) expect(m.bytes).toBeLessThanOrEqual(MEMBER_MAX_BYTES)
+        let at = 0
+        let line = 0
+        for (const m of members) {
+            const text = decompress[compression](body.subarray(at, at + m.bytes)).toString()
+            const lines = text.trim().split('\n').map((l) => JSON.parse(l).i)
+            expect(lines).toEqual(Array.from({ length: m.events }, (_, k) => line + k))
+            at += m.bytes
+            line += m.events
+        }
+        // and the whole body is one stream to a reader: gunzip reads concatenated members
+        expect(decompress[compression](body).equals(Buffer.concat(input.map((c) => c.chunk)))).toBe(true)
+    })
+
+    it('keeps a brotli body one stream: node reads only the first of concatenated brotli streams', async () => {
+        const twoStreams = Buffer.concat([brotliCompressSync('a\n'), brotliCompressSync('b\n')])
+        expect(brotliDecompressSync(twoStreams).toString()).toBe('a\n')
+        const compressor = createCompressor('brotli')
+        for (const { chunk, events } of noisyChunks(8)) compressor.write(chunk, events)
+        await compressor.end()
+        expect(compressor.members()).toHaveLength(1)
     })
 })

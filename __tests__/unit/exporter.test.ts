@@ -634,6 +634,32 @@ describe('Exporter', () => {
             expectEachExactlyOnce(batches, events.map((e) => e.uuid))
         })
 
+        it('tells spill a batch may be in S3 when a PUT of it went unanswered, even if a later try was refused', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store, clock } = setup({ maxBatchBytes: 2_000 }, { spill })
+            // batch 1: no answer before close, then 503 at teardown; batch 2: 503 at teardown
+            store.script.push(CONN_RESET, SLOW_DOWN, SLOW_DOWN)
+            for (let i = 0; i < 2; i++) exporter.add(makeEvent(i, { padBytes: 1_500 }))
+            await waitFor(() => store.outcomes[0] !== undefined, 'the first answer')
+            const closing = track(exporter.close(T0 + 4_500))
+            await waitFor(() => store.requests.length === 3, 'the uploads at teardown')
+            const k1 = store.requests[0].key
+            const k2 = store.requests.map((r) => r.key).find((k) => k !== k1)!
+            expect(store.requests.map((r) => r.key).sort()).toEqual([k1, k1, k2].sort())
+            await waitFor(() => closing.done(), 'close')
+            expect(new Map(batches.map((b) => [b.key, Boolean(b.maybeStored)]))).toEqual(new Map([[k1, true], [k2, false]]))
+        })
+
+        it('tells spill a batch S3 only refused is not in S3', async () => {
+            const { spill, batches } = recordingSpill()
+            const { exporter, store } = setup({}, { spill })
+            store.script.push(SLOW_DOWN)
+            exporter.add(makeEvent(0))
+            await exporter.close(T0 + 4_500)
+            expect(store.requests).toHaveLength(1)
+            expect(batches.map((b) => Boolean(b.maybeStored))).toEqual([false])
+        })
+
         it('counts the batch as dropped at the deadline when there is no spill, and reports it', async () => {
             const { exporter, store, clock, log } = setup()
             store.script.push('hang')

@@ -11,7 +11,10 @@ import { Exporter, type Cancel, type ExporterOptions } from '../../src/exporter'
 import { createFormat, type Format } from '../../src/formats'
 import { toParquetRow } from '../../src/parquet'
 import type { PutObjectRequest, PutOutcome } from '../../src/s3'
-import { partKey, spillBatch, toPayloads, MAX_JOB_PAYLOAD_BYTES, type SpilledBatchPayload } from '../../src/spill'
+import { partKey, runSpilledBatch, spillBatch, toPayloads, MAX_JOB_PAYLOAD_BYTES, type SpillableBatch, type SpilledBatchPayload } from '../../src/spill'
+import { fileFormat, MEMBER_MAX_BYTES } from '../../src/compression'
+import { DevStorage } from '../../dev/storage'
+import { randomBytes } from 'crypto'
 import { makeEvent } from '../helpers/events'
 import { settingsFor } from '../helpers/plugin'
 
@@ -164,6 +167,23 @@ describe('splitting a batch for the job queue', () => {
         }
     })
 
+    it('cuts a 16 MB JSON-lines body of barely compressible events into parts that each fit one job, every event once in order', async () => {
+        const f = createFormat({ compression: 'gzip', maxBatchBytes: 16 << 20 }, 'test')
+        const batch = f.open(T0)
+        for (let i = 0; i < 6_000; i++) {
+            const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: randomBytes(600).toString('base64') } }, '2026-11-25T10:00:00.000Z')
+            batch.add(payload, bytes, '2026-11-25T10:00:00.000Z')
+        }
+        const sealed = batch.seal()
+        const body = await sealed.body
+        const [payload] = await toPayloads({ key: 'p/k.jsonl.gz', body, events: 6_000, file: f.file, metadata: {}, split: sealed.split })
+        const maxPart = Math.floor(((MAX_JOB_PAYLOAD_BYTES - Buffer.byteLength(JSON.stringify({ ...payload, bodyBase64: '' }))) * 3) / 4) - 2_000
+        const parts = await sealed.split(body, maxPart)
+        for (const part of parts) expect(part.body.length).toBeLessThanOrEqual(maxPart)
+        const uuids = parts.flatMap((p) => gunzipSync(p.body).toString().trim().split('\n').map((l) => JSON.parse(l).uuid))
+        expect(uuids).toEqual(Array.from({ length: 6_000 }, (_, i) => makeEvent(i).uuid))
+    })
+
     it('names parts after the batch key, keeping its extension, the same way every time', async () => {
         expect(partKey('posthog/2026-11-25/20261125-102936.123Z-3fac8794e45c5d73.jsonl.gz', '.jsonl.gz', 2, 5)).toBe(
             'posthog/2026-11-25/20261125-102936.123Z-3fac8794e45c5d73-part2of5.jsonl.gz'
@@ -187,6 +207,76 @@ describe('splitting a batch for the job queue', () => {
         expect(outcome).toEqual({ accepted: 10, refused: 0, jobs: 1 })
         expect(queued.map((p) => p.key)).toEqual(['p/k.jsonl.gz'])
         expect(Buffer.byteLength(JSON.stringify(queued[0]))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+    })
+})
+
+describe('handing over a batch whose upload may have landed', () => {
+    /** a 2 MB body cut into three slices by a fake split (the cut itself is tested above) */
+    function bigBatch(maybeStored: boolean): SpillableBatch {
+        const body = randomBytes(2_000_000)
+        const cuts = [0, 700_000, 1_400_000, 2_000_000]
+        return {
+            key: 'p/k.jsonl.gz',
+            body,
+            events: 30,
+            file: fileFormat('gzip'),
+            metadata: { 'event-count': '30' },
+            maybeStored,
+            split: () => Promise.resolve([0, 1, 2].map((i) => ({ body: body.subarray(cuts[i], cuts[i + 1]), events: 10 }))),
+        }
+    }
+    const quiet = { info: () => undefined, error: () => undefined }
+
+    it('keeps its key: its slices wait in storage and one job stores the same bytes under it, once', async () => {
+        const storage = new DevStorage()
+        const batch = bigBatch(true)
+        const queued: SpilledBatchPayload[] = []
+        const outcome = await spillBatch(batch, (p) => (queued.push(JSON.parse(JSON.stringify(p))), Promise.resolve()), 30, storage.facade() as any)
+        expect(outcome).toEqual({ accepted: 30, refused: 0, jobs: 1 })
+        expect(queued.map((p) => p.key)).toEqual(['p/k.jsonl.gz'])
+        expect(Buffer.byteLength(JSON.stringify(queued[0]))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+        expect([...storage.values.keys()]).toHaveLength(3)
+
+        const puts: PutObjectRequest[] = []
+        const store = { put: (r: PutObjectRequest) => (puts.push(r), Promise.resolve<PutOutcome>({ kind: 'ok' })) }
+        const deps = { store, enqueue: () => Promise.resolve(), random: () => 0.5, log: quiet, bucket: 'b', storage: storage.facade() as any }
+        expect(await runSpilledBatch(queued[0], deps)).toEqual({ outcome: 'stored' })
+        expect(puts.map((p) => p.key)).toEqual(['p/k.jsonl.gz'])
+        expect(joinBody(puts[0].body).equals(batch.body as Buffer)).toBe(true)
+        expect(puts[0].metadata).toEqual({ 'event-count': '30' })
+        expect([...storage.values.keys()]).toHaveLength(1) // the "stored" mark
+        // the queue runs the job again (at least once delivery): nothing is added
+        expect(await runSpilledBatch(queued[0], deps)).toEqual({ outcome: 'stored' })
+        expect(puts).toHaveLength(1)
+    })
+
+    it('says the events are lost, never "stored", when the slices are gone and no run stored them', async () => {
+        const storage = new DevStorage()
+        const queued: SpilledBatchPayload[] = []
+        await spillBatch(bigBatch(true), (p) => (queued.push(JSON.parse(JSON.stringify(p))), Promise.resolve()), 30, storage.facade() as any)
+        storage.values.clear() // a host that lost its storage
+        const errors: string[] = []
+        const store = { put: () => Promise.resolve<PutOutcome>({ kind: 'ok' }) }
+        const result = await runSpilledBatch(queued[0], { store, enqueue: () => Promise.resolve(), random: () => 0.5, log: { info: () => undefined, error: (m: string) => void errors.push(m) }, bucket: 'b', storage: storage.facade() as any })
+        expect(result).toEqual({ outcome: 'dropped' })
+        expect(errors.join('\n')).toMatch(/30 events of p\/k\.jsonl\.gz .* lost/)
+    })
+
+    it('goes in part objects when no PUT of it started', async () => {
+        const queued: SpilledBatchPayload[] = []
+        await spillBatch(bigBatch(false), (p) => (queued.push(p), Promise.resolve()), 30, new DevStorage().facade() as any)
+        expect(queued.map((p) => p.key)).toEqual([1, 2, 3].map((i) => partKey('p/k.jsonl.gz', '.jsonl.gz', i, 3)))
+    })
+
+    it('fits a whole member in one job payload under the longest key S3 allows', async () => {
+        const key = `p/${'k'.repeat(1_010)}.jsonl.gz`
+        const metadata = { 'event-count': '99999', 'min-event-timestamp': '2026-11-25T09:00:00.000Z', 'max-event-timestamp': '2026-11-25T09:00:00.000Z', 'app-version': 'posthog-s3-export/1.0.0' }
+        const members = [MEMBER_MAX_BYTES, MEMBER_MAX_BYTES]
+        const body = randomBytes(2 * MEMBER_MAX_BYTES)
+        const batch = { key, body, events: 2, file: fileFormat('gzip'), metadata, split: () => Promise.resolve(members.map((n, i) => ({ body: body.subarray(i * n, (i + 1) * n), events: 1 }))) }
+        const payloads = await toPayloads(batch)
+        expect(payloads).toHaveLength(2)
+        for (const p of payloads) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
     })
 })
 
