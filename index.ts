@@ -15,10 +15,9 @@ import { Exporter, type Cancel, type CloseReport } from './src/exporter'
 import { hostMetricSink, METRICS } from './src/metrics'
 import { Monitor, type Capture } from './src/monitor'
 import { Reporter } from './src/report'
-import { fitToQueue, forgetBody, withBody, type JobPayload } from './src/job-body'
 import { clampDelayMs } from './src/retry'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3'
-import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue } from './src/spill'
+import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
 
 /** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
 export const metrics = METRICS
@@ -122,7 +121,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         schedule: hostSchedule,
         log: console,
         reporter,
-        // meta.storage holds the slices of an in-flight batch handed over under its own key (spill.ts)
+        // meta.storage holds the slices of a body no job can carry (spill.ts: park)
         spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, meta.storage) : undefined,
     })
     const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
@@ -164,7 +163,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
                     config,
                     store,
                     storageGet: (key) => meta.storage!.get(key, null),
-                    spill: enqueue ? (batch) => spillBatch(batch, enqueue) : undefined,
+                    spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, storage) : undefined,
                     metrics: hostMetricSink(meta.metrics),
                     log: console,
                     now: Date.now,
@@ -175,15 +174,11 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     })
 }
 
-/**
- * The host's durable job queue, when this host has one (every PostHog since 1.25 does). A payload too big for it
- * (one event bigger than a job) goes with its body in the app's storage (src/job-body.ts).
- */
+/** The host's durable job queue, when this host has one (every PostHog since 1.25 does). */
 function enqueueFor(meta: AnyMeta): Enqueue | undefined {
     const job = meta.jobs?.[JOB_NAME]
     if (!job) return undefined
-    const enqueue: Enqueue = (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
-    return meta.storage ? fitToQueue(enqueue, meta.storage) : enqueue
+    return (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
 }
 
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
@@ -205,24 +200,15 @@ export const jobs = {
         if (!meta.storage) return Promise.resolve()
         return setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() })
     },
-    [JOB_NAME]: (payload: JobPayload, meta: AnyMeta): Promise<void> => {
+    [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = enqueueFor(meta)
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return withBody(payload, meta.storage).then((full) => {
-            if (!full) {
-                console.warn(`S3 Export: the body of ${payload.key} is no longer in the app's storage: an earlier run of this job stored it (or gave it up)`)
-                return
-            }
-            return runSpilledBatch(full, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
-                // a job runs in any thread, outside every exporter's counts: it reports its own outcome
-                const sink = hostMetricSink(meta.metrics)
-                if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
-                if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
-                if (result.outcome === 'requeued') return
-                // a body left behind costs storage, not events: say so, do not fail the job (it would run again)
-                return forgetBody(full, meta.storage).catch((error: unknown) => console.warn(`S3 Export: could not delete the kept body of ${payload.key} from the app's storage: ${String(error)}`))
-            })
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
+            // a job runs in any thread, outside every exporter's counts: it reports its own outcome
+            const sink = hostMetricSink(meta.metrics)
+            if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
+            if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
         })
     },
 }

@@ -10,11 +10,14 @@
  * Parts are derived from the batch's body alone, so the same batch always gives the same parts and keys; a JSON-lines
  * body is cut at its member boundaries (compression.ts MEMBER_MAX_BYTES), without compressing again.
  *
- * A batch whose upload may have landed (its PUT is in flight, or ended without an answer that says "not stored") is
- * never cut into part objects: those would add its events a second time beside the object the PUT wrote. It keeps
- * its key: in one job when it fits, else its slices are parked in meta.storage (PostgreSQL, durable like the queue)
- * and one job assembles them and PUTs the whole body under the same key, so a late landing and the job's store are
- * the same object, written twice with the same bytes.
+ * A body that no payload can carry is parked: its bytes wait in meta.storage (PostgreSQL rows, durable like the
+ * queue) in slices, and one small job joins them and PUTs the whole body under its key. Two cases need it:
+ * - a batch whose upload may have landed (its PUT is in flight, or ended without an answer that says "not stored")
+ *   is never cut into part objects: those would add its events a second time beside the object the PUT wrote. It
+ *   keeps its key, so a late landing and the job's store are the same object, written twice with the same bytes;
+ * - one event bigger than a job (PostHog ingests events up to ~1 MB; barely compressible, ~1.07 MB as base64) cannot
+ *   be cut: refusing it at onEvent would lose an event S3 usually takes at once, so only its hand-over is parked.
+ * Without storage, the first goes in parts and the second is offered as it is (a refusal is counted and reported).
  */
 import { createHash } from 'crypto'
 import { joinBody, type Body } from './body'
@@ -113,45 +116,47 @@ function maxPartBodyBytes(batch: SpillableBatch, limit: number): number {
 }
 
 /**
- * How a batch goes to the queue: one payload when it fits; parts under part keys; or, when it may be stored already
- * and does not fit, slices parked under its own key. Payloads are made one at a time, as each is offered.
+ * How a batch goes to the queue: one payload when it fits; parked under its own key when it does not and may be
+ * stored already; else parts under part keys (made by the format's split, at member boundaries).
  */
 export function handOverPlan(batch: SpillableBatch, limit = MAX_JOB_PAYLOAD_BYTES): Promise<{ kind: 'whole' | 'parts' | 'parked'; parts: BodyPart[] }> {
     if (payloadBytes(batch.key, batch.body.length, batch.file, batch.metadata) <= limit) {
         return Promise.resolve({ kind: 'whole' as const, parts: [] })
     }
-    return batch.split(batch.body, maxPartBodyBytes(batch, limit)).then((parts) => ({ kind: batch.maybeStored ? ('parked' as const) : ('parts' as const), parts }))
+    if (batch.maybeStored) return Promise.resolve({ kind: 'parked' as const, parts: [] })
+    return batch.split(batch.body, maxPartBodyBytes(batch, limit)).then((parts) => ({ kind: 'parts' as const, parts }))
 }
 
 /** Every payload of a batch at once, as parts or whole (tests; the hand-over makes them one at a time). */
 export function toPayloads(batch: SpillableBatch, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpilledBatchPayload[]> {
     return handOverPlan({ ...batch, maybeStored: false }, limit).then(({ kind, parts }) =>
-        kind === 'whole' ? [payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)] : parts.map((part, i) => partPayload(batch, part, i, parts.length))
+        kind === 'whole' ? [payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)] : parts.map((part, i) => {
+                  const [key, body, events, metadata] = partOf(batch, part, i, parts.length)
+                  return payload(key, body, events, batch.file, metadata)
+              })
     )
 }
 
-/** The payload of part `i` (0-based) of `n`. */
-function partPayload(batch: SpillableBatch, part: BodyPart, i: number, n: number): SpilledBatchPayload {
-    return payload(partKey(batch.key, batch.file.extension, i + 1, n), part.body, part.events, batch.file, {
-        ...batch.metadata,
-        'event-count': String(part.events),
-        part: `${i + 1}/${n}`,
-    })
+/** Part `i` (0-based) of `n`: its key, body, events and metadata. */
+function partOf(batch: SpillableBatch, part: BodyPart, i: number, n: number): [string, Body, number, Record<string, string>] {
+    const metadata = { ...batch.metadata, 'event-count': String(part.events), part: `${i + 1}/${n}` }
+    return [partKey(batch.key, batch.file.extension, i + 1, n), part.body, part.events, metadata]
 }
 
 /**
  * Hand a batch to the job queue: every payload is offered, one after another; refusals are counted by events.
- * `storage`: where slices of a batch that may be stored already are parked (without it such a batch goes in parts).
+ * `storage`: where bodies no payload can carry are parked (see above).
  */
-export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30, storage?: SliceStorage): Promise<SpillOutcome> {
+export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30, storage?: SliceStorage, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpillOutcome> {
     const outcome: SpillOutcome = { accepted: 0, refused: 0, jobs: 0 }
     const held = (delta: number) => batch.onMemory?.(delta)
     const refuse = (events: number) => (error: unknown) => {
         outcome.refused += events
         outcome.why = outcome.why ?? String((error as Error)?.message ?? error)
+        return false
     }
-    const offer = (make: () => SpilledBatchPayload): Promise<void> => {
-        const p = make()
+    /** offer one payload; resolves whether the queue took it */
+    const offer = (p: SpilledBatchPayload): Promise<boolean> => {
         // the payload's text: base64 of the body, then the host's JSON of it
         const bytes = 2 * p.bodyBase64.length
         held(bytes)
@@ -159,35 +164,60 @@ export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds
             .then(() => {
                 outcome.accepted += p.events
                 outcome.jobs++
+                return true
             }, refuse(p.events))
-            .then(() => held(-bytes))
+            .finally(() => held(-bytes))
     }
-    return handOverPlan(batch).then(({ kind, parts }) => {
-        if (kind === 'whole') return offer(() => payload(batch.key, batch.body, batch.events, batch.file, batch.metadata)).then(() => outcome)
-        const partBytes = parts.reduce((n, p) => n + p.body.length, 0)
-        held(partBytes)
-        const done = kind === 'parked' && storage ? park(batch, parts, storage, offer) : parts.reduce<Promise<void>>((chain, part, i) => chain.then(() => offer(() => partPayload(batch, part, i, parts.length))), Promise.resolve())
-        return done.then(
-            () => {
-                held(-partBytes)
-                return outcome
-            },
-            (error: unknown) => {
-                held(-partBytes)
-                refuse(batch.events - outcome.accepted)(error)
-                return outcome
-            }
-        )
+    /** a body under its key: in one payload when it fits, else parked when storage allows */
+    const offerBody = (key: string, body: Body, events: number, metadata: Record<string, string>): Promise<unknown> =>
+        storage && payloadBytes(key, body.length, batch.file, metadata) > limit
+            ? park(key, body, events, batch.file, metadata, storage, maxPartBodyBytes(batch, limit), offer)
+            : offer(payload(key, body, events, batch.file, metadata))
+    return handOverPlan(batch, limit).then(({ kind, parts }) => {
+        if (kind === 'whole' || (kind === 'parked' && storage)) return offerBody(batch.key, batch.body, batch.events, batch.metadata).then(() => outcome)
+        // may be stored but no storage to park in: parts, the lesser harm than losing the events
+        const cut = kind === 'parts' ? Promise.resolve(parts) : batch.split(batch.body, maxPartBodyBytes(batch, limit))
+        return cut.then((all) => {
+            const partBytes = all.reduce((n, p) => n + p.body.length, 0)
+            held(partBytes)
+            return all
+                .reduce<Promise<unknown>>((chain, part, i) => chain.then(() => offerBody(...partOf(batch, part, i, all.length))), Promise.resolve())
+                .then(
+                    () => outcome,
+                    (error: unknown) => {
+                        refuse(batch.events - outcome.accepted - outcome.refused)(error)
+                        return outcome
+                    }
+                )
+                .finally(() => held(-partBytes))
+        })
     })
 }
 
-/** Slices into meta.storage one by one, then the one job that assembles them under the batch's own key. */
-function park(batch: SpillableBatch, parts: BodyPart[], storage: SliceStorage, offer: (make: () => SpilledBatchPayload) => Promise<void>): Promise<void> {
-    const id = parkId(batch.key)
-    const count = parts.length
-    return parts
-        .reduce<Promise<void>>((chain, part, i) => chain.then(() => storage.set(parkedSliceKey(id, i + 1, count), part.body.toString('base64'))), Promise.resolve())
-        .then(() => offer(() => ({ ...payload(batch.key, Buffer.alloc(0), batch.events, batch.file, batch.metadata), parked: { id, count } })))
+/**
+ * Park a body: its slices into meta.storage one by one, then the one job that joins them and stores it under `key`.
+ * A refused job leaves no slices behind (nothing would ever read them).
+ */
+function park(
+    key: string,
+    body: Body,
+    events: number,
+    file: FileFormat,
+    metadata: Record<string, string>,
+    storage: SliceStorage,
+    sliceBytes: number,
+    offer: (p: SpilledBatchPayload) => Promise<boolean>
+): Promise<void> {
+    const id = parkId(key)
+    const whole = joinBody(body)
+    const count = Math.max(1, Math.ceil(whole.length / sliceBytes))
+    const keys = Array.from({ length: count }, (_, i) => parkedSliceKey(id, i + 1, count))
+    return keys
+        .reduce<Promise<void>>((chain, k, i) => chain.then(() => storage.set(k, whole.subarray(i * sliceBytes, (i + 1) * sliceBytes).toString('base64'))), Promise.resolve())
+        .then(() => offer({ ...payload(key, Buffer.alloc(0), events, file, metadata), parked: { id, count } }))
+        .then((taken) => {
+            if (!taken) return Promise.all(keys.map((k) => storage.del(k))).then(() => undefined)
+        })
 }
 
 /** The body of a parked batch, joined from its slices; undefined when some are missing (stored and cleaned up by an earlier run). */

@@ -7,7 +7,6 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { randomBytes } from 'crypto'
 import { DevHost, type DevHostOptions } from '../../dev/host'
 import { DevStorage } from '../../dev/storage'
-import { BODY_KEY_PREFIX } from '../../src/job-body'
 import { faults, PASS } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
 import { noisyEvent, proxySettings, startRig, type Rig } from '../helpers/faults'
@@ -15,7 +14,7 @@ import { EXACTLY_ONCE, ROOT, shutdownAndDrain, sleep, startSending, verdict, wai
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
-const BUCKETS = ['reload', 'reload-log', 'outage10', 'refused', 'spill20', 'one-big-event']
+const BUCKETS = ['reload', 'reload-log', 'outage10', 'refused', 'spill20', 'one-big-event', 'one-big-event-503']
 let rig: Rig
 
 beforeAll(async () => {
@@ -178,30 +177,43 @@ it('spills a 20 MB batch through the 1 MB job queue when S3 is down at teardown,
     }
 }, 120_000)
 
-it('stores a single event bigger than a job (~1 MB, barely compressible) that S3 could not take at teardown, through the 1 MB job queue', async () => {
-    // the restart runs on the same PostgreSQL: job queue and the app's storage
-    const storage = new DevStorage()
-    const opts = hostOptions('one-big-event', { uploadMegabytes: '4', uploadMinutes: '60' }, { storage })
-    const host = await DevHost.start(opts)
-    const big = makeEvent(1)
-    // random bytes as base64: gzip takes a quarter off at best, so the body as base64 in a job is ~1.07 MB
-    ;(big.properties as Record<string, unknown>).blob = randomBytes(780_000).toString('base64')
-    const small = Array.from({ length: 20 }, (_, i) => makeEvent(100 + i))
-    for (const e of [...small.slice(0, 10), big, ...small.slice(10)]) await host.onEvent(e)
-    const sent = [big, ...small].map((e) => e.uuid)
-    rig.proxy.outage() // S3 unreachable from now: teardown hands the batch to the job queue
-    const down = await shutdownAndDrainAfterOutage(host, opts)
-    const t = await waitStored(rig, 'one-big-event', sent, 20_000)
-    expect({ ...verdict(t), refusedJobs: down.refusedJobs, leftQueued: down.leftQueued }).toEqual({ ...EXACTLY_ONCE, refusedJobs: 0, leftQueued: 0 })
-    expect(Math.max(...down.jobPayloadBytes)).toBeLessThanOrEqual(900_000)
-    // the body kept for the job is gone once the job stored it
-    expect([...storage.values.keys()].filter((k) => k.startsWith(BODY_KEY_PREFIX))).toEqual([])
-}, 120_000)
+describe('a single event bigger than a job (~1 MB, barely compressible) that S3 could not take at teardown', () => {
+    // down: its PUT went unanswered, so the batch may be stored and is parked whole under its key;
+    // 503: S3 said "not stored", so the batch is cut into parts and the part that is one big event is parked alone
+    it.each([
+        ['S3 is down', 'one-big-event', () => rig.proxy.outage(), 'whole'],
+        ['S3 answers 503', 'one-big-event-503', () => rig.proxy.setSchedule(() => faults.slowDown()), 'parts'],
+    ])('is stored once through the 1 MB job queue when %s, its slices waiting in storage', async (_why, bucket, fail, objects) => {
+        // the restart runs on the same PostgreSQL: job queue and the app's storage
+        const storage = new DevStorage()
+        const opts = hostOptions(bucket, { uploadMegabytes: '4', uploadMinutes: '60' }, { storage })
+        const host = await DevHost.start(opts)
+        const big = makeEvent(1)
+        // random bytes as base64: gzip takes a quarter off at best, so the body as base64 in a job is ~1.07 MB
+        ;(big.properties as Record<string, unknown>).blob = randomBytes(780_000).toString('base64')
+        const small = Array.from({ length: 20 }, (_, i) => makeEvent(100 + i))
+        for (const e of [...small.slice(0, 10), big, ...small.slice(10)]) await host.onEvent(e)
+        const sent = [big, ...small].map((e) => e.uuid)
+        fail() // teardown cannot upload: it hands the batch to the job queue
+        const down = await shutdownAndDrainAfterOutage(host, opts)
+        const t = await waitStored(rig, bucket, sent, 20_000)
+        expect({ ...verdict(t), refusedJobs: down.refusedJobs, leftQueued: down.leftQueued }).toEqual({ ...EXACTLY_ONCE, refusedJobs: 0, leftQueued: 0 })
+        expect(Math.max(...down.jobPayloadBytes)).toBeLessThanOrEqual(900_000)
+        // one object under the batch's own key, or parts of whole members, the big event's alone
+        if (objects === 'whole') expect(t.objects).toHaveLength(1)
+        else expect(t.objects.filter((o) => o.events.length === 1 && o.events[0].uuid === big.uuid)).toHaveLength(1)
+        expect(t.objects.length > 1).toBe(objects === 'parts')
+        // the slices are gone once the job stored the object; only its small "stored" marks (slice 0) stay
+        expect([...storage.values.keys()].filter((k) => k.startsWith('s3-export/slice/') && !/\/0of\d+$/.test(k))).toEqual([])
+        expect([...storage.values.keys()].filter((k) => k.startsWith('s3-export/slice/')).length).toBeGreaterThan(0)
+    }, 120_000)
+})
 
 /** Teardown with S3 down, then S3 back and the queued jobs run in a restarted host (Kafka queue, 1 MB). */
 async function shutdownAndDrainAfterOutage(host: DevHost, opts: DevHostOptions) {
     const down = await host.shutdown()
     rig.proxy.outage(0)
+    rig.proxy.setSchedule(() => PASS)
     const first = { jobPayloadBytes: [...host.jobPayloadBytes], refusedJobs: host.refusedJobs }
     // PostgreSQL (meta.storage) survives the restart like the job queue does
     const next = await DevHost.start({ ...opts, storage: host.storage })

@@ -210,7 +210,7 @@ describe('splitting a batch for the job queue', () => {
     })
 })
 
-describe('handing over a batch whose upload may have landed', () => {
+describe('handing over a body no job payload can carry: a batch that may be stored already, one event bigger than a job', () => {
     /** a 2 MB body cut into three slices by a fake split (the cut itself is tested above) */
     function bigBatch(maybeStored: boolean): SpillableBatch {
         const body = randomBytes(2_000_000)
@@ -260,6 +260,57 @@ describe('handing over a batch whose upload may have landed', () => {
         const result = await runSpilledBatch(queued[0], { store, enqueue: () => Promise.resolve(), random: () => 0.5, log: { info: () => undefined, error: (m: string) => void errors.push(m) }, bucket: 'b', storage: storage.facade() as any })
         expect(result).toEqual({ outcome: 'dropped' })
         expect(errors.join('\n')).toMatch(/30 events of p\/k\.jsonl\.gz .* lost/)
+    })
+
+    it('parks one event bigger than a job alone, under its part key, and its job stores it whole', async () => {
+        const storage = new DevStorage()
+        const body = randomBytes(1_500_000)
+        // three parts from the format's split; the middle one is a single event no payload can carry
+        const cuts = [0, 200_000, 1_300_000, 1_500_000]
+        const batch: SpillableBatch = {
+            key: 'p/k.jsonl.gz',
+            body,
+            events: 21,
+            file: fileFormat('gzip'),
+            metadata: { 'event-count': '21' },
+            split: () => Promise.resolve([10, 1, 10].map((events, i) => ({ body: body.subarray(cuts[i], cuts[i + 1]), events }))),
+        }
+        const queued: SpilledBatchPayload[] = []
+        const outcome = await spillBatch(batch, (p) => (queued.push(JSON.parse(JSON.stringify(p))), Promise.resolve()), 30, storage.facade() as any)
+        expect(outcome).toEqual({ accepted: 21, refused: 0, jobs: 3 })
+        expect(queued.map((p) => [p.key, p.events, Boolean(p.parked)])).toEqual([
+            [partKey('p/k.jsonl.gz', '.jsonl.gz', 1, 3), 10, false],
+            [partKey('p/k.jsonl.gz', '.jsonl.gz', 2, 3), 1, true],
+            [partKey('p/k.jsonl.gz', '.jsonl.gz', 3, 3), 10, false],
+        ])
+        for (const p of queued) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
+        const puts: PutObjectRequest[] = []
+        const store = { put: (r: PutObjectRequest) => (puts.push(r), Promise.resolve<PutOutcome>({ kind: 'ok' })) }
+        const deps = { store, enqueue: () => Promise.resolve(), random: () => 0.5, log: quiet, bucket: 'b', storage: storage.facade() as any }
+        expect(await runSpilledBatch(queued[1], deps)).toEqual({ outcome: 'stored' })
+        expect(joinBody(puts[0].body).equals(body.subarray(cuts[1], cuts[2]))).toBe(true)
+        expect(puts[0].metadata).toMatchObject({ 'event-count': '1', part: '2/3' })
+    })
+
+    it('re-queues a parked job that S3 refused with its reference alone, writing no slice again', async () => {
+        const storage = new DevStorage()
+        const queued: SpilledBatchPayload[] = []
+        await spillBatch(bigBatch(true), (p) => (queued.push(JSON.parse(JSON.stringify(p))), Promise.resolve()), 30, storage.facade() as any)
+        const writes = storage.values.size
+        const requeued: SpilledBatchPayload[] = []
+        const store = { put: () => Promise.resolve<PutOutcome>({ kind: 'retry', failure: { code: 'SlowDown', status: 503, message: 'slow down' } as any }) }
+        const result = await runSpilledBatch(queued[0], { store, enqueue: (p) => (requeued.push(p), Promise.resolve()), random: () => 0.5, log: quiet, bucket: 'b', storage: storage.facade() as any })
+        expect(result).toEqual({ outcome: 'requeued' })
+        expect(requeued).toHaveLength(1)
+        expect(requeued[0]).toMatchObject({ key: 'p/k.jsonl.gz', bodyBase64: '', parked: queued[0].parked, attempt: 1 })
+        expect(storage.values.size).toBe(writes)
+    })
+
+    it('leaves no slices in storage when the queue refuses the parked job, and counts its events refused', async () => {
+        const storage = new DevStorage()
+        const outcome = await spillBatch(bigBatch(true), () => Promise.reject(new Error('MessageSizeTooLarge')), 30, storage.facade() as any)
+        expect(outcome).toMatchObject({ accepted: 0, refused: 30, jobs: 0, why: 'MessageSizeTooLarge' })
+        expect(storage.values.size).toBe(0)
     })
 
     it('goes in part objects when no PUT of it started', async () => {
