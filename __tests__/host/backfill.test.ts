@@ -11,6 +11,12 @@ import { DevStorage } from '../../dev/storage'
 import { proxySettings, startRig, tally, type Rig } from '../helpers/faults'
 import { ROOT, shutdownAndDrain, sleep, startSending } from '../helpers/lifecycle'
 
+/** A dev host with the past events in `store`, uploads every 3 s, one job at a time (the plugin-server's JOB_QUEUE_GRAPHILE_CONCURRENCY default). */
+function backfillHost(store: EventStore, storage: DevStorage, threads: number, prefix?: string): DevHostOptions {
+    const settings: Record<string, string> = { eventsToIgnore: '', uploadMinutes: '0.05', ...(prefix ? { prefix } : {}) }
+    return { pluginDir: ROOT, threads, log: () => undefined, config: proxySettings(rig, 'backfill', settings), storage, eventStore: store, jobConcurrency: 1 }
+}
+
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
 const PAST = 50_000
@@ -59,15 +65,7 @@ it('backfills 50,000 past events while live ones flow, resumes after a restart h
         const createdAt = first + Math.floor((i * span) / (PAST - 1))
         store.add(event(pastUuid(i), i, createdAt - (i % 7) * MINUTE), createdAt)
     }
-    const opts: DevHostOptions = {
-        pluginDir: ROOT,
-        threads: 2,
-        log: () => undefined,
-        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05' }),
-        storage,
-        eventStore: store,
-        jobConcurrency: 1, // the plugin-server's JOB_QUEUE_GRAPHILE_CONCURRENCY default
-    }
+    const opts = backfillHost(store, storage, 2)
     // one live event in four is late: timestamped inside the backfilled range, but ingested now
     const live = (i: number) => event(liveUuid(i), i, i % 4 === 0 ? first + ((i * 7_919) % span) : Date.now())
     let sentLive: string[] = []
@@ -137,15 +135,7 @@ it('backfills only the events ingested from the date the app’s own job was giv
     const first = Math.floor((Date.now() - 3 * 60 * MINUTE) / 1000) * 1000
     for (let i = 0; i < n; i++) store.add(event(pastUuid(1_000_000 + i), i, first + i * 5_000), first + i * 5_000)
     const dateFrom = first + 1_000 * 5_000 // the 1,000th event on
-    const opts: DevHostOptions = {
-        pluginDir: ROOT,
-        threads: 1,
-        log: () => undefined,
-        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'range/' }),
-        storage,
-        eventStore: store,
-        jobConcurrency: 1,
-    }
+    const opts = backfillHost(store, storage, 1, 'range/')
     const host = await DevHost.start(opts)
     host.runPublicJob('Backfill S3 (date range)', { dateFrom: new Date(dateFrom).toISOString() })
     await until('the host job to start', () => storage.get(KEYS.running, false) === true, 30_000)
@@ -175,15 +165,7 @@ it('keeps each date-range backfill to its own range: after January, a March back
             uuids[m].push(pastUuid(n))
         }
     }
-    const opts: DevHostOptions = {
-        pluginDir: ROOT,
-        threads: 1,
-        log: () => undefined,
-        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'ranges/' }),
-        storage,
-        eventStore: store,
-        jobConcurrency: 1,
-    }
+    const opts = backfillHost(store, storage, 1, 'ranges/')
     const host = await DevHost.start(opts)
     const liveSince = Number(storage.get('s3_export_live_since'))
     const iso = (ms: number) => new Date(ms).toISOString()
@@ -207,15 +189,7 @@ it('keeps each date-range backfill to its own range: after January, a March back
 it('notes an ingestion backlog that reaches onEvent after the install in few storage writes, and the backfill still stores every event once', async () => {
     const store = new EventStore()
     const storage = new DevStorage()
-    const opts: DevHostOptions = {
-        pluginDir: ROOT,
-        threads: 2,
-        log: () => undefined,
-        config: proxySettings(rig, 'backfill', { eventsToIgnore: '', uploadMinutes: '0.05', prefix: 'backlog/' }),
-        storage,
-        eventStore: store,
-        jobConcurrency: 1,
-    }
+    const opts = backfillHost(store, storage, 2, 'backlog/')
     const host = await DevHost.start(opts)
     const liveSince = Number(storage.get('s3_export_live_since'))
     const writes = () => storage.sets + storage.increments
