@@ -185,7 +185,7 @@ class ParquetBatch implements Batch<ParquetRow> {
         this.file = new ParquetRowGroups(createdBy)
     }
 
-    /** Encodes a row group when the rows not yet encoded reach one (parquet.ts): bounded work per event, none left for the seal. */
+    /** Encodes a row group when the rows not yet encoded reach one (parquet.ts): bounded work per event, at most one group's rows left for the seal. */
     add(row: ParquetRow, bytes: number, isoTime: string): void {
         const held = heldBytesOf(row)
         this.heldBytes += held
@@ -213,7 +213,7 @@ class ParquetBatch implements Batch<ParquetRow> {
         const file = this.file
         const rows = file.rows
         return {
-            // on the next turn, so a value Parquet refuses rejects the body instead of throwing in add()
+            // a value Parquet refused (in add() or now) rejects the body: the exporter then stores the fallback
             body: Promise.resolve().then(() => {
                 file.closeGroup()
                 return file.file()

@@ -113,17 +113,11 @@ export class ParquetColumns {
         }
         return out
     }
-
-    /** Encode rows [from, to) (all by default) as one file of one row group, as a host Buffer. */
-    encode(createdBy: string, from = 0, to = this.length): Buffer {
-        const { pieces, length } = fileOf([encodeRowGroup(this, from, to)], createdBy)
-        return Buffer.concat(pieces, length)
-    }
 }
 
 /**
  * Rows are encoded as a row group once their estimated plain size reaches this. Two bounds meet here: the work of
- * one synchronous step (encoding 512 KiB inside the host takes ~50 ms idle), and the job queue's payload (spill.ts:
+ * one synchronous step (~0.05 s idle at the ~0.1 s per MB that encoding costs inside the host), and the job queue's payload (spill.ts:
  * ~674,000 bytes of body in 900,000 bytes of JSON): even barely compressible rows grow under GZIP by well under 1/6,
  * so a group is at most ~600 KB and a batch handed over at teardown is cut into job-sized files by picking groups,
  * without encoding anything again.
