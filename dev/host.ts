@@ -101,7 +101,15 @@ export interface DevHostOptions {
 
 export interface ShutdownReport {
     ms: number
-    /** true when teardown did not finish within the 5 s cap: the threads would now be destroyed */
+    /** wall-clock ms from the teardownPlugin broadcast until every copy's teardown settled (or the cap cut it) */
+    teardownMs: number
+    /** the longest the event loop was blocked while the teardowns ran (one synchronous step), in ms */
+    longestStallMs: number
+    /**
+     * true when teardown did not finish within the 5 s cap by the wall clock: the threads would now be destroyed.
+     * Measured by the clock, not only by the cap's timer: a teardown that blocks the event loop keeps that timer from
+     * firing, and would otherwise "finish" late without anyone noticing (the real host cuts it from another thread).
+     */
     cappedAt5s: boolean
     errors: string[]
     /** jobs still queued: in PostHog they wait in PostgreSQL for the next start */
@@ -205,6 +213,10 @@ export class DevHost {
     readonly jobMessageBytes: number[] = []
     /** the size of each job payload enqueued (its JSON alone), accepted or refused */
     readonly jobPayloadBytes: number[] = []
+    /** jobs an app enqueued after the 5 s teardown cap had passed: the real host had destroyed its thread, so they are lost */
+    jobsAfterCap = 0
+    /** wall-clock time at which shutdown's teardown cap passes (set when shutdown starts) */
+    private capDeadline?: number
     readonly setupRetryBaseMs: number
     readonly maxSetupAttempts: number
     /** the plugin's metric values, summed over every thread and reload (what PostHog's app page shows) */
@@ -415,9 +427,11 @@ export class DevHost {
         if (this.scheduleTimer) clearInterval(this.scheduleTimer)
         for (const c of [...this.copies, ...this.retired]) c.clearRetry()
         const started = Date.now()
+        this.capDeadline = started + HOST_TEARDOWN_CAP_MS
         const errors: string[] = []
+        const stalls = stallWatch()
         let capTimer: NodeJS.Timeout | undefined
-        const capped = await Promise.race([
+        const timerCapped = await Promise.race([
             Promise.all(
                 this.copies.map((c) => {
                     const t = c.plugin?.methods.teardownPlugin
@@ -431,6 +445,18 @@ export class DevHost {
             }),
         ])
         clearTimeout(capTimer)
+        const longestStallMs = stalls.stop()
+        const teardownMs = Date.now() - started
+        // the timer above shares the event loop with the app: a synchronous step that outlasts the cap delays it, and
+        // the teardown then looks finished. The real host's cap runs on another thread, so the clock decides here.
+        const capped = timerCapped || teardownMs > HOST_TEARDOWN_CAP_MS
+        if (capped) {
+            const why =
+                `teardownPlugin took ${timerCapped ? 'over ' : ''}${teardownMs} ms by the wall clock, past the host's ${HOST_TEARDOWN_CAP_MS} ms cap` +
+                ` (longest event-loop stall ${longestStallMs} ms): the real host destroys the threads at the cap, and what the app had not done by then is lost`
+            errors.push(why)
+            this.log('error', why)
+        }
         // the host's exportEvents buffers go with their threads: clear their timers (what they hold is live events,
         // which onEvent already had)
         await Promise.all(this.upgradeFlushes.map((flush) => flush().catch(() => undefined)))
@@ -444,7 +470,7 @@ export class DevHost {
         for (const timer of this.jobTimers.values()) clearTimeout(timer)
         this.jobTimers.clear()
         this.disposeAll()
-        return { ms: Date.now() - started, cappedAt5s: capped, errors, queuedJobs: [...this.jobQueue] }
+        return { ms: Date.now() - started, teardownMs, longestStallMs, cappedAt5s: capped, errors, queuedJobs: [...this.jobQueue] }
     }
 
     /** Run every queued job now, in a freshly started host: what PostHog does with its queue after a restart. */
@@ -552,22 +578,48 @@ export class DevHost {
 
     /** An app's runIn/runNow/runAt: through the Kafka `jobs` topic (size-limited) or straight into PostgreSQL. */
     private enqueueFromApp(name: string, payload: unknown, delayMs: number): void {
-        // the message the host produces: its job envelope as JSON (the payload is one field of it)
-        const envelope = JSON.stringify({ type: name, payload, timestamp: Date.now() + Math.max(0, delayMs), pluginConfigId: 1, pluginConfigTeam: 1 })
+        // the message the host produces: its job envelope as JSON (the payload is one field of it). The payload is
+        // serialized once, as the host does (one Kafka message, one PostgreSQL row): more copies here would charge
+        // the app's teardown, whose hand-over the 5 s cap measures, for this host's own bookkeeping
+        const payloadJson: string | undefined = JSON.stringify(payload)
+        const envelope =
+            `{"type":${JSON.stringify(name)},${payloadJson === undefined ? '' : `"payload":${payloadJson},`}` +
+            `"timestamp":${Date.now() + Math.max(0, delayMs)},"pluginConfigId":1,"pluginConfigTeam":1}`
         const bytes = Buffer.byteLength(envelope)
         this.jobMessageBytes.push(bytes)
-        this.jobPayloadBytes.push(Buffer.byteLength(JSON.stringify(payload) ?? ''))
+        this.jobPayloadBytes.push(payloadJson === undefined ? 0 : Buffer.byteLength(payloadJson))
+        if (this.capDeadline !== undefined && Date.now() > this.capDeadline) {
+            // the real host destroyed this thread at the cap: nothing the app does after it reaches the queue
+            this.jobsAfterCap++
+            this.log('error', `the job ${name} was enqueued ${Date.now() - this.capDeadline} ms after the ${HOST_TEARDOWN_CAP_MS} ms teardown cap: lost with its thread`)
+            throw new Error(`the job ${name} came after the teardown cap: the thread was destroyed`)
+        }
         const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
         if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
             this.refusedJobs++
             throw new Error(`KafkaJSProtocolError: MessageSizeTooLarge: the job ${name} is a ${bytes}-byte message; the jobs topic takes at most ${limit} bytes`)
         }
-        this.enqueue(name, payload, delayMs)
+        this.enqueueJson(name, payloadJson, delayMs)
     }
 
     /** Queue a job (payload copied as JSON, like PostgreSQL stores it) and run it later in some thread. */
     enqueue(name: string, payload: unknown, delayMs: number): void {
-        const job: QueuedJob = { name, payload: JSON.parse(JSON.stringify(payload)), runAt: Date.now() + Math.max(0, delayMs) }
+        this.enqueueJson(name, JSON.stringify(payload), delayMs)
+    }
+
+    /** The job holds its payload as the JSON text the queue stores, read back when first used (when it runs). */
+    private enqueueJson(name: string, json: string | undefined, delayMs: number): void {
+        let read = false
+        let payload: unknown
+        const job: QueuedJob = {
+            name,
+            runAt: Date.now() + Math.max(0, delayMs),
+            get payload() {
+                if (!read) payload = json === undefined ? undefined : JSON.parse(json)
+                read = true
+                return payload
+            },
+        }
         this.jobQueue.add(job)
         this.arm(job, delayMs)
     }
@@ -626,6 +678,26 @@ export class DevHost {
 
     private disposeAll(): void {
         for (const c of [...this.copies, ...this.retired]) for (const p of c.loads) p.dispose()
+    }
+}
+
+/**
+ * The longest gap between turns of the event loop from now until `stop()`, by the wall clock: a tick every 10 ms
+ * notes the time, and the gap still open at `stop()` counts too (a step that blocks until then is one stall).
+ */
+function stallWatch(): { stop(): number } {
+    let last = Date.now()
+    let longest = 0
+    const tick = setInterval(() => {
+        const now = Date.now()
+        longest = Math.max(longest, now - last)
+        last = now
+    }, 10)
+    return {
+        stop() {
+            clearInterval(tick)
+            return Math.max(longest, Date.now() - last)
+        },
     }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The file formats: how one event is measured and buffered, and how a batch becomes an object body.
  *   jsonl    one JSON line per event, compressed while buffered (gzip / brotli / zstd / none)
- *   parquet  one row per event, kept as columns and encoded when the batch is sealed (GZIP pages inside the file)
+ *   parquet  one row per event, encoded a row group at a time as rows arrive (GZIP pages inside the file); the seal
+ *            writes the footer
  *
  * A sealed batch can also be cut into several smaller bodies with the same events (job payloads have a size limit:
  * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
@@ -11,7 +12,7 @@ import { OpenBatch } from './buffer'
 import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type FileFormat, type Member, type MemoryListener } from './compression'
 import type { Compression, Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
-import { ParquetColumns, toParquetRow, type ParquetRow } from './parquet'
+import { ParquetRowGroups, toParquetRow, type ParquetRow } from './parquet'
 
 /** An open batch of either format. */
 export interface Batch<P> {
@@ -209,44 +210,54 @@ class ParquetBatch implements Batch<ParquetRow> {
     events = 0
     minTime = ''
     maxTime = ''
-    /** what the rows take in the heap (heldBytesOf), counted against the memory limit */
+    /** what the rows take in the heap (heldBytesOf), counted against the memory limit beside the encoded groups */
     private heldBytes = 0
-    private readonly columns = new ParquetColumns()
+    private readonly file: ParquetRowGroups
     constructor(
         readonly openedAt: number,
-        private readonly createdBy: string,
+        createdBy: string,
         private readonly onChange: MemoryListener
-    ) {}
+    ) {
+        this.file = new ParquetRowGroups(createdBy)
+    }
 
+    /** Encodes a row group when the rows not yet encoded reach one (parquet.ts): bounded work per event, at most one group's rows left for the seal. */
     add(row: ParquetRow, bytes: number, isoTime: string): void {
-        this.columns.push(row)
-        this.rawBytes += bytes
-        this.events++
         const held = heldBytesOf(row)
         this.heldBytes += held
-        this.onChange(held)
+        this.rawBytes += bytes
+        this.events++
+        const encoded = this.file.push(row, bytes)
+        this.onChange(held + encoded)
         if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
         if (isoTime > this.maxTime) this.maxTime = isoTime
     }
 
     memoryBytes(): number {
-        return this.heldBytes
+        return this.heldBytes + this.file.encodedBytes
     }
 
-    /** GZIP pages grow barely compressible data by well under 1/6 (~0.03% + 18 bytes a page); the footer and page headers stay under 64 KiB. */
     storedBoundBytes(): number {
-        return Math.ceil((this.rawBytes * 7) / 6) + 64 * 1024
+        return this.file.storedBoundBytes()
     }
 
-    /** The rows stay (counted as keptBytes) until the batch is stored: they are what a split or a fallback encodes. */
+    /**
+     * The seal encodes only the rows since the last row group (under one group's worth) and writes the footer. The
+     * rows stay (counted as keptBytes) until the batch is stored: a fallback encodes them as JSON lines.
+     */
     seal(): SealedBody {
-        const columns = this.columns
+        const file = this.file
+        const rows = file.rows
         return {
-            // encoded on the next turn, so a value Parquet refuses rejects the body instead of throwing in add()
-            body: Promise.resolve().then(() => columns.encode(this.createdBy)),
+            // a value Parquet refused (in add() or now) rejects the body: the exporter then stores the fallback
+            body: Promise.resolve().then(() => {
+                file.closeGroup()
+                return file.file()
+            }),
             keptBytes: this.heldBytes,
-            split: (body, maxBodyBytes) => splitRuns(columns.length, body.length, maxBodyBytes, (from, to) => Promise.resolve(columns.encode(this.createdBy, from, to))),
-            fallback: () => compressWhole('gzip', Buffer.from(columns.toJsonLines(), 'utf8')).then((body) => ({ body, file: fileFormat('gzip') })),
+            // the batch's own row groups, a footer per part: nothing is encoded again (but a group too big for a part)
+            split: (_body, maxBodyBytes) => Promise.resolve().then(() => file.parts(maxBodyBytes)),
+            fallback: () => compressWhole('gzip', Buffer.from(rows.toJsonLines(), 'utf8')).then((body) => ({ body, file: fileFormat('gzip') })),
         }
     }
 }

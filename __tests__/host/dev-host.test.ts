@@ -91,6 +91,27 @@ describe('the local plugin-server', () => {
         expect(report.ms).toBeLessThan(HOST_TEARDOWN_CAP_MS + 1_000)
     })
 
+    it('catches a teardown that blocks the event loop past the 5 s cap, by the wall clock, and loses what the app did after it', async () => {
+        // one synchronous step of 5.5 s: the cap's own timer cannot fire during it, so only the clock can tell
+        const dir = pluginDir(`
+            export const jobs = { late: () => undefined }
+            export function teardownPlugin(meta) {
+                const until = Date.now() + ${HOST_TEARDOWN_CAP_MS + 500}
+                while (Date.now() < until) {}
+                return meta.jobs.late({}).runNow()
+            }
+        `)
+        const host = await DevHost.start({ pluginDir: dir, config: {}, threads: 1, log: () => undefined })
+        const report = await host.shutdown()
+        expect(report.cappedAt5s).toBe(true)
+        expect(report.teardownMs).toBeGreaterThan(HOST_TEARDOWN_CAP_MS)
+        expect(report.longestStallMs).toBeGreaterThan(HOST_TEARDOWN_CAP_MS)
+        expect(report.errors).toContainEqual(expect.stringMatching(/teardownPlugin took \d+ ms by the wall clock, past the host.s 5000 ms cap/))
+        // the job came after the thread would have been destroyed: it must not be in the queue for the next start
+        expect(host.jobsAfterCap).toBe(1)
+        expect(report.queuedJobs).toEqual([])
+    })
+
     it('gives each thread its own copy of the app', async () => {
         const dir = pluginDir(`
             let loads = 0
