@@ -49,8 +49,9 @@ it('tears down a 100 MB Parquet batch of 70,000 events with S3 hung within the 5
     expect({ cappedAt5s: down.cappedAt5s, errors: down.errors, jobsAfterCap: host.jobsAfterCap }).toEqual({ cappedAt5s: false, errors: [], jobsAfterCap: 0 })
     expect(down.teardownMs).toBeLessThanOrEqual(HOST_TEARDOWN_CAP_MS)
 
-    // the next start runs the queued jobs with S3 back
-    const next = await DevHost.start(opts)
+    // the next start runs the queued jobs with S3 back, on the same PostgreSQL (meta.storage): a batch whose PUT hung
+    // may have landed, so its slices wait there and its job stores it under its own key (spill.ts)
+    const next = await DevHost.start({ ...opts, storage: host.storage })
     for (const job of down.queuedJobs) next.enqueue(job.name, job.payload, 0)
     await next.waitForJobs(120_000)
     const drained = await shutdownAndDrain(next, opts)
