@@ -28,6 +28,8 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
         rig.proxy.setSchedule(() => faults.slowDown())
         const x = buildExporter(rig, clock, {
             bucket,
+            // the same reason: a several-MB PUT past a 300 ms request deadline (a busy machine) is unanswered, not refused
+            timeoutMs: 30_000,
             config: { maxBatchBytes: 20 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
             queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT },
         })
