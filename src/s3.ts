@@ -1,7 +1,8 @@
 /**
  * The S3 client: with its protocol (s3-protocol.ts) and endpoint provider (s3-endpoint.ts), the only modules that
- * import the AWS SDK. It builds the client and sends one PutObject; it never retries
- * (retry.ts decides, the uploader waits) and never throws: every answer is a typed outcome.
+ * import the AWS SDK. It builds the client and sends one PutObject; it never retries and never throws: every answer
+ * is a typed outcome, a failure labelled 'retry' or 'fatal' by retry.ts's classifyFailure. Whether and when to try
+ * again is the caller's (the exporter, the spilled-batch job, the backfill and the write check each wait their way).
  *
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
  * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
