@@ -39,7 +39,7 @@ export interface Config {
     stripPersonalData: boolean
     format: 'jsonl' | 'parquet'
     compression: Compression
-    /** gzip 1-9 or brotli 0-9 (defaults 6 / 5); unused for none */
+    /** gzip 1-9, brotli 0-9 or zstd 1-19 (defaults 6 / 5 / 3); unused for none */
     compressionLevel: number
     /** when set, a batch is sealed before its compressed size could pass this */
     maxStoredBytes?: number
