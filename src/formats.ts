@@ -114,9 +114,9 @@ function lineStarts(raw: Buffer): number[] {
     return starts
 }
 
-function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel' | 'maxBatchBytes'>>): Format<string> {
+function jsonLines(config: Pick<Config, 'compression' | 'compressionLevel' | 'maxBatchBytes'>): Format<string> {
     const compression: Compression = config.compression
-    const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024, compression)
+    const coalesce = coalesceBytesFor(config.maxBatchBytes, compression)
     return {
         file: fileFormat(compression),
         measure(event) {
@@ -134,7 +134,7 @@ class JsonLinesBatch implements Batch<string> {
     constructor(
         private readonly batch: OpenBatch,
         private readonly compression: Compression,
-        private readonly level: number | undefined
+        private readonly level: number
     ) {}
     get openedAt() {
         return this.batch.openedAt
@@ -274,7 +274,7 @@ function parquet(createdBy: string): Format<ParquetRow> {
 }
 
 export function createFormat(
-    config: Pick<Config, 'compression'> & Partial<Pick<Config, 'format' | 'compressionLevel' | 'maxBatchBytes'>>,
+    config: Pick<Config, 'format' | 'compression' | 'compressionLevel' | 'maxBatchBytes'>,
     createdBy: string
 ): Format<unknown> {
     return (config.format === 'parquet' ? parquet(createdBy) : jsonLines(config)) as Format<unknown>

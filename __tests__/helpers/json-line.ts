@@ -2,7 +2,7 @@
 import type { ExportableEvent } from '../../src/events'
 import { createFormat } from '../../src/formats'
 
-const JSON_LINES = createFormat({ compression: 'none' }, 'test')
+const JSON_LINES = createFormat({ format: 'jsonl', compression: 'none', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
 
 /** One line of a JSON-lines file, newline included: the jsonl format's own measure (the event time is unused). */
 export function jsonLine(event: ExportableEvent): string {

@@ -6,7 +6,7 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import { joinBody, type Body } from '../../src/body'
-import type { Config } from '../../src/config'
+import { COMPRESSION_LEVELS, type Config } from '../../src/config'
 import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
 import { utf8Length } from '../../src/events'
 import { jsonLine } from '../helpers/json-line'
@@ -129,14 +129,22 @@ function setup(config: Partial<ExporterConfig> = {}, options: Partial<ExporterOp
     const store = new FakeStore()
     const log = new FakeLog()
     let counter = 0
+    const compression = config.compression ?? 'gzip'
     const fullConfig: ExporterConfig = {
         bucket: 'test-bucket',
         prefix: 'exports/',
-        compression: 'gzip',
+        format: 'jsonl',
+        compression,
+        // what parseConfig resolves when the level is left empty
+        compressionLevel: COMPRESSION_LEVELS[compression === 'none' ? 'gzip' : compression].default,
         maxBatchBytes: 1_000_000,
         uploadIntervalMs: 60_000,
         bufferLimitBytes: 64 * 1_048_576,
+        keyTemplate: LAYOUTS.original,
         eventsToIgnore: new Set<string>(),
+        eventsToInclude: new Set<string>(),
+        propertiesToRemove: [],
+        stripPersonalData: false,
         ...config,
     }
     const exporter = new Exporter({
