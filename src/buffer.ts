@@ -12,8 +12,7 @@
  * (formats.ts: upload size / 4, 64 KiB–1 MiB).
  */
 import type { Body } from './body'
-import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type Member, type MemoryListener } from './compression'
-import type { Compression } from './config'
+import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compression, type Compressor, type Member, type MemoryListener } from './compression'
 
 /** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
 export const DEFAULT_COALESCE_BYTES = 1024 * 1024

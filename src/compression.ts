@@ -4,9 +4,11 @@
  * so sealing a batch never blocks the event loop the way gzipSync of a whole batch did.
  */
 import * as zlib from 'zlib'
-import type { Compression } from './config'
 import { bodyOf, type Body } from './body'
 import { payloadHasher } from './payload-hash'
+
+/** The codecs of the jsonl format (the `compression` setting: config.ts maps its choices onto these). */
+export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
 
 export const GZIP_LEVEL = 6
 /** brotli's default quality 11 compresses at ~0.6 MB/s; 5 keeps ~70 MB/s at a ratio close to gzip 9's */

@@ -5,10 +5,10 @@
 import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
 import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
-import { fileFormat, hostHasCrc32, hostHasZstd } from './compression'
+import { fileFormat, hostHasCrc32, hostHasZstd, type Compression } from './compression'
 import { utf8Length } from './events'
 
-export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
+export type { Compression } from './compression'
 
 export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
 

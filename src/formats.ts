@@ -9,8 +9,8 @@
  */
 import { joinBody, sliceBody, type Body } from './body'
 import { OpenBatch } from './buffer'
-import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type FileFormat, type Member, type MemoryListener } from './compression'
-import type { Compression, Config } from './config'
+import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type Compression, type FileFormat, type Member, type MemoryListener } from './compression'
+import type { Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
 import { ParquetRowGroups, toParquetRow, type ParquetRow } from './parquet'
 
