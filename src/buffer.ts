@@ -9,13 +9,16 @@
  * pending text + the stream's native state (compression.ts STREAM_STATE_BYTES: ~384 KiB for gzip) + a small
  * fixed overhead. The stream is only created with the first chunk, so a partition that holds a few events (a
  * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
- * (formats.ts: upload size / 4, 64 KiB–1 MiB).
+ * (formats.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
  */
 import type { Body } from './body'
 import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compression, type Compressor, type Member, type MemoryListener } from './compression'
 
-/** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
-export const DEFAULT_COALESCE_BYTES = 1024 * 1024
+/**
+ * The most text handed to a compressor in one write, and an open batch's chunk when none is given: 1 MiB, fewer,
+ * larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch.
+ */
+export const MAX_COALESCE_BYTES = 1024 * 1024
 
 /** Bookkeeping of one open batch (object, strings of its times, its map entry): counted so that thousands of
  * open partitions are bounded by the memory limit too, not only by their text. */
@@ -53,7 +56,7 @@ export class OpenBatch {
     constructor(
         private readonly compression: Compression,
         openedAt: number,
-        private readonly coalesceBytes = DEFAULT_COALESCE_BYTES,
+        private readonly coalesceBytes = MAX_COALESCE_BYTES,
         private readonly level?: number,
         /** told every change of memoryBytes() (the exporter keeps a running total: no per-event sum over partitions) */
         private readonly onChange: MemoryListener = () => undefined

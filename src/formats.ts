@@ -8,7 +8,7 @@
  * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
  */
 import { joinBody, sliceBody, type Body } from './body'
-import { OpenBatch } from './buffer'
+import { MAX_COALESCE_BYTES, OpenBatch } from './buffer'
 import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type Compression, type FileFormat, type Member, type MemoryListener } from './compression'
 import type { Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
@@ -55,13 +55,14 @@ export interface Format<P> {
 }
 
 /**
- * Text is handed to the compressor in chunks of a quarter of the upload size, between 64 KiB and 1 MiB: large
- * chunks cost the event loop least, and four per batch keep compressing while buffering at the 1 MB default.
+ * Text is handed to the compressor in chunks of a quarter of the upload size, from 64 KiB up to MAX_COALESCE_BYTES
+ * (1 MiB; 256 KiB where bodies are cut into members): large chunks cost the event loop least, and four per batch
+ * keep compressing while buffering at the 1 MB default.
  */
 export function coalesceBytesFor(maxBatchBytes: number, compression: Compression = 'gzip'): number {
     // where bodies are cut into members, chunks of at most 256 KiB let a member fill to ~60% of its limit before the
     // next chunk (counted at full size until compressed) could pass it (compression.ts MEMBER_MAX_BYTES)
-    const most = membersConcatenate(compression) ? MEMBER_CHUNK_BYTES : 1024 * 1024
+    const most = membersConcatenate(compression) ? MEMBER_CHUNK_BYTES : MAX_COALESCE_BYTES
     return Math.min(most, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
 }
 
