@@ -33,9 +33,6 @@ export class OpenBatch {
     events = 0
     /** epoch ms of the first event: the time trigger counts from here */
     readonly openedAt: number
-    /** earliest and latest event time (ISO strings in UTC compare in time order), for the object's metadata */
-    minTime = ''
-    maxTime = ''
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
@@ -65,12 +62,8 @@ export class OpenBatch {
         onChange(BATCH_OVERHEAD_BYTES)
     }
 
-    add(line: string, bytes: number, isoTime?: string): void {
+    add(line: string, bytes: number): void {
         if (this.sealed) throw new Error('OpenBatch.add after seal')
-        if (isoTime !== undefined) {
-            if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
-            if (isoTime > this.maxTime) this.maxTime = isoTime
-        }
         // a line as big as a chunk goes into the compressor on its own, so a member holds more than one event only
         // when they fit together (compression.ts MEMBER_MAX_BYTES)
         if (this.pendingBytes > 0 && bytes >= this.coalesceBytes) this.handOver()

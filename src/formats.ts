@@ -29,6 +29,16 @@ export interface Batch<P> {
     seal(): SealedBody
 }
 
+/** Earliest and latest event time of a batch, for the object's metadata (ISO strings in UTC compare in time order). */
+class EventTimes {
+    min = ''
+    max = ''
+    add(isoTime: string): void {
+        if (this.min === '' || isoTime < this.min) this.min = isoTime
+        if (isoTime > this.max) this.max = isoTime
+    }
+}
+
 /** Part of a batch's events as a body of its own. */
 export interface BodyPart {
     body: Buffer
@@ -132,6 +142,7 @@ function jsonLines(config: Pick<Config, 'compression' | 'compressionLevel' | 'ma
 
 /** JSON lines: the compressed output so far plus the text not yet compressed bound what will be stored. */
 class JsonLinesBatch implements Batch<string> {
+    private readonly times = new EventTimes()
     constructor(
         private readonly batch: OpenBatch,
         private readonly compression: Compression,
@@ -147,13 +158,14 @@ class JsonLinesBatch implements Batch<string> {
         return this.batch.events
     }
     get minTime() {
-        return this.batch.minTime
+        return this.times.min
     }
     get maxTime() {
-        return this.batch.maxTime
+        return this.times.max
     }
     add(line: string, bytes: number, isoTime: string): void {
-        this.batch.add(line, bytes, isoTime)
+        this.batch.add(line, bytes)
+        this.times.add(isoTime)
     }
     memoryBytes(): number {
         return this.batch.memoryBytes()
@@ -209,8 +221,7 @@ function heldBytesOf(row: ParquetRow): number {
 class ParquetBatch implements Batch<ParquetRow> {
     rawBytes = 0
     events = 0
-    minTime = ''
-    maxTime = ''
+    private readonly times = new EventTimes()
     /** what the rows take in the heap (heldBytesOf), counted against the memory limit beside the encoded groups */
     private heldBytes = 0
     private readonly file: ParquetRowGroups
@@ -230,8 +241,14 @@ class ParquetBatch implements Batch<ParquetRow> {
         this.events++
         const encoded = this.file.push(row, bytes)
         this.onChange(held + encoded)
-        if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
-        if (isoTime > this.maxTime) this.maxTime = isoTime
+        this.times.add(isoTime)
+    }
+
+    get minTime() {
+        return this.times.min
+    }
+    get maxTime() {
+        return this.times.max
     }
 
     memoryBytes(): number {
