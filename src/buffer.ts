@@ -1,5 +1,5 @@
 /**
- * The open batch of one worker thread: JSON lines in, compressed as they arrive.
+ * An open JSON-lines batch (one per partition of a worker thread): lines in, compressed as they arrive.
  *
  * Lines are first joined into a string of up to `coalesceBytes` and only then handed to zlib as one host Buffer:
  * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer

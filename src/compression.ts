@@ -1,7 +1,8 @@
 /**
  * gzip / brotli / zstd / none as a streaming compressor: events are compressed while they are buffered (~173 B per
- * buffered 1.2 KB event with gzip instead of ~1.3 KB), and the work runs on the host's zlib thread pool,
- * so sealing a batch never blocks the event loop the way gzipSync of a whole batch did.
+ * buffered 1.2 KB event with gzip instead of ~1.3 KB), and the work runs on the host's zlib thread pool, so sealing
+ * a batch never blocks the event loop the way gzipSync of a whole batch did (only a batch of at most
+ * SMALL_BODY_BYTES of text is compressed at once, on the event loop: below).
  */
 import * as zlib from 'zlib'
 import { bodyOf, type Body } from './body'
@@ -294,8 +295,8 @@ function oneShot(compression: Compression, direction: 'compress' | 'decompress',
 
 /**
  * A batch sealed with at most this much text and no stream yet is compressed at once, on the event loop (≤ ~1 ms
- * at gzip 6): a stream would hold its native state (~384 KiB gzip, ~1.6 MiB brotli or zstd) until the thread pool got to
- * it, so with many partitions sealed in turn those states, not the text, filled the memory limit.
+ * at gzip 6): a stream would hold its native state (~384 KiB gzip, ~1.6 MiB brotli or zstd) until the thread pool
+ * got to it, so with many partitions sealed in turn those states, not the text, filled the memory limit.
  */
 export const SMALL_BODY_BYTES = 64 * 1024
 
