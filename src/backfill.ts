@@ -29,7 +29,7 @@ import type { FileFormat } from './compression'
 import type { Config } from './config'
 import { eventSelector, type EventSelector, type ExportableEvent } from './events'
 import { createFormat, type Format } from './formats'
-import { compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
+import { compileLayout, eventIsoTime, type KeyLayout } from './keys'
 import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
 import type { Logger } from './report'
@@ -251,7 +251,7 @@ export class Backfill {
     ) {
         this.selector = eventSelector(deps.config)
         this.format = createFormat(deps.config, `posthog-s3-export ${appVersion}`)
-        this.layout = compileLayout(deps.config.keyTemplate ?? LAYOUTS.original, deps.config.prefix, this.format.file.extension)
+        this.layout = compileLayout(deps.config.keyTemplate, deps.config.prefix, this.format.file.extension)
         this.edgeNotes = new EdgeLookup((key) => deps.storageGet(key))
     }
 

@@ -1,5 +1,5 @@
 /**
- * The open batch of one worker thread: JSON lines in, compressed as they arrive.
+ * An open JSON-lines batch (one per partition of a worker thread): lines in, compressed as they arrive.
  *
  * Lines are first joined into a string of up to `coalesceBytes` and only then handed to zlib as one host Buffer:
  * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer
@@ -9,14 +9,16 @@
  * pending text + the stream's native state (compression.ts STREAM_STATE_BYTES: ~384 KiB for gzip) + a small
  * fixed overhead. The stream is only created with the first chunk, so a partition that holds a few events (a
  * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
- * (formats.ts: upload size / 4, 64 KiB–1 MiB).
+ * (formats.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
  */
 import type { Body } from './body'
-import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compressor, type Member, type MemoryListener } from './compression'
-import type { Compression } from './config'
+import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compression, type Compressor, type Member, type MemoryListener } from './compression'
 
-/** 1 MiB: fewer, larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch */
-export const DEFAULT_COALESCE_BYTES = 1024 * 1024
+/**
+ * The most text handed to a compressor in one write, and an open batch's chunk when none is given: 1 MiB, fewer,
+ * larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch.
+ */
+export const MAX_COALESCE_BYTES = 1024 * 1024
 
 /** Bookkeeping of one open batch (object, strings of its times, its map entry): counted so that thousands of
  * open partitions are bounded by the memory limit too, not only by their text. */
@@ -31,9 +33,6 @@ export class OpenBatch {
     events = 0
     /** epoch ms of the first event: the time trigger counts from here */
     readonly openedAt: number
-    /** earliest and latest event time (ISO strings in UTC compare in time order), for the object's metadata */
-    minTime = ''
-    maxTime = ''
     /** lines not yet handed to the compressor (kept as one string: V8 concatenates cheaply) */
     private pending = ''
     private pendingBytes = 0
@@ -54,7 +53,7 @@ export class OpenBatch {
     constructor(
         private readonly compression: Compression,
         openedAt: number,
-        private readonly coalesceBytes = DEFAULT_COALESCE_BYTES,
+        private readonly coalesceBytes = MAX_COALESCE_BYTES,
         private readonly level?: number,
         /** told every change of memoryBytes() (the exporter keeps a running total: no per-event sum over partitions) */
         private readonly onChange: MemoryListener = () => undefined
@@ -63,12 +62,8 @@ export class OpenBatch {
         onChange(BATCH_OVERHEAD_BYTES)
     }
 
-    add(line: string, bytes: number, isoTime?: string): void {
+    add(line: string, bytes: number): void {
         if (this.sealed) throw new Error('OpenBatch.add after seal')
-        if (isoTime !== undefined) {
-            if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
-            if (isoTime > this.maxTime) this.maxTime = isoTime
-        }
         // a line as big as a chunk goes into the compressor on its own, so a member holds more than one event only
         // when they fit together (compression.ts MEMBER_MAX_BYTES)
         if (this.pendingBytes > 0 && bytes >= this.coalesceBytes) this.handOver()

@@ -1,12 +1,15 @@
 /**
- * gzip / brotli / none as a streaming compressor: events are compressed while they are buffered (~173 B per
- * buffered 1.2 KB event with gzip instead of ~1.3 KB), and the work runs on the host's zlib thread pool,
- * so sealing a batch never blocks the event loop the way gzipSync of a whole batch did.
+ * gzip / brotli / zstd / none as a streaming compressor: events are compressed while they are buffered (~173 B per
+ * buffered 1.2 KB event with gzip instead of ~1.3 KB), and the work runs on the host's zlib thread pool, so sealing
+ * a batch never blocks the event loop the way gzipSync of a whole batch did (only a batch of at most
+ * SMALL_BODY_BYTES of text is compressed at once, on the event loop: below).
  */
 import * as zlib from 'zlib'
-import type { Compression } from './config'
 import { bodyOf, type Body } from './body'
 import { payloadHasher } from './payload-hash'
+
+/** The codecs of the jsonl format (the `compression` setting: config.ts maps its choices onto these). */
+export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
 
 export const GZIP_LEVEL = 6
 /** brotli's default quality 11 compresses at ~0.6 MB/s; 5 keeps ~70 MB/s at a ratio close to gzip 9's */
@@ -151,8 +154,9 @@ interface Segment {
 }
 
 /**
- * `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5); validated by the config parser. `memberMaxBytes`:
- * where members are cut (MEMBER_MAX_BYTES), for the codecs whose members concatenate; brotli is one stream.
+ * `level`: gzip 1-9 (default 6), brotli quality 0-9 (default 5), zstd 1-19 (default 3); validated by the config
+ * parser. `memberMaxBytes`: where members are cut (MEMBER_MAX_BYTES), for the codecs whose members concatenate;
+ * brotli is one stream.
  */
 export function createCompressor(compression: Compression, level?: number, onChange: MemoryListener = () => undefined, memberMaxBytes = MEMBER_MAX_BYTES): Compressor {
     if (compression === 'none') return passThrough(onChange, memberMaxBytes)
@@ -291,8 +295,8 @@ function oneShot(compression: Compression, direction: 'compress' | 'decompress',
 
 /**
  * A batch sealed with at most this much text and no stream yet is compressed at once, on the event loop (≤ ~1 ms
- * at gzip 6): a stream would hold its native state (~384 KiB gzip, ~1.6 MiB brotli) until the thread pool got to
- * it, so with many partitions sealed in turn those states, not the text, filled the memory limit.
+ * at gzip 6): a stream would hold its native state (~384 KiB gzip, ~1.6 MiB brotli or zstd) until the thread pool
+ * got to it, so with many partitions sealed in turn those states, not the text, filled the memory limit.
  */
 export const SMALL_BODY_BYTES = 64 * 1024
 

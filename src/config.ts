@@ -5,10 +5,10 @@
 import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
 import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
-import { fileFormat, hostHasCrc32, hostHasZstd } from './compression'
+import { fileFormat, hostHasCrc32, hostHasZstd, type Compression } from './compression'
 import { utf8Length } from './events'
 
-export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'
+export type { Compression } from './compression'
 
 export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
 
@@ -39,7 +39,7 @@ export interface Config {
     stripPersonalData: boolean
     format: 'jsonl' | 'parquet'
     compression: Compression
-    /** gzip 1-9 or brotli 0-9 (defaults 6 / 5); unused for none */
+    /** gzip 1-9, brotli 0-9 or zstd 1-19 (defaults 6 / 5 / 3); unused for none */
     compressionLevel: number
     /** when set, a batch is sealed before its compressed size could pass this */
     maxStoredBytes?: number

@@ -1,4 +1,4 @@
-/** Named errors: each carries structured fields so callers never parse messages. */
+/** The settings error (its fields name every problem, so callers never parse messages) and how to tell the host's own timeout. */
 
 /** One or more settings are wrong. `problems` names every bad field and its fix, so the user fixes them in one go. */
 export class ConfigError extends Error {
@@ -9,32 +9,6 @@ export class ConfigError extends Error {
         )
         this.name = 'ConfigError'
         this.problems = problems
-    }
-}
-
-/** An upload of one object failed; `kind` says whether trying again can help. */
-export class UploadError extends Error {
-    readonly key: string
-    readonly attempts: number
-    readonly kind: 'retry' | 'fatal'
-    readonly code: string
-    readonly statusCode?: number
-    constructor(opts: { key: string; attempts: number; kind: 'retry' | 'fatal'; code: string; statusCode?: number; message: string }) {
-        super(opts.message)
-        this.name = 'UploadError'
-        this.key = opts.key
-        this.attempts = opts.attempts
-        this.kind = opts.kind
-        this.code = opts.code
-        this.statusCode = opts.statusCode
-    }
-}
-
-/** The exporter was used after teardown: failing loudly beats silently dropping the event. */
-export class ClosedError extends Error {
-    constructor() {
-        super('S3 Export received an event after teardownPlugin; the event was not buffered')
-        this.name = 'ClosedError'
     }
 }
 

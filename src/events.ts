@@ -1,4 +1,4 @@
-/** Which events are exported, what of each is kept, and each event as one JSON line. Pure; runs once per event. */
+/** Which events are exported and what of each is kept (the JSON line itself: formats.ts). Pure; runs once per event. */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 
 export type ExportableEvent = ProcessedPluginEvent | PluginEvent
@@ -67,11 +67,6 @@ export function eventSelector(opts: {
             return copy as ExportableEvent
         },
     }
-}
-
-/** The whole event as PostHog hands it to the app (minus removed fields), as one line of JSON, newline included. */
-export function encodeEvent(event: ExportableEvent): string {
-    return JSON.stringify(event) + '\n'
 }
 
 /**

@@ -25,7 +25,7 @@ import type { FileFormat } from './compression'
 import { createFormat, type Batch, type Format, type SealedBody } from './formats'
 import type { Config } from './config'
 import { eventSelector, type EventSelector, type ExportableEvent } from './events'
-import { batchId, compileLayout, eventIsoTime, LAYOUTS, type KeyLayout } from './keys'
+import { batchId, compileLayout, eventIsoTime, type KeyLayout } from './keys'
 import { version as APP_VERSION } from '../package.json'
 import { Reporter, type Logger } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
@@ -113,8 +113,12 @@ export function spillReserveMs(budgetMs: number, handOverBytes = 0): number {
 const STORED_CAP_MARGIN = 1024
 
 export interface ExporterOptions {
-    config: Pick<Config, 'bucket' | 'prefix' | 'compression' | 'maxBatchBytes' | 'uploadIntervalMs' | 'bufferLimitBytes' | 'eventsToIgnore'> &
-        Partial<Pick<Config, 'eventsToInclude' | 'propertiesToRemove' | 'stripPersonalData' | 'compressionLevel' | 'maxStoredBytes' | 'keyTemplate' | 'format'>>
+    /** resolved by parseConfig: every default is applied there, none here (maxStoredBytes is optional in Config) */
+    config: Pick<
+        Config,
+        | 'bucket' | 'prefix' | 'format' | 'compression' | 'compressionLevel' | 'maxBatchBytes' | 'maxStoredBytes' | 'uploadIntervalMs'
+        | 'bufferLimitBytes' | 'keyTemplate' | 'eventsToIgnore' | 'eventsToInclude' | 'propertiesToRemove' | 'stripPersonalData'
+    >
     store: ObjectStore
     now: () => number
     /** uniform in [0, 1): backoff jitter */
@@ -217,7 +221,7 @@ export class Exporter {
         const config = opts.config
         this.encoding = opts.format ?? createFormat(config, `posthog-s3-export ${APP_VERSION}`)
         this.format = this.encoding.file
-        this.layout = compileLayout(config.keyTemplate ?? LAYOUTS.original, config.prefix, this.format.extension)
+        this.layout = compileLayout(config.keyTemplate, config.prefix, this.format.extension)
         this.selector = eventSelector(config)
         this.reporter = opts.reporter ?? new Reporter(opts.log, opts.now, opts.reportEveryMs ?? 60_000)
     }

@@ -8,9 +8,9 @@
  * spill.ts), and a Parquet batch that cannot be encoded is re-encoded as gzipped JSON lines instead of lost.
  */
 import { joinBody, sliceBody, type Body } from './body'
-import { OpenBatch } from './buffer'
-import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type FileFormat, type Member, type MemoryListener } from './compression'
-import type { Compression, Config } from './config'
+import { MAX_COALESCE_BYTES, OpenBatch } from './buffer'
+import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type Compression, type FileFormat, type Member, type MemoryListener } from './compression'
+import type { Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
 import { ParquetRowGroups, toParquetRow, type ParquetRow } from './parquet'
 
@@ -27,6 +27,16 @@ export interface Batch<P> {
     /** an upper bound of the stored object's size if sealed now (the stored-size cap is checked against it) */
     storedBoundBytes(): number
     seal(): SealedBody
+}
+
+/** Earliest and latest event time of a batch, for the object's metadata (ISO strings in UTC compare in time order). */
+class EventTimes {
+    min = ''
+    max = ''
+    add(isoTime: string): void {
+        if (this.min === '' || isoTime < this.min) this.min = isoTime
+        if (isoTime > this.max) this.max = isoTime
+    }
 }
 
 /** Part of a batch's events as a body of its own. */
@@ -55,13 +65,14 @@ export interface Format<P> {
 }
 
 /**
- * Text is handed to the compressor in chunks of a quarter of the upload size, between 64 KiB and 1 MiB: large
- * chunks cost the event loop least, and four per batch keep compressing while buffering at the 1 MB default.
+ * Text is handed to the compressor in chunks of a quarter of the upload size, from 64 KiB up to MAX_COALESCE_BYTES
+ * (1 MiB; 256 KiB where bodies are cut into members): large chunks cost the event loop least, and four per batch
+ * keep compressing while buffering at the 1 MB default.
  */
 export function coalesceBytesFor(maxBatchBytes: number, compression: Compression = 'gzip'): number {
     // where bodies are cut into members, chunks of at most 256 KiB let a member fill to ~60% of its limit before the
     // next chunk (counted at full size until compressed) could pass it (compression.ts MEMBER_MAX_BYTES)
-    const most = membersConcatenate(compression) ? MEMBER_CHUNK_BYTES : 1024 * 1024
+    const most = membersConcatenate(compression) ? MEMBER_CHUNK_BYTES : MAX_COALESCE_BYTES
     return Math.min(most, Math.max(64 * 1024, Math.floor(maxBatchBytes / 4)))
 }
 
@@ -114,9 +125,9 @@ function lineStarts(raw: Buffer): number[] {
     return starts
 }
 
-function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'compressionLevel' | 'maxBatchBytes'>>): Format<string> {
+function jsonLines(config: Pick<Config, 'compression' | 'compressionLevel' | 'maxBatchBytes'>): Format<string> {
     const compression: Compression = config.compression
-    const coalesce = coalesceBytesFor(config.maxBatchBytes ?? 1024 * 1024, compression)
+    const coalesce = coalesceBytesFor(config.maxBatchBytes, compression)
     return {
         file: fileFormat(compression),
         measure(event) {
@@ -131,10 +142,11 @@ function jsonLines(config: Pick<Config, 'compression'> & Partial<Pick<Config, 'c
 
 /** JSON lines: the compressed output so far plus the text not yet compressed bound what will be stored. */
 class JsonLinesBatch implements Batch<string> {
+    private readonly times = new EventTimes()
     constructor(
         private readonly batch: OpenBatch,
         private readonly compression: Compression,
-        private readonly level: number | undefined
+        private readonly level: number
     ) {}
     get openedAt() {
         return this.batch.openedAt
@@ -146,13 +158,14 @@ class JsonLinesBatch implements Batch<string> {
         return this.batch.events
     }
     get minTime() {
-        return this.batch.minTime
+        return this.times.min
     }
     get maxTime() {
-        return this.batch.maxTime
+        return this.times.max
     }
     add(line: string, bytes: number, isoTime: string): void {
-        this.batch.add(line, bytes, isoTime)
+        this.batch.add(line, bytes)
+        this.times.add(isoTime)
     }
     memoryBytes(): number {
         return this.batch.memoryBytes()
@@ -208,8 +221,7 @@ function heldBytesOf(row: ParquetRow): number {
 class ParquetBatch implements Batch<ParquetRow> {
     rawBytes = 0
     events = 0
-    minTime = ''
-    maxTime = ''
+    private readonly times = new EventTimes()
     /** what the rows take in the heap (heldBytesOf), counted against the memory limit beside the encoded groups */
     private heldBytes = 0
     private readonly file: ParquetRowGroups
@@ -229,8 +241,14 @@ class ParquetBatch implements Batch<ParquetRow> {
         this.events++
         const encoded = this.file.push(row, bytes)
         this.onChange(held + encoded)
-        if (this.minTime === '' || isoTime < this.minTime) this.minTime = isoTime
-        if (isoTime > this.maxTime) this.maxTime = isoTime
+        this.times.add(isoTime)
+    }
+
+    get minTime() {
+        return this.times.min
+    }
+    get maxTime() {
+        return this.times.max
     }
 
     memoryBytes(): number {
@@ -274,7 +292,7 @@ function parquet(createdBy: string): Format<ParquetRow> {
 }
 
 export function createFormat(
-    config: Pick<Config, 'compression'> & Partial<Pick<Config, 'format' | 'compressionLevel' | 'maxBatchBytes'>>,
+    config: Pick<Config, 'format' | 'compression' | 'compressionLevel' | 'maxBatchBytes'>,
     createdBy: string
 ): Format<unknown> {
     return (config.format === 'parquet' ? parquet(createdBy) : jsonLines(config)) as Format<unknown>

@@ -195,8 +195,3 @@ export function batchId(randomBytes: ArrayLike<number>): string {
     for (let i = 0; i < 8; i++) hex += ((randomBytes[i] ?? 0) & 0xff).toString(16).padStart(2, '0')
     return hex
 }
-
-/** The original app's key for a batch sealed at `sealedAt`. */
-export function objectKey(opts: { prefix: string; sealedAt: Date; batchId: string; extension: string }): string {
-    return compileLayout(LAYOUTS.original, opts.prefix, opts.extension).render({ partition: '', sealedAt: opts.sealedAt, batchId: opts.batchId })
-}

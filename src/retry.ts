@@ -1,6 +1,7 @@
 /**
  * Retry policy as data plus pure functions: which S3 failures are worth trying again, and how long to wait.
- * Transport code (s3.ts) only reports what happened; the uploader asks this module what to do about it.
+ * The store (s3.ts) flattens each failure and labels it 'retry' or 'fatal' with classifyFailure from here; what
+ * to do about it (when to try again, when to alert) is the caller's, using backoffMs and fixFor from here.
  */
 
 /** An S3 failure flattened to plain fields (see s3.ts `toFailure`). */

@@ -1,7 +1,8 @@
 /**
  * The S3 client: with its protocol (s3-protocol.ts) and endpoint provider (s3-endpoint.ts), the only modules that
- * import the AWS SDK. It builds the client and sends one PutObject; it never retries
- * (retry.ts decides, the uploader waits) and never throws: every answer is a typed outcome.
+ * import the AWS SDK. It builds the client and sends one PutObject; it never retries and never throws: every answer
+ * is a typed outcome, a failure labelled 'retry' or 'fatal' by retry.ts's classifyFailure. Whether and when to try
+ * again is the caller's (the exporter, the spilled-batch job, the backfill and the write check each wait their way).
  *
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
  * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
@@ -55,13 +56,9 @@ type FetchLike = (url: string, init: Record<string, unknown>) => Promise<{
 /**
  * Upper bound of one request, connect to last byte: 25 s. Inside PostHog every promise step is raced against a
  * 30 s host timer; our own deadline must fire first so a hung S3 is seen as a retryable timeout, not an internal
- * error. 25 s still carries 100 MB at 4 MB/s.
+ * error. 25 s still carries 100 MB at 4 MB/s, so one deadline serves every body size.
  */
 export const REQUEST_DEADLINE_MS = 25_000
-
-export function requestTimeoutMs(_bodyBytes: number): number {
-    return REQUEST_DEADLINE_MS
-}
 
 /**
  * The SDK asks for `Expect: 100-continue` on bodies over 2 MB; Node's own fetch refuses that header outright
@@ -82,7 +79,7 @@ class FetchRequestHandler {
     constructor(
         private readonly fetchFn: FetchLike,
         private readonly toBytes: (s: string) => Uint8Array,
-        private readonly timeoutFor: (bodyBytes: number) => number = requestTimeoutMs
+        private readonly timeoutMs: () => number = () => REQUEST_DEADLINE_MS
     ) {}
 
     /** requests sent and not yet answered (or failed) */
@@ -97,8 +94,7 @@ class FetchRequestHandler {
         const query = buildQueryString(request.query || {})
         const port = request.port ? `:${request.port}` : ''
         const url = `${request.protocol}//${request.hostname}${port}${request.path}${query ? `?${query}` : ''}`
-        const bodyBytes = request.body && typeof request.body.length === 'number' ? request.body.length : 0
-        const timeout = this.timeoutFor(bodyBytes)
+        const timeout = this.timeoutMs()
         const init: Record<string, unknown> = {
             method: request.method,
             headers: withoutExpect(request.headers),
@@ -156,8 +152,8 @@ function sendable(body: unknown): unknown {
 export interface S3StoreDeps {
     /** the `fetch` to send requests with: the sandbox's global one in PostHog */
     fetch: FetchLike
-    /** overall deadline of one request (connect, send, answer); default `requestTimeoutMs(body size)` */
-    timeoutMs?: (bodyBytes: number) => number
+    /** overall deadline of one request (connect, send, answer) in ms; REQUEST_DEADLINE_MS unless a test shortens it */
+    timeoutMs?: () => number
 }
 
 function sseParams(config: Config): Partial<PutObjectCommandInput> {

@@ -6,14 +6,10 @@
  * Script execution timed out after promise waited for 30 seconds").
  */
 import { HOST_TASK_TIMEOUT_MS } from '../../dev/sandbox'
-import { requestTimeoutMs } from '../../src/s3'
+import { REQUEST_DEADLINE_MS } from '../../src/s3'
 
 describe('the request deadline', () => {
-    it.each([
-        ['an empty write check', 0],
-        ['a 100 KB batch', 100_000],
-        ['a 1 MB batch', 1_048_576],
-    ])('ends a hung request for %s before the host ends the promise at 30 s', (_what, bytes) => {
-        expect(requestTimeoutMs(bytes)).toBeLessThan(HOST_TASK_TIMEOUT_MS)
+    it('ends a hung request, whatever its body size, before the host ends the promise at 30 s', () => {
+        expect(REQUEST_DEADLINE_MS).toBeLessThan(HOST_TASK_TIMEOUT_MS)
     })
 })

@@ -68,7 +68,7 @@ describe('a Parquet batch encoded as events arrive', () => {
     }
 
     it('is several row groups that DuckDB reads whole, and is cut for the job queue into files of those same row groups, encoding nothing again', async () => {
-        const format = createFormat({ compression: 'gzip', format: 'parquet' }, 'test')
+        const format = createFormat({ format: 'parquet', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
         const batch = format.open(Date.UTC(2026, 10, 25))
         const uuids: string[] = []
         let raw = 0

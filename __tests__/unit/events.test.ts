@@ -1,5 +1,6 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
-import { encodeEvent, eventSelector, nameMatcher, utf8Length, type ExportableEvent } from '../../src/events'
+import { eventSelector, nameMatcher, utf8Length, type ExportableEvent } from '../../src/events'
+import { jsonLine } from '../helpers/json-line'
 
 function event(name: string, properties: Record<string, unknown> = {}): ProcessedPluginEvent {
     return {
@@ -36,10 +37,10 @@ describe('the ignore list without wildcards', () => {
     })
 })
 
-describe('encodeEvent', () => {
+describe('the JSON line of an event', () => {
     it('gives one JSON line ending in a newline that parses back to the event', () => {
         const e = event('$pageview', { $current_url: 'https://example.com/?a=1&b=2', n: 3, ok: true, nothing: null })
-        const line = encodeEvent(e)
+        const line = jsonLine(e)
         expect(line.endsWith('\n')).toBe(true)
         expect(line.indexOf('\n')).toBe(line.length - 1)
         expect(JSON.parse(line)).toEqual(e)
@@ -51,7 +52,7 @@ describe('encodeEvent', () => {
             text: 'emoji 😀👍🏽, CJK 漢字かな, RTL שלום',
             multiline: 'first line\nsecond line\r\nthird\u2028line',
         })
-        const line = encodeEvent(e)
+        const line = jsonLine(e)
         expect(line.split('\n')).toHaveLength(2) // the newline inside a property is escaped, not written raw
         expect(JSON.parse(line)).toEqual(e)
     })
@@ -64,7 +65,7 @@ describe('utf8Length', () => {
         ['accented latin', 'café naïve'],
         ['emoji', '😀👍🏽🇩🇪'],
         ['CJK', '漢字かなカナ한국어'],
-        ['a whole encoded event with mixed text', encodeEvent(event('注文 🎉', { t: 'ü😀漢' }))],
+        ['a whole encoded event with mixed text', jsonLine(event('注文 🎉', { t: 'ü😀漢' }))],
     ])('equals Buffer.byteLength for %s', (_what, text) => {
         expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'))
     })
@@ -244,7 +245,7 @@ describe('eventSelector', () => {
                 },
                 elements: [],
             })
-            const line = encodeEvent(shaped)
+            const line = jsonLine(shaped)
             expect(line).not.toContain('198.51.100.23')
             expect(line).not.toContain('Ada')
             expect(line).not.toContain('person@example.com')
@@ -254,7 +255,7 @@ describe('eventSelector', () => {
         it('removes every $geoip_* and $initial_geoip_* property with stripPersonalData, in properties and in $set/$set_once, and keeps distinct_id', () => {
             const shaped = eventSelector({ eventsToIgnore: [], stripPersonalData: true }).shape(personalEvent()) as any
             expect(Object.keys(shaped.properties).filter((k) => k.includes('geoip'))).toEqual([])
-            const line = encodeEvent(shaped)
+            const line = jsonLine(shaped)
             for (const location of ['Lisbon', 'Lisboa', '38.7223', '-9.1393', '1100-148', 'geoip']) expect(line).not.toContain(location)
             expect(shaped.distinct_id).toBe('user-1') // the join key to the person stays
             // without the switch, the location is exported as PostHog sent it

@@ -6,9 +6,10 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import { joinBody, type Body } from '../../src/body'
-import type { Config } from '../../src/config'
+import { COMPRESSION_LEVELS, type Config } from '../../src/config'
 import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
-import { encodeEvent, utf8Length } from '../../src/events'
+import { utf8Length } from '../../src/events'
+import { jsonLine } from '../helpers/json-line'
 import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { LAYOUTS } from '../../src/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
@@ -128,14 +129,22 @@ function setup(config: Partial<ExporterConfig> = {}, options: Partial<ExporterOp
     const store = new FakeStore()
     const log = new FakeLog()
     let counter = 0
+    const compression = config.compression ?? 'gzip'
     const fullConfig: ExporterConfig = {
         bucket: 'test-bucket',
         prefix: 'exports/',
-        compression: 'gzip',
+        format: 'jsonl',
+        compression,
+        // what parseConfig resolves when the level is left empty
+        compressionLevel: COMPRESSION_LEVELS[compression === 'none' ? 'gzip' : compression].default,
         maxBatchBytes: 1_000_000,
         uploadIntervalMs: 60_000,
         bufferLimitBytes: 64 * 1_048_576,
+        keyTemplate: LAYOUTS.original,
         eventsToIgnore: new Set<string>(),
+        eventsToInclude: new Set<string>(),
+        propertiesToRemove: [],
+        stripPersonalData: false,
         ...config,
     }
     const exporter = new Exporter({
@@ -178,7 +187,7 @@ function makeEvent(i: number, opts: { name?: string; padBytes?: number } = {}): 
     }
 }
 
-const lineBytes = (event: ProcessedPluginEvent) => utf8Length(encodeEvent(event))
+const lineBytes = (event: ProcessedPluginEvent) => utf8Length(jsonLine(event))
 
 function decode(body: Body, contentEncoding?: string): Buffer {
     const whole = joinBody(body)
@@ -965,7 +974,7 @@ describe('Exporter with layouts and selection', () => {
         }
 
         it('the test data really is nearly incompressible with gzip', () => {
-            const text = noisyEvents(20, 8_000).map(encodeEvent).join('')
+            const text = noisyEvents(20, 8_000).map(jsonLine).join('')
             expect(gzipSync(text).length).toBeGreaterThan(0.8 * Buffer.byteLength(text))
         })
 

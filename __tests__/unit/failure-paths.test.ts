@@ -6,6 +6,7 @@ import { joinBody } from '../../src/body'
 import { gunzipSync } from 'zlib'
 import { onEvent } from '../../index'
 import { parseConfig } from '../../src/config'
+import { LAYOUTS } from '../../src/keys'
 import { ConfigError } from '../../src/errors'
 import { Exporter, type Cancel, type ExporterOptions } from '../../src/exporter'
 import { createFormat, type Format } from '../../src/formats'
@@ -27,7 +28,22 @@ function rig(config: Partial<ExporterOptions['config']> = {}, options: Partial<E
     let t = T0
     let n = 0
     const exporter = new Exporter({
-        config: { bucket: 'b', prefix: 'p/', compression: 'gzip', maxBatchBytes: 1_000_000, uploadIntervalMs: 60_000, bufferLimitBytes: 64 << 20, eventsToIgnore: new Set(), ...config },
+        config: {
+            bucket: 'b',
+            prefix: 'p/',
+            format: 'jsonl',
+            compression: 'gzip',
+            compressionLevel: 6,
+            maxBatchBytes: 1_000_000,
+            uploadIntervalMs: 60_000,
+            bufferLimitBytes: 64 << 20,
+            keyTemplate: LAYOUTS.original,
+            eventsToIgnore: new Set(),
+            eventsToInclude: new Set(),
+            propertiesToRemove: [],
+            stripPersonalData: false,
+            ...config,
+        },
         store: { put: (r) => (puts.push(r), Promise.resolve<PutOutcome>({ kind: 'ok' })) },
         now: () => t,
         random: () => 0.5,
@@ -84,7 +100,7 @@ describe('a batch whose body cannot be made', () => {
     })
 
     it('is set aside, counted and reported when nothing can re-encode it, and the queue moves on', async () => {
-        const real = createFormat({ compression: 'gzip' }, 'test')
+        const real = createFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
         let failNext = true
         const failing: Format<unknown> = {
             ...real,
@@ -143,7 +159,7 @@ describe('Parquet sizes', () => {
 
 describe('splitting a batch for the job queue', () => {
     function sealedWith(format: 'jsonl' | 'parquet', count: number) {
-        const f = createFormat({ compression: 'gzip', format }, 'test')
+        const f = createFormat({ format, compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
         const batch = f.open(T0)
         for (let i = 0; i < count; i++) {
             const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: Math.random().toString(36).repeat(20) } }, '2026-11-25T10:00:00.000Z')
@@ -168,7 +184,7 @@ describe('splitting a batch for the job queue', () => {
     })
 
     it('cuts a 16 MB JSON-lines body of barely compressible events into parts that each fit one job, every event once in order', async () => {
-        const f = createFormat({ compression: 'gzip', maxBatchBytes: 16 << 20 }, 'test')
+        const f = createFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 16 << 20 }, 'test')
         const batch = f.open(T0)
         for (let i = 0; i < 6_000; i++) {
             const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: randomBytes(600).toString('base64') } }, '2026-11-25T10:00:00.000Z')

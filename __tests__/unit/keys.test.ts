@@ -1,8 +1,13 @@
-import { batchId, compileLayout, eventIsoTime, LAYOUTS, longestKeyBytes, objectKey, safeSegment, TemplateError, templateProblem } from '../../src/keys'
+import { batchId, compileLayout, eventIsoTime, LAYOUTS, longestKeyBytes, safeSegment, TemplateError, templateProblem } from '../../src/keys'
 
 const ID = '0123456789abcdef'
 
-describe('objectKey', () => {
+/** The key of a batch in the original layout, made the way the exporter makes it. */
+function objectKey(opts: { prefix: string; sealedAt: Date; batchId: string; extension: string }): string {
+    return compileLayout(LAYOUTS.original, opts.prefix, opts.extension).render({ partition: '', sealedAt: opts.sealedAt, batchId: opts.batchId })
+}
+
+describe('the original layout\'s key', () => {
     it('names the object {prefix}{YYYY-MM-DD}/{YYYYMMDD}-{HHmmss.SSS}Z-{id}{extension} in UTC', () => {
         const sealedAt = new Date(Date.UTC(2026, 10, 25, 10, 29, 36, 123))
         expect(objectKey({ prefix: 'backups/posthog/', sealedAt, batchId: ID, extension: '.jsonl.gz' })).toBe(
@@ -60,11 +65,11 @@ describe('batchId', () => {
 const SEALED = new Date(Date.UTC(2026, 10, 25, 10, 29, 36, 123)) // upload time: 2026-11-25 10:29:36.123Z
 
 describe('compileLayout', () => {
-    it('renders exactly the key objectKey gives for the original layout, for every prefix and extension', () => {
+    it('renders the original app\'s key for the original layout, for every prefix and extension', () => {
         for (const prefix of ['', 'exports/', 'backups/posthog/', 'events-']) {
-            for (const extension of ['.jsonl.gz', '.jsonl.br', '.jsonl']) {
+            for (const extension of ['.jsonl.gz', '.jsonl.br', '.jsonl.zst', '.jsonl', '.parquet']) {
                 const layout = compileLayout(LAYOUTS.original, prefix, extension)
-                expect(layout.render({ partition: '', sealedAt: SEALED, batchId: ID })).toBe(objectKey({ prefix, sealedAt: SEALED, batchId: ID, extension }))
+                expect(layout.render({ partition: '', sealedAt: SEALED, batchId: ID })).toBe(`${prefix}2026-11-25/20261125-102936.123Z-0123456789abcdef${extension}`)
             }
         }
         expect(compileLayout(LAYOUTS.original, 'backups/posthog/', '.jsonl.gz').render({ partition: '', sealedAt: SEALED, batchId: ID })).toBe(
