@@ -2,7 +2,6 @@
  * S3 Export for PostHog: the plugin-server hooks, wiring only. Each worker thread has its own copy of this app and
  * so its own Exporter in `meta.global`.
  */
-import { createBuffer } from '@posthog/plugin-contrib'
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
 import { version as APP_VERSION } from './package.json'
@@ -11,33 +10,21 @@ import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HIST
 import { parseConfig, type Config } from './src/config'
 import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
-import { Exporter, type Cancel, type CloseReport } from './src/exporter'
-import { hostMetricSink, METRICS } from './src/metrics'
-import { Monitor, type Capture } from './src/monitor'
+import { Exporter, type CloseReport } from './src/exporter'
+import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
+import type { HostStorage } from './src/host/storage'
+import { hostSchedule } from './src/host/timer'
+import { METRICS } from './src/metrics'
+import { Monitor } from './src/monitor'
 import { Reporter } from './src/report'
-import { clampDelayMs } from './src/retry'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3'
-import { JOB_NAME, runSpilledBatch, spillBatch, type Enqueue, type SpilledBatchPayload } from './src/spill'
+import { JOB_NAME, runSpilledBatch, spillBatch, type SpilledBatchPayload } from './src/spill'
 
 /** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
 export const metrics = METRICS
 
-/** The sandbox's global that sends an event into the team's own project; other hosts (and tests) may have none. */
-declare const posthog: { capture: Capture } | undefined
-
-function hostCapture(): Capture | undefined {
-    if (typeof posthog === 'undefined' || !posthog || typeof posthog.capture !== 'function') return undefined
-    return (event, properties) => posthog!.capture(event, properties)
-}
-
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
-
-interface HostStorage {
-    get(key: string, defaultValue: unknown): Promise<unknown>
-    set(key: string, value: unknown): Promise<void>
-    del(key: string): Promise<void>
-}
 
 interface S3ExportMeta {
     config: Record<string, string>
@@ -59,39 +46,14 @@ interface S3ExportMeta {
         /** the host's exportEvents wrapper reads it at every live event (src/backfill.ts leaveLiveEventsToOnEvent) */
         exportEventsToIgnore?: unknown
     }
-    jobs?: Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>
+    jobs?: HostJobs
     storage?: HostStorage
     utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void>; increment?(key: string, incrementBy?: number): Promise<number> } }
 }
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
 
-/**
- * A one-shot timer that fires in every worker thread of the real host: the sandbox has no setTimeout, but
- * plugin-contrib's createBuffer is host code and arms a host timer. A zero-point add arms it without "filling" it.
- */
-export function hostSchedule(delayMs: number, fn: () => void): Cancel {
-    let done = false
-    const timer = createBuffer({
-        limit: 1,
-        // every timer of the app goes through here: clamped so no delay overflows the host's setTimeout (retry.ts)
-        timeoutSeconds: clampDelayMs(delayMs) / 1000,
-        onFlush: () => {
-            if (done) return
-            done = true
-            fn()
-        },
-    })
-    timer.add(true, 0)
-    return {
-        cancel() {
-            if (done) return
-            done = true
-            // flush() clears the host timer (so nothing keeps the process alive); onFlush is a no-op now
-            void timer.flush()
-        },
-    }
-}
+export { hostSchedule } from './src/host/timer'
 
 /**
  * Parse the settings (a bad one rejects with a message naming it), start the exporter, and check that the bucket
@@ -111,7 +73,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
     const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
-    const enqueue = enqueueFor(meta)
+    const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
     const exporter = new Exporter({
         config,
         store,
@@ -174,13 +136,6 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     })
 }
 
-/** The host's durable job queue, when this host has one (every PostHog since 1.25 does). */
-function enqueueFor(meta: AnyMeta): Enqueue | undefined {
-    const job = meta.jobs?.[JOB_NAME]
-    if (!job) return undefined
-    return (payload, delaySeconds) => job(payload).runIn(delaySeconds, 'seconds')
-}
-
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
 export const jobs = {
     /**
@@ -202,7 +157,7 @@ export const jobs = {
     },
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
-        const enqueue = enqueueFor(meta)
+        const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
         return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
             // a job runs in any thread, outside every exporter's counts: it reports its own outcome

@@ -32,6 +32,7 @@ import { createFormat, type Format } from './formats'
 import { compileLayout, eventIsoTime, type KeyLayout } from './keys'
 import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
+import type { HostStorage } from './host/storage'
 import type { Logger } from './report'
 import type { ObjectStore } from './s3'
 import type { SpillableBatch, SpillOutcome } from './spill'
@@ -368,10 +369,7 @@ export class Backfill {
 }
 
 /** The part of meta.storage the backfill's boundary needs. */
-export interface BoundaryStorage {
-    get(key: string, defaultValue: unknown): Promise<unknown>
-    set(key: string, value: unknown): Promise<void>
-}
+export type BoundaryStorage = Pick<HostStorage, 'get' | 'set'>
 
 /**
  * The backfill's boundary: when the first copy of this app finished setting up (events ingested from then on reach

@@ -13,7 +13,7 @@
  *
  * A host without the counter gets one key per event, as before, and says so in a flag the reader checks.
  */
-import type { Cancel, Schedule } from './exporter'
+import type { Cancel, Schedule } from './host/timer'
 
 /** the counter of record slots (`utils.cursor`: a storage row the host increments atomically) */
 export const EDGE_SLOTS_KEY = 's3_export_edge_slots'

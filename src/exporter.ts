@@ -31,16 +31,10 @@ import { Reporter, type Logger } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
 import type { ObjectStore, PutOutcome } from './s3'
 import type { SpillableBatch, SpillOutcome } from './spill'
-import { isHostTimeout } from './errors'
+import { isHostTimeout, type Cancel, type Schedule } from './host/timer'
 
 export type { Logger } from './report'
-
-export interface Cancel {
-    cancel(): void
-}
-
-/** A one-shot timer that works where the exporter runs (inside PostHog: the host's, via plugin-contrib). */
-export type Schedule = (delayMs: number, fn: () => void) => Cancel
+export type { Cancel, Schedule } from './host/timer'
 
 /** Where a batch's bytes are counted: memory is a running total per place, never a per-event sum. */
 /** 'finishing': out of the queue (stored, dropped, handed over) while its compressor still works: still held */

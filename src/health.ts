@@ -9,7 +9,7 @@
  * bucket, access denied, KMS). Anything transient (5xx, 429, timeouts, resets, unreachable) lets setup succeed at
  * once: the exporter buffers, and this check keeps trying in the background with backoff, reporting as it goes.
  */
-import type { Cancel, Schedule } from './exporter'
+import type { Cancel, Schedule } from './host/timer'
 import type { Config } from './config'
 import type { Reporter } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, isUnreachable, type BackoffPolicy, type S3Failure } from './retry'

@@ -72,21 +72,8 @@ export function metricTotals(stats: ExporterStats, unhealthyAlerts = 0): CopyTot
     }
 }
 
-/** Where increments go: `meta.metrics` of the host. */
+/** Where increments go: `meta.metrics` of the host (src/host/meta.ts hostMetricSink). */
 export type MetricSink = (name: MetricName, delta: number) => void
-
-/** `meta.metrics` as a sink. The host's getter throws for a name the app did not declare; a host without metrics has none. */
-export function hostMetricSink(metrics: unknown): MetricSink | undefined {
-    if (!metrics || typeof metrics !== 'object') return undefined
-    return (name, delta) => {
-        try {
-            const metric = (metrics as Record<string, { increment?: (n: number) => unknown } | undefined>)[name]
-            metric?.increment?.(delta)
-        } catch {
-            // a metric the host refuses is not worth failing an upload job (it would run again and store twice)
-        }
-    }
-}
 
 /** Reports the change of each total since the last report: the host adds them up. */
 export class MetricsReporter {

@@ -25,6 +25,7 @@ import type { FileFormat } from './compression'
 import type { BodyPart } from './formats'
 import type { Logger } from './report'
 import { backoffMs, describeFailure, fixFor, type BackoffPolicy } from './retry'
+import type { HostStorage } from './host/storage'
 import type { ObjectStore } from './s3'
 
 export const JOB_NAME = 's3ExportUploadBatch'
@@ -47,13 +48,6 @@ export interface SpilledBatchPayload {
     attempt: number
     /** the body is not in the payload but in meta.storage: `count` slices under parkedSliceKey(id, i, count) */
     parked?: { id: string; count: number }
-}
-
-/** meta.storage as the app uses it: PostgreSQL rows shared by every thread */
-export interface SliceStorage {
-    get(key: string, defaultValue: unknown): Promise<unknown>
-    set(key: string, value: unknown): Promise<void>
-    del(key: string): Promise<void>
 }
 
 /** Storage keys are short (PostgreSQL varchar 200): the object key's hash names its slices (index 0: the "stored" mark). */
@@ -147,7 +141,7 @@ function partOf(batch: SpillableBatch, part: BodyPart, i: number, n: number): [s
  * Hand a batch to the job queue: every payload is offered, one after another; refusals are counted by events.
  * `storage`: where bodies no payload can carry are parked (see above).
  */
-export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30, storage?: SliceStorage, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpillOutcome> {
+export function spillBatch(batch: SpillableBatch, enqueue: Enqueue, delaySeconds = 30, storage?: HostStorage, limit = MAX_JOB_PAYLOAD_BYTES): Promise<SpillOutcome> {
     const outcome: SpillOutcome = { accepted: 0, refused: 0, jobs: 0 }
     const held = (delta: number) => batch.onMemory?.(delta)
     const refuse = (events: number) => (error: unknown) => {
@@ -204,7 +198,7 @@ function park(
     events: number,
     file: FileFormat,
     metadata: Record<string, string>,
-    storage: SliceStorage,
+    storage: HostStorage,
     sliceBytes: number,
     offer: (p: SpilledBatchPayload) => Promise<boolean>
 ): Promise<void> {
@@ -221,7 +215,7 @@ function park(
 }
 
 /** The body of a parked batch, joined from its slices; undefined when some are missing (stored and cleaned up by an earlier run). */
-function unpark(parked: NonNullable<SpilledBatchPayload['parked']>, storage: SliceStorage): Promise<Buffer | undefined> {
+function unpark(parked: NonNullable<SpilledBatchPayload['parked']>, storage: HostStorage): Promise<Buffer | undefined> {
     const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
     return Promise.all(keys.map((k) => storage.get(k, null))).then((slices) =>
         slices.every((s) => typeof s === 'string') ? Buffer.concat(slices.map((s) => Buffer.from(s as string, 'base64'))) : undefined
@@ -235,7 +229,7 @@ export interface JobResult {
 /** The job: one upload attempt; on failure, the same payload again later, until JOB_MAX_ATTEMPTS. */
 export function runSpilledBatch(
     payload: SpilledBatchPayload,
-    deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string; storage?: SliceStorage }
+    deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string; storage?: HostStorage }
 ): Promise<JobResult> {
     const parked = payload.parked
     if (!parked) return putSpilled(payload, Buffer.from(payload.bodyBase64, 'base64'), deps)
