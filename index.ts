@@ -4,10 +4,10 @@
  */
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
-import { version as APP_VERSION } from './package.json'
 import { HealthAlert } from './src/alert'
 import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
+import { APP_VERSION } from './src/pipeline'
 import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
 import { Exporter, type CloseReport } from './src/exporter'
@@ -120,18 +120,15 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
                 increment: cursor?.increment ? (key) => cursor.increment!(key, 1) : undefined,
                 schedule: hostSchedule,
             })
-            meta.global.backfill = new Backfill(
-                {
-                    config,
-                    store,
-                    storageGet: (key) => meta.storage!.get(key, null),
-                    spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, storage) : undefined,
-                    metrics: hostMetricSink(meta.metrics),
-                    log: console,
-                    now: Date.now,
-                },
-                APP_VERSION
-            )
+            meta.global.backfill = new Backfill({
+                config,
+                store,
+                storageGet: (key) => meta.storage!.get(key, null),
+                spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, storage) : undefined,
+                metrics: hostMetricSink(meta.metrics),
+                log: console,
+                now: Date.now,
+            })
         })
     })
 }

@@ -27,9 +27,10 @@
 import { createHash } from 'crypto'
 import type { FileFormat } from './compression'
 import type { Config } from './config'
-import { eventSelector, type EventSelector, type ExportableEvent } from './events'
-import { createFormat, type Format } from './formats'
-import { compileLayout, eventIsoTime, type KeyLayout } from './keys'
+import type { EventSelector, ExportableEvent } from './events'
+import type { Format } from './formats'
+import { eventIsoTime, type KeyLayout } from './keys'
+import { buildPipeline, type Pipeline } from './pipeline'
 import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
 import type { HostStorage } from './host/storage'
@@ -246,13 +247,13 @@ export class Backfill {
     private liveSince = 0
     private readonly edgeNotes: EdgeLookup
 
-    constructor(
-        private readonly deps: BackfillDeps,
-        private readonly appVersion: string
-    ) {
-        this.selector = eventSelector(deps.config)
-        this.format = createFormat(deps.config, `posthog-s3-export ${appVersion}`)
-        this.layout = compileLayout(deps.config.keyTemplate, deps.config.prefix, this.format.file.extension)
+    private readonly pipeline: Pipeline
+
+    constructor(private readonly deps: BackfillDeps) {
+        this.pipeline = buildPipeline(deps.config)
+        this.selector = this.pipeline.selector
+        this.format = this.pipeline.format
+        this.layout = this.pipeline.layout
         this.edgeNotes = new EdgeLookup((key) => deps.storageGet(key))
     }
 
@@ -314,13 +315,7 @@ export class Backfill {
         }
         const sealed = batch.seal()
         const file: FileFormat = this.format.file
-        const metadata: Record<string, string> = {
-            'event-count': String(batch.events),
-            'min-event-timestamp': batch.minTime,
-            'max-event-timestamp': batch.maxTime,
-            'app-version': `posthog-s3-export/${this.appVersion}`,
-            backfill: 'true',
-        }
+        const metadata = this.pipeline.metadata(batch, { backfill: 'true' })
         return sealed.body.then((body) => {
             const put = (attempt: number): Promise<void> =>
                 this.deps.store.put({ key, body, contentType: file.contentType, contentEncoding: file.contentEncoding, metadata }).then((outcome) => {

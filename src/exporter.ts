@@ -22,11 +22,11 @@
  */
 import type { Body } from './body'
 import type { FileFormat } from './compression'
-import { createFormat, type Batch, type Format, type SealedBody } from './formats'
+import type { Batch, Format, SealedBody } from './formats'
 import type { Config } from './config'
-import { eventSelector, type EventSelector, type ExportableEvent } from './events'
-import { batchId, compileLayout, eventIsoTime, type KeyLayout } from './keys'
-import { version as APP_VERSION } from '../package.json'
+import type { EventSelector, ExportableEvent } from './events'
+import { batchId, eventIsoTime, type KeyLayout } from './keys'
+import { buildPipeline, type Pipeline } from './pipeline'
 import { Reporter, type Logger } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
 import type { ObjectStore, PutOutcome } from './s3'
@@ -208,15 +208,17 @@ export class Exporter {
     /** flush() and close() waiting for a condition, checked whenever the pump stops */
     private idleWaiters: Array<{ ready: () => boolean; resolve: () => void }> = []
 
+    private readonly pipeline: Pipeline
     private readonly layout: KeyLayout
     private readonly selector: EventSelector
 
     constructor(private readonly opts: ExporterOptions) {
         const config = opts.config
-        this.encoding = opts.format ?? createFormat(config, `posthog-s3-export ${APP_VERSION}`)
+        this.pipeline = buildPipeline(config, opts.format)
+        this.encoding = this.pipeline.format
         this.format = this.encoding.file
-        this.layout = compileLayout(config.keyTemplate, config.prefix, this.format.extension)
-        this.selector = eventSelector(config)
+        this.layout = this.pipeline.layout
+        this.selector = this.pipeline.selector
         this.reporter = opts.reporter ?? new Reporter(opts.log, opts.now, opts.reportEveryMs ?? 60_000)
     }
 
@@ -485,12 +487,7 @@ export class Exporter {
             key: this.layout.render({ partition, sealedAt: new Date(now), batchId: batchId(this.opts.randomBytes(8)) }),
             events: open.events,
             file: this.format,
-            metadata: {
-                'event-count': String(open.events),
-                'min-event-timestamp': open.minTime,
-                'max-event-timestamp': open.maxTime,
-                'app-version': `posthog-s3-export/${APP_VERSION}`,
-            },
+            metadata: this.pipeline.metadata(open),
             rawBytes: open.rawBytes,
             sealedAt: now,
             sealed,
