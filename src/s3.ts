@@ -16,6 +16,7 @@ import type { HttpRequest } from '@smithy/types'
 import { PassThrough } from 'stream'
 import * as zlib from 'zlib'
 import { digestOf, piecesOf, PiecesBody, type Body } from './body'
+import { utf8ToBytes } from './bytes'
 import type { Config } from './config'
 import { HostMd5, HostSha1, HostSha256 } from './host-hash'
 import { payloadSha256 } from './payload-hash'
@@ -73,12 +74,11 @@ function withoutExpect(headers: Record<string, string>): Record<string, string> 
 /**
  * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
  * they are read as text (within the request's deadline) and their first ERROR_BODY_LIMIT_CHARS handed to the SDK as
- * bytes through the client's own utf8 decoder.
+ * UTF-8 bytes.
  */
 class FetchRequestHandler {
     constructor(
         private readonly fetchFn: FetchLike,
-        private readonly toBytes: (s: string) => Uint8Array,
         private readonly timeoutMs: () => number = () => REQUEST_DEADLINE_MS
     ) {}
 
@@ -120,11 +120,10 @@ class FetchRequestHandler {
                 res.headers.forEach((value, name) => {
                     headers[name.toLowerCase()] = value
                 })
-                // an answer to PutObject is empty or an error document: past the limit it says nothing we read
-                // (a cut between the halves of a surrogate pair drops the lone half: utf8Bytes cannot encode it)
-                const end = text.length > ERROR_BODY_LIMIT_CHARS ? ERROR_BODY_LIMIT_CHARS - (isHighSurrogate(text.charCodeAt(ERROR_BODY_LIMIT_CHARS - 1)) ? 1 : 0) : text.length
-                const kept = end < text.length ? text.slice(0, end) : text
-                return { response: new HttpResponse({ statusCode: res.status, headers, body: this.toBytes(kept) }) }
+                // an answer to PutObject is empty or an error document: past the limit it says nothing we read (a cut
+                // between the halves of a surrogate pair leaves a lone half, which utf8ToBytes writes as U+FFFD)
+                const kept = text.length > ERROR_BODY_LIMIT_CHARS ? text.slice(0, ERROR_BODY_LIMIT_CHARS) : text
+                return { response: new HttpResponse({ statusCode: res.status, headers, body: utf8ToBytes(kept) }) }
             })
         )
     }
@@ -208,7 +207,7 @@ const noS3Express = {
 const noStreamedBodies = (() => Promise.reject(new Error('S3 Export sends no streamed bodies (cut from the bundle)'))) as unknown as S3ClientConfig['streamHasher']
 
 export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
-    const handler = new FetchRequestHandler(deps.fetch, (s) => utf8Bytes(s), deps.timeoutMs)
+    const handler = new FetchRequestHandler(deps.fetch, deps.timeoutMs)
     const client = new S3Client({
         region: config.region || 'us-east-1',
         endpoint: config.endpoint,
@@ -222,7 +221,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         responseChecksumValidation: 'WHEN_REQUIRED',
         requestHandler: handler,
         // our handler answers with bytes already; the browser default would look for a ReadableStream
-        streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8Bytes(body == null ? '' : String(body))),
+        streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8ToBytes(body == null ? '' : String(body))),
         // The SDK's defaults for these are cut from the bundle (scripts/build.mjs): hashes from the host's crypto,
         // our bucket's endpoint without S3's whole rule set, and no event streams (PutObject has none)
         sha256: HostSha256,
@@ -316,14 +315,3 @@ export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
     }
 }
 
-function isHighSurrogate(code: number): boolean {
-    return code >= 0xd800 && code <= 0xdbff
-}
-
-/** UTF-8 bytes of a short string without TextEncoder (absent in the sandbox). Only used for small responses. */
-export function utf8Bytes(s: string): Uint8Array {
-    const encoded = unescape(encodeURIComponent(s))
-    const out = new Uint8Array(encoded.length)
-    for (let i = 0; i < encoded.length; i++) out[i] = encoded.charCodeAt(i)
-    return out
-}

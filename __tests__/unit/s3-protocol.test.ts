@@ -6,7 +6,8 @@
 import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { HttpResponse, type HttpRequest } from '@smithy/core/protocols'
 import { classifyFailure } from '../../src/retry'
-import { toFailure, utf8Bytes } from '../../src/s3'
+import { utf8ToBytes } from '../../src/bytes'
+import { toFailure } from '../../src/s3'
 import { ERROR_BODY_LIMIT_CHARS, parseErrorXml, PutObjectProtocol } from '../../src/s3-protocol'
 
 interface Answer {
@@ -27,7 +28,7 @@ function client(protocol: 'sdk' | 'ours', answer: Answer, sent: HttpRequest[], e
         requestHandler: {
             handle: (request: HttpRequest) => {
                 sent.push(request)
-                return Promise.resolve({ response: new HttpResponse({ statusCode: answer.status, headers: { ...(answer.headers ?? {}) }, body: utf8Bytes(answer.body ?? '') }) })
+                return Promise.resolve({ response: new HttpResponse({ statusCode: answer.status, headers: { ...(answer.headers ?? {}) }, body: utf8ToBytes(answer.body ?? '') }) })
             },
         } as never,
     })
