@@ -431,14 +431,14 @@ export class Exporter {
     /** A holding counts its bytes in one place; compressor callbacks that arrive after it is gone change nothing. */
     private hold(place: Place): { holding: Holding; onChange: (delta: number) => void } {
         const holding: Holding = { bytes: 0, place }
-        return {
-            holding,
-            onChange: (delta) => {
-                if (holding.place === 'gone') return
-                holding.bytes += delta
-                this.bytes[holding.place] += delta
-            },
-        }
+        return { holding, onChange: (delta) => this.grow(holding, delta) }
+    }
+
+    /** A holding's bytes changed where it is counted; once gone, nothing counts any more. */
+    private grow(holding: Holding, delta: number): void {
+        if (holding.place === 'gone') return
+        holding.bytes += delta
+        this.bytes[holding.place] += delta
     }
 
     private move(holding: Holding, to: Place): void {
@@ -777,11 +777,7 @@ export class Exporter {
                         metadata: batch.metadata,
                         split: batch.sealed.split,
                         maybeStored: batch.maybeStored,
-                        onMemory: (delta) => {
-                            if (batch.holding.place === 'gone') return
-                            batch.holding.bytes += delta
-                            this.bytes[batch.holding.place] += delta
-                        },
+                        onMemory: (delta) => this.grow(batch.holding, delta),
                     })
                 )
                 this.spillChain = offered.then(
