@@ -31,7 +31,7 @@ import type { EventSelector, ExportableEvent } from './events'
 import type { Format } from './formats'
 import { eventIsoTime, type KeyLayout } from './keys'
 import { buildPipeline, type Pipeline } from './pipeline'
-import { EDGE_KEY_PREFIX, EdgeLookup } from './edge-notes'
+import { EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'
 import type { HostStorage } from './host/storage'
 import type { Logger } from './report'
@@ -48,7 +48,6 @@ export const EDGE_WINDOW_MS = 10 * 60_000
  * hosts without `utils.cursor` set the boundary get-then-set, so threads starting together may each see their own.
  */
 export const EDGE_SLACK_MS = 5_000
-export { EDGE_KEY_PREFIX } from './edge-notes'
 /** the host's job that reads past events (v1); ours forwards a date range to it */
 export const HOST_HISTORICAL_JOB = 'Export historical events'
 /** our public job (plugin.json publicJobs): a backfill of an ingestion-time range */
@@ -121,11 +120,6 @@ export function hostTimeMs(value: unknown): number | undefined {
 export function edgeId(event: AnyEvent): string {
     const time = hostTimeMs(event.timestamp) ?? String(event.timestamp)
     return createHash('sha1').update(`${event.event}\u0001${event.distinct_id}\u0001${time}`).digest('hex').slice(0, 24)
-}
-
-/** The storage key of an event's own note (hosts without `utils.cursor`, src/edge-notes.ts). */
-export function edgeKey(event: AnyEvent): string {
-    return EDGE_KEY_PREFIX + edgeId(event)
 }
 
 /** Should a live copy note this event as possibly ingested before the boundary? (pure: `now` passed in) */

@@ -2,7 +2,7 @@ import {
     BACKFILL_RANGE_KEY,
     EDGE_SLACK_MS,
     EDGE_WINDOW_MS,
-    edgeKey,
+    edgeId,
     hostTimeMs,
     HOST_MAX_KEY,
     isHistoricalBatch,
@@ -99,8 +99,8 @@ describe('the edge notes of live copies', () => {
     it('names an event the same on the live path and in a page, ClickHouse time format or ISO', () => {
         const liveEvent = { event: '$pageview', distinct_id: 'd', timestamp: '2026-12-01T12:00:00.123Z' } as any
         const fromPage = { event: '$pageview', distinct_id: 'd', timestamp: '2026-12-01 12:00:00.123000' } as any
-        expect(edgeKey(liveEvent)).toBe(edgeKey(fromPage))
-        expect(edgeKey(liveEvent)).not.toBe(edgeKey({ ...liveEvent, distinct_id: 'e' }))
+        expect(edgeId(liveEvent)).toBe(edgeId(fromPage))
+        expect(edgeId(liveEvent)).not.toBe(edgeId({ ...liveEvent, distinct_id: 'e' }))
     })
 })
 
