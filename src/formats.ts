@@ -9,6 +9,7 @@
  */
 import { joinBody, sliceBody, type Body } from './body'
 import { MAX_COALESCE_BYTES, OpenBatch } from './buffer'
+import { packRuns } from './pack'
 import { compressWhole, decompressWhole, fileFormat, MEMBER_MAX_BYTES, membersConcatenate, type Compression, type FileFormat, type Member, type MemoryListener } from './compression'
 import type { Config } from './config'
 import { utf8Length, type ExportableEvent } from './events'
@@ -83,17 +84,12 @@ export const MEMBER_CHUNK_BYTES = 256 * 1024
  * ranges of the body: deterministic from the body's members, so the same batch always gives the same parts.
  */
 export function memberParts(members: readonly Member[], maxBytes: number): Array<{ from: number; to: number; events: number }> {
-    const parts: Array<{ from: number; to: number; events: number }> = []
     let at = 0
-    for (const m of members) {
-        const last = parts[parts.length - 1]
-        if (last && last.to - last.from + m.bytes <= maxBytes) {
-            last.to += m.bytes
-            last.events += m.events
-        } else parts.push({ from: at, to: at + m.bytes, events: m.events })
-        at += m.bytes
-    }
-    return parts
+    return packRuns(members, (m) => m.bytes, maxBytes).map((run) => {
+        const from = at
+        for (const m of run) at += m.bytes
+        return { from, to: at, events: run.reduce((n, m) => n + m.events, 0) }
+    })
 }
 
 /**

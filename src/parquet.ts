@@ -22,6 +22,7 @@ import * as zlib from 'zlib'
 import { bodyOf, type Body } from './body'
 import { fromHostBuffer, toHostBuffer } from './bytes'
 import { utf8Length, type ExportableEvent } from './events'
+import { packRuns } from './pack'
 
 /** One event as a Parquet row. */
 export interface ParquetRow {
@@ -297,22 +298,10 @@ export class ParquetRowGroups {
         // a file of several groups is at most the sum of their files alone (each counts the magic and the schema
         // once more than needed) plus the longer offsets further into the file: packing writes no footer to measure
         const bound = (group: EncodedRowGroup) => group.fileBytes + OFFSET_GROWTH_BYTES * group.meta.columns.length
-        let run: EncodedRowGroup[] = []
-        let runBytes = 0
-        for (const group of this.groups) {
-            if (run.length > 0 && runBytes + bound(group) > maxBytes) {
-                emit(run)
-                run = []
-                runBytes = 0
-            }
-            if (bound(group) <= maxBytes) {
-                run.push(group)
-                runBytes += bound(group)
-                continue
-            }
-            for (const piece of this.recut(group.from, group.from + group.rows, maxBytes)) emit([piece])
+        for (const run of packRuns(this.groups, bound, maxBytes)) {
+            if (run.length > 1 || bound(run[0]) <= maxBytes) emit(run)
+            else for (const piece of this.recut(run[0].from, run[0].from + run[0].rows, maxBytes)) emit([piece])
         }
-        if (run.length > 0) emit(run)
         return out
     }
 
