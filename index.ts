@@ -4,23 +4,23 @@
  */
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
-import { HealthAlert } from './src/alert'
+import { HealthAlert } from './src/health/alert'
 import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
 import { parseConfig, type Config } from './src/config'
 import { APP_VERSION } from './src/pipeline'
 import { EdgeNotes } from './src/edge-notes'
-import { WriteCheck } from './src/health'
+import { WriteCheck } from './src/health/write-check'
 import { Exporter, type CloseReport } from './src/exporter'
 import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
 import type { HostStorage } from './src/host/storage'
 import { hostSchedule } from './src/host/timer'
-import { METRICS } from './src/metrics'
-import { Monitor } from './src/monitor'
-import { Reporter } from './src/report'
-import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3'
+import { METRICS } from './src/health/metrics'
+import { Monitor } from './src/health/monitor'
+import { Reporter } from './src/health/report'
+import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3/client'
 import { JOB_NAME, runSpilledBatch, spillBatch, type SpilledBatchPayload } from './src/spill'
 
-/** The app metrics PostHog shows for this app (src/metrics.ts says what each one means). */
+/** The app metrics PostHog shows for this app (src/health/metrics.ts says what each one means). */
 export const metrics = METRICS
 
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
@@ -58,7 +58,7 @@ export { hostSchedule } from './src/host/timer'
 /**
  * Parse the settings (a bad one rejects with a message naming it), start the exporter, and check that the bucket
  * takes writes: setup rejects only when S3 definitively refuses; while S3 is unreachable or failing, the app runs
- * and buffers, and the check goes on in the background (health.ts says why).
+ * and buffers, and the check goes on in the background (src/health/write-check.ts says why).
  */
 export function setupPlugin(meta: AnyMeta): Promise<void> {
     // the host's exportEvents wrapper hands us no live event (they reach onEvent): no double count in its metrics

@@ -7,7 +7,7 @@ import { gunzipSync } from 'zlib'
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
 
 import { readerClient } from '../dev/s3-read'
-import { WRITE_CHECK_NAME } from '../src/health'
+import { WRITE_CHECK_NAME } from '../src/health/write-check'
 
 export const BUCKET = 'bench'
 

@@ -23,7 +23,7 @@ import path from 'path'
 import nodeFetch from 'node-fetch'
 
 import { GZIP_LEVEL } from '../src/compression'
-import type { S3StoreDeps } from '../src/s3'
+import type { S3StoreDeps } from '../src/s3/client'
 import { packageVersion, resolveHostProfile } from '../dev/sandbox/profile'
 import { probeLargeBody, runApp, runCeiling, runNaive, runSandbox, type CaseContext, type RunResult } from './cases'
 import { eventCase, POOL_SIZE } from './events'

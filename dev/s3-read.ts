@@ -7,7 +7,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import * as zlib from 'zlib'
 import { brotliDecompressSync, gunzipSync } from 'zlib'
 import { startS3Server, type RunningS3 } from './s3server'
-import { WRITE_CHECK_NAME } from '../src/health'
+import { WRITE_CHECK_NAME } from '../src/health/write-check'
 
 export interface StoredObject {
     key: string

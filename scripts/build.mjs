@@ -3,7 +3,7 @@
 // - async/await is compiled to generators: the host evaluates every awaited call expression twice. The rest stays
 //   ES2020, which every host runs (plugin-server's own CI and images are Node 14+) and its Babel 7.13.7 parses and
 //   leaves as it is for Node 14+: lowering `?.`, `??` and object spread for es2016 cost ~3,600 syntax-tree nodes (7%)
-// - the browser build of the SDK (no node http/fs); S3's XML error answers are read by src/s3-protocol.ts (the
+// - the browser build of the SDK (no node http/fs); S3's XML error answers are read by src/s3/protocol.ts (the
 //   sandbox has no DOMParser, and the SDK's XML codec would be ~20 KB more)
 // - the whole file is wrapped in a function: vm2 makes `root`, `global`, ... read-only, so top-level `var root`
 //   in a library would be silently ignored
@@ -39,7 +39,7 @@ const inlineSchemaKeys = {
             })
             if (strings.size === 0 || unknown > 0) throw new Error(`${args.path}: its layout changed (${unknown} computed keys not constants): check the build plugin`)
             // The error registries map S3's error codes to the SDK's exception classes for S3RestXmlProtocol, which
-            // is cut below: src/s3-protocol.ts builds the exception itself. Registering is a call, so esbuild would
+            // is cut below: src/s3/protocol.ts builds the exception itself. Registering is a call, so esbuild would
             // keep every error class; the registries are left empty instead.
             let registries = 0
             const withoutRegistries = contents
@@ -57,17 +57,17 @@ const inlineSchemaKeys = {
 
 /**
  * SDK modules this app provably never runs, replaced by stubs whose exports throw if ever called. Each is the
- * default of a client option src/s3.ts sets (so the default is referenced but never used), or is only reached
+ * default of a client option src/s3/client.ts sets (so the default is referenced but never used), or is only reached
  * from such a default. A stub that did run would fail loudly, and the bundle's tests would see it.
  */
 const CUT_MODULES = [
-    // sha256 / md5 / sha1: host crypto (src/host-hash.ts); CRC variants only serve flexible checksums, which
+    // sha256 / md5 / sha1: host crypto (src/s3/hashes.ts); CRC variants only serve flexible checksums, which
     // requestChecksumCalculation WHEN_REQUIRED never computes for PutObject (our own checksums are set as headers)
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]checksum[\\/](sha256[\\/]Sha256(Js|WebCrypto)|md5[\\/]Md5Js|crc32[\\/]Crc32Js)\.js$/,
     /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/](sha[\\/]sha1[\\/]Sha1Js|crc[\\/]crc32c[\\/]Crc32cJs|crc[\\/]crc64-nvme[\\/]Crc64NvmeJs)\.js$/,
     // eventStreamSerdeProvider: none (PutObject has no event stream); the config resolver is kept
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]event-streams[\\/](EventStreamSerde|eventstream-codec[\\/]\w+|eventstream-serde-universal[\\/]\w+|eventstream-serde[\\/]\w+(\.browser)?)\.js$/,
-    // retryStrategy: a single attempt (src/s3.ts; our uploader retries): the SDK's strategies are never built
+    // retryStrategy: a single attempt (src/s3/client.ts; our uploader retries): the SDK's strategies are never built
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/](Standard|Adaptive|Configured)RetryStrategy\.js$/,
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/]DefaultRateLimiter\.js$/,
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]retry-pre-sra-deprecated[\\/]\w+\.js$/,
@@ -80,21 +80,21 @@ const CUT_MODULES = [
     /hyparquet-writer[\\/]src[\\/]snappy\.js$/,
     // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/](sdk-stream-mixin\.browser|getAwsChunkedEncodingStream\.browser|checksum[\\/]createChecksumStream\.browser|checksum[\\/]ChecksumStream\.browser)\.js$/,
-    // protocol: src/s3-protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3.ts
+    // protocol: src/s3/protocol.ts (PutObject's headers, path and body, and S3's XML errors), set in src/s3/client.ts
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]protocol[\\/]S3RestXmlProtocol\.js$/,
     // only the SDK's request log filters input through the schema, and that log is idle (IDLE_PLUGIN_MODULES)
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]smithy-client[\\/]schemaLogFilter\.js$/,
-    // signerConstructor: the SDK's SignatureV4 (src/s3.ts); the multi-region wrapper only adds SigV4a and S3 Express
+    // signerConstructor: the SDK's SignatureV4 (src/s3/client.ts); the multi-region wrapper only adds SigV4a and S3 Express
     /@aws-sdk[\\/]signature-v4-multi-region[\\/]dist-es[\\/]SignatureV4MultiRegion\.js$/,
-    // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3.ts)
+    // CreateSession: only S3 Express asks for a session (its identity provider is ours and refuses, src/s3/client.ts)
     /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]commands[\\/]CreateSessionCommand\.js$/,
-    // s3ExpressIdentityProvider: none (src/s3.ts; S3 Express directory buckets are refused by the endpoint)
+    // s3ExpressIdentityProvider: none (src/s3/client.ts; S3 Express directory buckets are refused by the endpoint)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]classes[\\/]S3Express(IdentityProviderImpl|IdentityCache|IdentityCacheEntry)\.js$/,
 ]
 
 /**
  * Middleware plugins that the client or PutObjectCommand applies to every request but that do nothing for the requests
- * src/s3.ts sends: each `get...Plugin` export becomes a plugin that adds no middleware (the module's other exports
+ * src/s3/client.ts sends: each `get...Plugin` export becomes a plugin that adds no middleware (the module's other exports
  * are cut as above). __tests__/host/bundle-requests.test.ts checks the requests are still those the SDK sends.
  */
 const IDLE_PLUGIN_MODULES = [
@@ -102,17 +102,17 @@ const IDLE_PLUGIN_MODULES = [
     // ChecksumAlgorithm (our CRC32 / Content-MD5 are headers of our own); responses are validated only for
     // ChecksumMode ENABLED, a GetObject member. The middleware would only note two user-agent feature letters.
     /@aws-sdk[\\/]checksums[\\/]dist-es[\\/]submodules[\\/]flexible-checksums[\\/]getFlexibleChecksumsPlugin\.js$/,
-    // Expect: 100-continue for bodies over 2 MB: our request handler never sends it (src/s3.ts withoutExpect)
+    // Expect: 100-continue for bodies over 2 MB: our request handler never sends it (src/s3/client.ts withoutExpect)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-expect-continue[\\/]middleware-expect-continue\.js$/,
     // SSE-C: only for SSECustomerKey / CopySourceSSECustomerKey, which config.ts cannot produce (AES256 or aws:kms)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-ssec[\\/]middleware-ssec\.js$/,
     // region redirects: only with followRegionRedirects, which we leave off (a wrong region is a fatal PermanentRedirect
-    // with a hint, src/retry.ts)
+    // with a hint, src/s3/failure.ts)
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-region-redirect[\\/]region-redirect-middleware\.js$/,
-    // the SDK's request log: the client's logger is the SDK's NoOpLogger (src/s3.ts sets none), so nothing is logged;
-    // our own code reports outcomes (src/report.ts). Its log filter (schemaLogFilter) is cut with it.
+    // the SDK's request log: the client's logger is the SDK's NoOpLogger (src/s3/client.ts sets none), so nothing is logged;
+    // our own code reports outcomes (src/health/report.ts). Its log filter (schemaLogFilter) is cut with it.
     /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]middleware-logger[\\/]loggerMiddleware\.js$/,
-    // S3 Express: only for an endpoint whose auth scheme is sigv4-s3express, which src/s3-endpoint.ts never returns;
+    // S3 Express: only for an endpoint whose auth scheme is sigv4-s3express, which src/s3/endpoint.ts never returns;
     // its signing middleware stands in for the standard one and signs the same way without an S3 Express identity
     /@aws-sdk[\\/]middleware-sdk-s3[\\/]dist-es[\\/]submodules[\\/]s3[\\/]middleware-s3-express[\\/]functions[\\/]s3Express(HttpSigning)?Middleware\.js$/,
 ]
@@ -140,7 +140,7 @@ function exportNames(source) {
 }
 
 /**
- * S3's endpoint rule set and its engine (~40 KB) answer, for our requests, what src/s3-endpoint.ts answers (its
+ * S3's endpoint rule set and its engine (~40 KB) answer, for our requests, what src/s3/endpoint.ts answers (its
  * test compares the two for every region and endpoint we support). The SDK calls its resolver from two places (the
  * endpoint middleware and the auth scheme provider), so the module itself is pointed at ours.
  */
@@ -148,7 +148,7 @@ const ownEndpointResolver = {
     name: 'own-s3-endpoint-resolver',
     setup(build) {
         build.onLoad({ filter: /@aws-sdk[\\/]client-s3[\\/]dist-es[\\/]endpoint[\\/]endpointResolver\.js$/ }, () => ({
-            contents: `export { s3EndpointProvider as defaultEndpointResolver } from ${JSON.stringify(path.resolve('src/s3-endpoint.ts'))}`,
+            contents: `export { s3EndpointProvider as defaultEndpointResolver } from ${JSON.stringify(path.resolve('src/s3/endpoint.ts'))}`,
             loader: 'js',
             resolveDir: path.resolve('src'),
         }))
@@ -157,7 +157,7 @@ const ownEndpointResolver = {
 
 /**
  * The browser runtime config builds its request handler with `FetchHttpHandler.create(config.requestHandler)`, which
- * hands back a handler that has `handle` as it is: src/s3.ts always passes its own (the SDK's needs AbortController,
+ * hands back a handler that has `handle` as it is: src/s3/client.ts always passes its own (the SDK's needs AbortController,
  * Request and Headers, absent in the sandbox), and its own streamCollector. Only that `create` is kept.
  */
 const ownRequestHandlerOnly = {
@@ -180,15 +180,15 @@ const ownRequestHandlerOnly = {
 const MODULE_REPLACEMENTS = [
     {
         // The retry middleware parses Retry-After into a hint for the SDK's retry strategy; ours is a single attempt
-        // that never reads it (src/s3.ts singleAttempt): our uploader reads Retry-After itself (src/s3.ts toFailure).
+        // that never reads it (src/s3/client.ts singleAttempt): our uploader reads Retry-After itself (src/s3/client.ts toFailure).
         // The HTTP-date parser it needs is ~4 KB.
         file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]parseRetryAfterHeader\.js$/,
         contents: 'export function parseRetryAfterHeader() { return undefined }\nexport function getRetryAfterHint() { return undefined }',
     },
     {
         // The retry middleware classifies each failure (throttling, transient, server, client) for the SDK's retry
-        // strategy; ours is a single attempt that rejects whatever the class (src/s3.ts singleAttempt), and our own
-        // policy classifies (src/retry.ts). Every test answers "no".
+        // strategy; ours is a single attempt that rejects whatever the class (src/s3/client.ts singleAttempt), and our own
+        // policy classifies (src/s3/failure.ts). Every test answers "no".
         file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]service-error-classification[\\/]service-error-classification\.js$/,
         transform: (source) => exportNames(source).map((name) => `export const ${name} = () => false`).join('\n'),
     },
@@ -200,7 +200,7 @@ const MODULE_REPLACEMENTS = [
         contents: readFileSync(new URL('./stand-ins/NormalizedSchema.js', import.meta.url), 'utf8'),
     },
     {
-        // The partition table answers src/s3-endpoint.ts which DNS suffix a region has (its only reader now that S3's
+        // The partition table answers src/s3/endpoint.ts which DNS suffix a region has (its only reader now that S3's
         // endpoint rules are ours); each region's English description is never read.
         file: /@aws-sdk[\\/]core[\\/]dist-es[\\/]submodules[\\/]client[\\/]util-endpoints[\\/]lib[\\/]aws[\\/]partitions\.js$/,
         transform(source) {

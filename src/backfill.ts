@@ -32,10 +32,10 @@ import type { Format } from './formats'
 import { eventIsoTime, type KeyLayout } from './keys'
 import { buildPipeline, type Pipeline } from './pipeline'
 import { EdgeLookup } from './edge-notes'
-import type { MetricSink } from './metrics'
+import type { MetricSink } from './health/metrics'
 import type { HostStorage } from './host/storage'
-import type { Logger } from './report'
-import type { ObjectStore } from './s3'
+import type { Logger } from './health/report'
+import type { ObjectStore } from './s3/client'
 import type { SpillableBatch, SpillOutcome } from './spill'
 
 /** meta.storage key of the boundary (epoch ms): set once, by the first copy whose setup succeeded */

@@ -6,7 +6,7 @@
  */
 import * as zlib from 'zlib'
 import { bodyOf, type Body } from './body'
-import { payloadHasher } from './payload-hash'
+import { payloadHasher } from './s3/payload-hash'
 
 /** The codecs of the jsonl format (the `compression` setting: config.ts maps its choices onto these). */
 export type Compression = 'gzip' | 'brotli' | 'zstd' | 'none'

@@ -27,13 +27,13 @@ import type { Config } from './config'
 import type { EventSelector, ExportableEvent } from './events'
 import { batchId, eventIsoTime, type KeyLayout } from './keys'
 import { buildPipeline, type Pipeline } from './pipeline'
-import { Reporter, type Logger } from './report'
-import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'
-import type { ObjectStore, PutOutcome } from './s3'
+import { Reporter, type Logger } from './health/report'
+import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './s3/failure'
+import type { ObjectStore, PutOutcome } from './s3/client'
 import type { SpillableBatch, SpillOutcome } from './spill'
 import { isHostTimeout, type Cancel, type Schedule } from './host/timer'
 
-export type { Logger } from './report'
+export type { Logger } from './health/report'
 export type { Cancel, Schedule } from './host/timer'
 
 /** Where a batch's bytes are counted: memory is a running total per place, never a per-event sum. */
@@ -294,7 +294,7 @@ export class Exporter {
 
     /** epoch ms of the last stored object, 0 before the first */
     lastStoredAt = 0
-    /** epoch ms of the first failed upload since the last stored object (0 while uploads succeed): the health event (alert.ts) reads it */
+    /** epoch ms of the first failed upload since the last stored object (0 while uploads succeed): the health event (src/health/alert.ts) reads it */
     failingSince = 0
     /** the last failed upload's answer and what it meant; kept after a success, for the recovered event */
     lastFailure?: { failure: S3Failure; kind: 'retry' | 'fatal' }

@@ -23,10 +23,10 @@ import { createHash } from 'crypto'
 import { joinBody, type Body } from './body'
 import type { FileFormat } from './compression'
 import type { BodyPart } from './formats'
-import type { Logger } from './report'
-import { backoffMs, describeFailure, fixFor, type BackoffPolicy } from './retry'
+import type { Logger } from './health/report'
+import { backoffMs, describeFailure, fixFor, type BackoffPolicy } from './s3/failure'
 import type { HostStorage } from './host/storage'
-import type { ObjectStore } from './s3'
+import type { ObjectStore } from './s3/client'
 
 export const JOB_NAME = 's3ExportUploadBatch'
 /** 30 s doubling to 1 h: ~2 days of tries before a batch is given up (and reported). */

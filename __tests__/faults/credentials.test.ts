@@ -4,7 +4,7 @@
  * queue past the memory limit), the problem is reported once a minute, not once per event, and once the user fixes
  * it every event is stored exactly once.
  */
-import { createS3Store, type S3StoreDeps } from '../../src/s3'
+import { createS3Store, type S3StoreDeps } from '../../src/s3/client'
 import { buildExporter, expectNothingLost, rigConfig, runScenario, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 async function waitUntil(condition: () => boolean, realMs = 10_000): Promise<void> {

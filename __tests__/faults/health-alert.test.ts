@@ -3,9 +3,9 @@
  * each watched by its own Monitor as index.ts wires it, S3 refusing every connection for a while in the middle of a
  * 12-minute stream. The host's metrics are one sum per name across both copies, as PostHog adds them up.
  */
-import { HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, type HealthEvent } from '../../src/alert'
-import type { MetricName } from '../../src/metrics'
-import { Monitor } from '../../src/monitor'
+import { HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, type HealthEvent } from '../../src/health/alert'
+import type { MetricName } from '../../src/health/metrics'
+import { Monitor } from '../../src/health/monitor'
 import { buildExporter, drain, recordMetric, ScaledClock, send, startRig, tally, type ExporterRig, type Rig } from '../helpers/faults'
 
 const MIN = 60_000

@@ -2,10 +2,10 @@
  * S3 unreachable for a while: the proxy refuses every connection and request for 2 minutes of the scaled clock
  * (480 ms real at 250x), in the middle of a 6-minute stream of events.
  */
-import { WriteCheck } from '../../src/health'
-import { Reporter } from '../../src/report'
-import { DEFAULT_BACKOFF } from '../../src/retry'
-import { notifyingStore, type ObjectStore } from '../../src/s3'
+import { WriteCheck } from '../../src/health/write-check'
+import { Reporter } from '../../src/health/report'
+import { DEFAULT_BACKOFF } from '../../src/s3/failure'
+import { notifyingStore, type ObjectStore } from '../../src/s3/client'
 import { buildExporter, expectNothingLost, LogRecorder, putAttempts, runScenario, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 let rig: Rig

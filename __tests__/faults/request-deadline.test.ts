@@ -6,7 +6,7 @@
  * Script execution timed out after promise waited for 30 seconds").
  */
 import { HOST_TASK_TIMEOUT_MS } from '../../dev/sandbox'
-import { REQUEST_DEADLINE_MS } from '../../src/s3'
+import { REQUEST_DEADLINE_MS } from '../../src/s3/client'
 
 describe('the request deadline', () => {
     it('ends a hung request, whatever its body size, before the host ends the promise at 30 s', () => {

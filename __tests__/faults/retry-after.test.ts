@@ -6,10 +6,10 @@
  */
 import { faults, phases } from '../../dev/fault-proxy'
 import { hostSchedule } from '../../index'
-import { WriteCheck, writeCheckKey } from '../../src/health'
-import { Reporter } from '../../src/report'
-import { MAX_RETRY_AFTER_MS, MAX_TIMER_MS } from '../../src/retry'
-import { createS3Store, type S3StoreDeps } from '../../src/s3'
+import { WriteCheck, writeCheckKey } from '../../src/health/write-check'
+import { Reporter } from '../../src/health/report'
+import { MAX_RETRY_AFTER_MS, MAX_TIMER_MS } from '../../src/s3/failure'
+import { createS3Store, type S3StoreDeps } from '../../src/s3/client'
 import { expectNothingLost, LogRecorder, rigConfig, runScenario, sleep, startRig, type Rig } from '../helpers/faults'
 
 const DAY_S = 86_400

@@ -6,7 +6,7 @@ import path from 'path'
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { DuckDBInstance } from '@duckdb/node-api'
 
-import { WRITE_CHECK_NAME } from '../../src/health'
+import { WRITE_CHECK_NAME } from '../../src/health/write-check'
 import { listKeys } from './s3'
 
 /**

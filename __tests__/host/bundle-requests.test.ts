@@ -118,7 +118,7 @@ describe('the bundle sends its PutObject', () => {
         expect(Object.keys(md5.headers).filter((h) => h.startsWith('x-amz-checksum-'))).toEqual([])
     })
 
-    it('with every object option as the header S3 expects, each one signed (the protocol of src/s3-protocol.ts)', async () => {
+    it('with every object option as the header S3 expects, each one signed (the protocol of src/s3/protocol.ts)', async () => {
         const request = await writeCheck({ s3BucketName: 'events', awsRegion: 'eu-west-1', checksum: 'CRC32', storageClass: 'STANDARD_IA', cannedAcl: 'bucket-owner-full-control', sse: 'aws:kms', sseKmsKeyId: 'arn:aws:kms:eu-west-1:1:key/k' })
         expect(request.headers).toMatchObject({
             'x-amz-storage-class': 'STANDARD_IA',

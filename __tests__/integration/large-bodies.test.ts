@@ -9,7 +9,7 @@ import nodeFetch from 'node-fetch'
 import * as zlib from 'zlib'
 import { joinBody, PiecesBody } from '../../src/body'
 import { parseConfig } from '../../src/config'
-import { createS3Store, type S3StoreDeps } from '../../src/s3'
+import { createS3Store, type S3StoreDeps } from '../../src/s3/client'
 import { withS3 } from '../helpers/s3'
 import { settingsFor } from '../helpers/plugin'
 

@@ -11,7 +11,7 @@ import path from 'path'
 import { readAll, readerClient } from '../../dev/s3-read'
 import { parseConfig, type Config } from '../../src/config'
 import { Exporter } from '../../src/exporter'
-import { createS3Store, type S3StoreDeps } from '../../src/s3'
+import { createS3Store, type S3StoreDeps } from '../../src/s3/client'
 import { makeEvent } from '../helpers/events'
 import { settingsFor } from '../helpers/plugin'
 

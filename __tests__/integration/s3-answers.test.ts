@@ -1,11 +1,11 @@
 /**
- * What each S3 answer a user meets becomes, through the app's own PutObject protocol (src/s3-protocol.ts) and the
+ * What each S3 answer a user meets becomes, through the app's own PutObject protocol (src/s3/protocol.ts) and the
  * real SDK client: a signature-checking local S3 for the credential and bucket errors, the fault proxy in front of it
  * for what S3 and the boxes in front of it answer under load (SlowDown with Retry-After, an empty 5xx, a proxy's
  * text). The outcome and its failure fields are what the uploader and the user-facing hints read.
  */
-import { createS3Store } from '../../src/s3'
-import { classifyFailure, fixFor } from '../../src/retry'
+import { createS3Store } from '../../src/s3/client'
+import { classifyFailure, fixFor } from '../../src/s3/failure'
 import { faults, PASS, type Fault } from '../../dev/fault-proxy'
 import { rigConfig, startRig, type Rig } from '../helpers/faults'
 

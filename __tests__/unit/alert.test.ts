@@ -1,5 +1,5 @@
-import { adviceFor, HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, withoutSecrets, type AlertSettings, type ExportState } from '../../src/alert'
-import type { S3Failure } from '../../src/retry'
+import { adviceFor, HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, withoutSecrets, type AlertSettings, type ExportState } from '../../src/health/alert'
+import type { S3Failure } from '../../src/s3/failure'
 
 const MIN = 60_000
 const T = Date.UTC(2026, 11, 1, 12, 0, 0)

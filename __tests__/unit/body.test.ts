@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'crypto'
 import { gunzipSync } from 'zlib'
 import { bodyOf, JOIN_BELOW_BYTES, joinBody, PiecesBody, piecesOf } from '../../src/body'
 import { createCompressor } from '../../src/compression'
-import { payloadSha256 } from '../../src/payload-hash'
+import { payloadSha256 } from '../../src/s3/payload-hash'
 
 const pieces = (sizes: number[]) => sizes.map((n, i) => Buffer.alloc(n, i + 1))
 

@@ -13,8 +13,8 @@ import { jsonLine } from '../helpers/json-line'
 import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
 import { LAYOUTS } from '../../src/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
-import { backoffMs } from '../../src/retry'
-import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3'
+import { backoffMs } from '../../src/s3/failure'
+import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3/client'
 
 // ---------------------------------------------------------------------------------------------------------------
 // fakes

@@ -1,7 +1,7 @@
-import { HealthAlert, UNHEALTHY_EVENT } from '../../src/alert'
+import { HealthAlert, UNHEALTHY_EVENT } from '../../src/health/alert'
 import type { ExporterStats } from '../../src/exporter'
-import type { MetricName } from '../../src/metrics'
-import { Monitor, MONITOR_EVERY_MS } from '../../src/monitor'
+import type { MetricName } from '../../src/health/metrics'
+import { Monitor, MONITOR_EVERY_MS } from '../../src/health/monitor'
 
 const MIN = 60_000
 

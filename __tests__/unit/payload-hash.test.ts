@@ -2,7 +2,7 @@
 import { createHash } from 'crypto'
 import { joinBody, type Body } from '../../src/body'
 import { createCompressor } from '../../src/compression'
-import { payloadSha256 } from '../../src/payload-hash'
+import { payloadSha256 } from '../../src/s3/payload-hash'
 
 const sha256 = (b: Body) => createHash('sha256').update(joinBody(b)).digest('hex')
 

@@ -1,4 +1,4 @@
-import { backoffMs, clampDelayMs, classifyFailure, DEFAULT_BACKOFF, fixFor, MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, type BackoffPolicy, type S3Failure } from '../../src/retry'
+import { backoffMs, clampDelayMs, classifyFailure, DEFAULT_BACKOFF, fixFor, MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, type BackoffPolicy, type S3Failure } from '../../src/s3/failure'
 
 const failure = (code: string, statusCode?: number, message = code): S3Failure => ({ code, statusCode, message })
 

@@ -4,7 +4,7 @@
  * endpoints of the stores we document (MinIO, R2, B2, Wasabi, an IP address).
  */
 import { S3Client } from '@aws-sdk/client-s3'
-import { s3EndpointProvider, type S3EndpointParams } from '../../src/s3-endpoint'
+import { s3EndpointProvider, type S3EndpointParams } from '../../src/s3/endpoint'
 import { parseConfig } from '../../src/config'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'

@@ -1,14 +1,14 @@
 /**
- * src/s3-protocol.ts against the SDK's own S3RestXmlProtocol: the same PutObject input must become the same request,
+ * src/s3/protocol.ts against the SDK's own S3RestXmlProtocol: the same PutObject input must become the same request,
  * and the same S3 answer the same output or the same error fields (what toFailure and the retry policy read).
  * The answers are those S3 and the stores we support really give (XML errors, empty 5xx, a proxy's HTML or text).
  */
 import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { HttpResponse, type HttpRequest } from '@smithy/core/protocols'
-import { classifyFailure } from '../../src/retry'
+import { classifyFailure } from '../../src/s3/failure'
 import { utf8ToBytes } from '../../src/bytes'
-import { toFailure } from '../../src/s3'
-import { ERROR_BODY_LIMIT_CHARS, parseErrorXml, PutObjectProtocol } from '../../src/s3-protocol'
+import { toFailure } from '../../src/s3/client'
+import { ERROR_BODY_LIMIT_CHARS, parseErrorXml, PutObjectProtocol } from '../../src/s3/protocol'
 
 interface Answer {
     status: number

@@ -4,8 +4,8 @@
  * other module reads `meta`.
  */
 import type { Enqueue } from '../spill'
-import type { MetricSink } from '../metrics'
-import type { Capture } from '../monitor'
+import type { MetricSink } from '../health/metrics'
+import type { Capture } from '../health/monitor'
 
 /** `meta.jobs`: the host's durable job queue (every PostHog since 1.25; gone from plugin-servers after Feb 2025). */
 export type HostJobs = Record<string, (payload: any) => { runIn(duration: number, unit: string): Promise<void>; runNow(): Promise<void> }>

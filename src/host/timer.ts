@@ -3,7 +3,7 @@
  * `hostSchedule`), and every part that waits takes a `Schedule` as a parameter, so tests pass a fake one.
  */
 import { createBuffer } from '@posthog/plugin-contrib'
-import { clampDelayMs } from '../retry'
+import { clampDelayMs } from '../s3/failure'
 
 export interface Cancel {
     cancel(): void

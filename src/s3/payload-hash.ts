@@ -5,7 +5,7 @@
  * Bodies are remembered by identity, weakly: a body nobody holds any more is forgotten with it.
  */
 import { createHash, type Hash } from 'crypto'
-import { digestOf, type Body } from './body'
+import { digestOf, type Body } from '../body'
 
 const known = new WeakMap<object, string>()
 

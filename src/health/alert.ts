@@ -7,8 +7,8 @@
  * copy (worker thread): the next one needs a success, then a whole new `alertAfterMs` of failures. So the events
  * this app exports about itself stay a handful, never a loop.
  */
-import { endpointName } from './health'
-import { describeFailure, fixFor, isUnreachable, type S3Failure } from './retry'
+import { endpointName } from './write-check'
+import { describeFailure, fixFor, isUnreachable, type S3Failure } from '../s3/failure'
 
 export const UNHEALTHY_EVENT = 's3_export_unhealthy'
 export const RECOVERED_EVENT = 's3_export_recovered'

@@ -15,14 +15,14 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import type { HttpRequest } from '@smithy/types'
 import { PassThrough } from 'stream'
 import * as zlib from 'zlib'
-import { digestOf, piecesOf, PiecesBody, type Body } from './body'
-import { utf8ToBytes } from './bytes'
-import type { Config } from './config'
-import { HostMd5, HostSha1, HostSha256 } from './host-hash'
+import { digestOf, piecesOf, PiecesBody, type Body } from '../body'
+import { utf8ToBytes } from '../bytes'
+import type { Config } from '../config'
+import { HostMd5, HostSha1, HostSha256 } from './hashes'
 import { payloadSha256 } from './payload-hash'
-import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './s3-protocol'
-import { s3EndpointProvider } from './s3-endpoint'
-import { classifyFailure, parseRetryAfter, type S3Failure } from './retry'
+import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './protocol'
+import { s3EndpointProvider } from './endpoint'
+import { classifyFailure, parseRetryAfter, type S3Failure } from './failure'
 
 export interface PutObjectRequest {
     key: string
@@ -235,7 +235,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         s3ExpressIdentityProvider: noS3Express,
         streamHasher: noStreamedBodies,
         // PutObject's own serde (headers, path, raw body; S3's XML errors): the SDK's S3RestXmlProtocol and its
-        // schema and XML machinery are cut from the bundle (src/s3-protocol.ts says what is kept)
+        // schema and XML machinery are cut from the bundle (src/s3/protocol.ts says what is kept)
         protocol: new PutObjectProtocol() as unknown as S3ClientConfig['protocol'],
     })
     // The SigV4 payload hash of a large body is the host's native crypto's, taken while the body was compressed

@@ -10,7 +10,7 @@
  */
 import { isIpAddress, isVirtualHostableS3Bucket, partition } from '@aws-sdk/core/client'
 import type { EndpointV2 } from '@smithy/types'
-import { redactUserinfo } from './config'
+import { redactUserinfo } from '../config'
 
 export interface S3EndpointParams {
     Bucket?: string

@@ -9,11 +9,11 @@
  * bucket, access denied, KMS). Anything transient (5xx, 429, timeouts, resets, unreachable) lets setup succeed at
  * once: the exporter buffers, and this check keeps trying in the background with backoff, reporting as it goes.
  */
-import type { Cancel, Schedule } from './host/timer'
-import type { Config } from './config'
+import type { Cancel, Schedule } from '../host/timer'
+import type { Config } from '../config'
 import type { Reporter } from './report'
-import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, isUnreachable, type BackoffPolicy, type S3Failure } from './retry'
-import type { ObjectStore, PutOutcome } from './s3'
+import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, isUnreachable, type BackoffPolicy, type S3Failure } from '../s3/failure'
+import type { ObjectStore, PutOutcome } from '../s3/client'
 
 export const WRITE_CHECK_NAME = '.s3-export-write-check'
 

@@ -6,7 +6,7 @@
  * then; PostHog sums those events per plugin. So each copy reports only what changed since it last reported
  * (deltas), and never a running total: totals from several threads and restarts would be counted twice.
  */
-import type { ExporterStats } from './exporter'
+import type { ExporterStats } from '../exporter'
 
 /**
  * Every metric, all summed. The first five are the names the host gives exportEvents apps, with the same meaning,
