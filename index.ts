@@ -5,12 +5,12 @@
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
 import { HealthAlert } from './src/health/alert'
-import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill'
+import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill/backfill'
 import { parseConfig, type Config } from './src/config'
 import { APP_VERSION } from './src/pipeline'
-import { EdgeNotes } from './src/edge-notes'
+import { EdgeNotes } from './src/backfill/edge-notes'
 import { WriteCheck } from './src/health/write-check'
-import { Exporter, type CloseReport } from './src/exporter'
+import { Exporter, type CloseReport } from './src/export/exporter'
 import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
 import type { HostStorage } from './src/host/storage'
 import { hostSchedule } from './src/host/timer'
@@ -18,7 +18,7 @@ import { METRICS } from './src/health/metrics'
 import { Monitor } from './src/health/monitor'
 import { Reporter } from './src/health/report'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3/client'
-import { JOB_NAME, runSpilledBatch, spillBatch, type SpilledBatchPayload } from './src/spill'
+import { JOB_NAME, runSpilledBatch, spillBatch, type SpilledBatchPayload } from './src/export/spill'
 
 /** The app metrics PostHog shows for this app (src/health/metrics.ts says what each one means). */
 export const metrics = METRICS
@@ -37,13 +37,13 @@ interface S3ExportMeta {
         monitor?: Monitor
         setupError?: string
         backfill?: Backfill
-        /** the backfill's boundary as this copy read it at setup (src/backfill.ts): for the edge notes */
+        /** the backfill's boundary as this copy read it at setup (src/backfill/backfill.ts): for the edge notes */
         liveSince?: number
         /** the edge window after the boundary is over: onEvent notes nothing more */
         edgeWindowOver?: boolean
-        /** this copy's edge notes, many to a storage write (src/edge-notes.ts) */
+        /** this copy's edge notes, many to a storage write (src/backfill/edge-notes.ts) */
         edgeNotes?: EdgeNotes
-        /** the host's exportEvents wrapper reads it at every live event (src/backfill.ts leaveLiveEventsToOnEvent) */
+        /** the host's exportEvents wrapper reads it at every live event (src/backfill/backfill.ts leaveLiveEventsToOnEvent) */
         exportEventsToIgnore?: unknown
     }
     jobs?: HostJobs
@@ -137,7 +137,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
 export const jobs = {
     /**
      * plugin.json publicJobs: a backfill of an ingestion-time range, through the host's own "Export historical
-     * events" job (src/backfill.ts startBackfill).
+     * events" job (src/backfill/backfill.ts startBackfill).
      */
     [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> => {
         const start = meta.jobs?.[HOST_HISTORICAL_JOB]
@@ -147,7 +147,7 @@ export const jobs = {
         }
         return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
     },
-    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill.ts setLiveSince) */
+    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill/backfill.ts setLiveSince) */
     [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> => {
         if (!meta.storage) return Promise.resolve()
         return setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() })
@@ -191,7 +191,7 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
 
 /**
  * The host calls this with its historical export's pages (the backfill) AND with every live event again, batched by
- * its own buffer around onEvent: onEvent already exported those, so they are ignored here (src/backfill.ts).
+ * its own buffer around onEvent: onEvent already exported those, so they are ignored here (src/backfill/backfill.ts).
  */
 export function exportEvents(events: Array<ProcessedPluginEvent | PluginEvent>, meta: AnyMeta): Promise<void> {
     if (!isHistoricalBatch(events as any)) {

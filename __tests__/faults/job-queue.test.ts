@@ -6,7 +6,7 @@
  */
 import { clientEvents } from '../../dev/client-events'
 import { faults } from '../../dev/fault-proxy'
-import { MAX_JOB_PAYLOAD_BYTES } from '../../src/spill'
+import { MAX_JOB_PAYLOAD_BYTES } from '../../src/export/spill'
 import { buildExporter, KIB, noisyEvent, recordMetric, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 const KAFKA_MESSAGE_LIMIT = 1_000_012

@@ -4,7 +4,7 @@
  */
 import { WriteCheck } from '../../src/health/write-check'
 import { Reporter } from '../../src/health/report'
-import { DEFAULT_BACKOFF } from '../../src/s3/failure'
+import { DEFAULT_BACKOFF } from '../../src/export/retry-policy'
 import { notifyingStore, type ObjectStore } from '../../src/s3/client'
 import { buildExporter, expectNothingLost, LogRecorder, putAttempts, runScenario, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 

@@ -6,8 +6,8 @@
 import { RetryError } from '@posthog/plugin-scaffold'
 import { faults } from '../../dev/fault-proxy'
 import { jobs, onEvent, setupPlugin, teardownPlugin, TEARDOWN_BUDGET_MS } from '../../index'
-import { spillReserveMs } from '../../src/exporter'
-import { JOB_NAME, type SpilledBatchPayload } from '../../src/spill'
+import { spillReserveMs } from '../../src/export/exporter'
+import { JOB_NAME, type SpilledBatchPayload } from '../../src/export/spill'
 import { makeEvent } from '../helpers/events'
 import { proxySettings, recordMetric, startRig, tally, type Rig } from '../helpers/faults'
 

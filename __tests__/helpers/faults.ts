@@ -11,9 +11,9 @@ import { startFaultProxy, type FaultProxy, type Schedule as FaultSchedule } from
 import { readAll, readerClient, type StoredObject } from '../../dev/s3-read'
 import { startS3Server, type RunningS3 } from '../../dev/s3server'
 import { parseConfig, type Config } from '../../src/config'
-import { Exporter, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { Exporter, type Cancel, type ExporterOptions, type Spill } from '../../src/export/exporter'
 import { createS3Store, type ObjectStore, type S3StoreDeps } from '../../src/s3/client'
-import { runSpilledBatch, spillBatch, type SpilledBatchPayload } from '../../src/spill'
+import { runSpilledBatch, spillBatch, type SpilledBatchPayload } from '../../src/export/spill'
 import { DevStorage } from '../../dev/storage'
 import { makeEvent } from './events'
 

@@ -5,7 +5,8 @@
  * text). The outcome and its failure fields are what the uploader and the user-facing hints read.
  */
 import { createS3Store } from '../../src/s3/client'
-import { classifyFailure, fixFor } from '../../src/s3/failure'
+import { classifyFailure } from '../../src/s3/failure'
+import { fixFor } from '../../src/s3/messages'
 import { faults, PASS, type Fault } from '../../dev/fault-proxy'
 import { rigConfig, startRig, type Rig } from '../helpers/faults'
 

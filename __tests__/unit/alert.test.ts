@@ -1,4 +1,5 @@
-import { adviceFor, HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, withoutSecrets, type AlertSettings, type ExportState } from '../../src/health/alert'
+import { adviceFor } from '../../src/s3/messages'
+import { HealthAlert, RECOVERED_EVENT, UNHEALTHY_EVENT, withoutSecrets, type AlertSettings, type ExportState } from '../../src/health/alert'
 import type { S3Failure } from '../../src/s3/failure'
 
 const MIN = 60_000

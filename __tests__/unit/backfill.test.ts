@@ -14,8 +14,8 @@ import {
     selectPage,
     setLiveSince,
     startBackfill,
-} from '../../src/backfill'
-import { EDGE_PER_EVENT_FLAG, EDGE_RECORD_PREFIX, EDGE_SLOTS_KEY, EdgeLookup, EdgeNotes } from '../../src/edge-notes'
+} from '../../src/backfill/backfill'
+import { EDGE_PER_EVENT_FLAG, EDGE_RECORD_PREFIX, EDGE_SLOTS_KEY, EdgeLookup, EdgeNotes } from '../../src/backfill/edge-notes'
 
 const L = Date.UTC(2026, 11, 1, 12, 0, 0)
 const iso = (ms: number) => new Date(ms).toISOString()

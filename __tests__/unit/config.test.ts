@@ -3,7 +3,7 @@ import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseCon
 import { ConfigError } from '../../src/errors'
 import { hostHasCrc32, hostHasZstd } from '../../src/compression'
 import { compileLayout, LAYOUTS } from '../../src/keys'
-import { partKey } from '../../src/spill'
+import { partKey } from '../../src/export/spill'
 
 interface PluginSetting {
     key?: string

@@ -10,10 +10,10 @@ import { COMPRESSION_LEVELS, type Config } from '../../src/config'
 import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
 import { utf8Length } from '../../src/events'
 import { jsonLine } from '../helpers/json-line'
-import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/exporter'
+import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/export/exporter'
 import { LAYOUTS } from '../../src/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
-import { backoffMs } from '../../src/s3/failure'
+import { backoffMs } from '../../src/export/retry-policy'
 import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3/client'
 
 // ---------------------------------------------------------------------------------------------------------------

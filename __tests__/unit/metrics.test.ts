@@ -2,7 +2,7 @@ import pluginJson from '../../plugin.json'
 import * as app from '../../index'
 import { hostMetricSink } from '../../src/host/meta'
 import { INCREMENTED_WHERE_THEY_HAPPEN, metricTotals, METRICS, MetricsReporter, type MetricName } from '../../src/health/metrics'
-import type { ExporterStats } from '../../src/exporter'
+import type { ExporterStats } from '../../src/export/exporter'
 
 const zero: ExporterStats = { seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0, late: 0 }
 

@@ -1,5 +1,5 @@
 import { HealthAlert, UNHEALTHY_EVENT } from '../../src/health/alert'
-import type { ExporterStats } from '../../src/exporter'
+import type { ExporterStats } from '../../src/export/exporter'
 import type { MetricName } from '../../src/health/metrics'
 import { Monitor, MONITOR_EVERY_MS } from '../../src/health/monitor'
 

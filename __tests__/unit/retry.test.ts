@@ -1,4 +1,7 @@
-import { backoffMs, clampDelayMs, classifyFailure, DEFAULT_BACKOFF, fixFor, MAX_RETRY_AFTER_MS, MAX_TIMER_MS, parseRetryAfter, type BackoffPolicy, type S3Failure } from '../../src/s3/failure'
+import { BACKFILL_POLICY, backoffMs, DEFAULT_BACKOFF, JOB_POLICY, MAX_RETRY_AFTER_MS, nextTry, UPLOAD_POLICY, type BackoffPolicy } from '../../src/export/retry-policy'
+import { clampDelayMs, MAX_TIMER_MS } from '../../src/host/timer'
+import { classifyFailure, parseRetryAfter, type S3Failure } from '../../src/s3/failure'
+import { fixFor } from '../../src/s3/messages'
 
 const failure = (code: string, statusCode?: number, message = code): S3Failure => ({ code, statusCode, message })
 
@@ -127,6 +130,49 @@ describe('backoffMs', () => {
         const huge: BackoffPolicy = { baseMs: 1_000, capMs: 1e15 }
         expect(backoffMs(200, 0.999999, huge)).toBe(MAX_TIMER_MS)
         expect(backoffMs(200, 0.999999, huge, 1e15)).toBe(MAX_TIMER_MS)
+    })
+})
+
+describe('nextTry: the one retry policy of every S3 write', () => {
+    const slow = { kind: 'retry' as const, failure: failure('SlowDown', 503) }
+    const denied = { kind: 'fatal' as const, failure: failure('AccessDenied', 403) }
+    const hinted = { kind: 'retry' as const, failure: { ...failure('SlowDown', 503), retryAfterMs: 86_400_000 } }
+    const half = () => 0.5
+
+    it('backs a live batch off with full jitter, tries a refusal again after a minute, and never gives up', () => {
+        expect(nextTry(UPLOAD_POLICY, slow, 1, half)).toEqual({ kind: 'again', delayMs: 500 })
+        expect(nextTry(UPLOAD_POLICY, slow, 20, half)).toEqual({ kind: 'again', delayMs: 30_000 })
+        expect(nextTry(UPLOAD_POLICY, denied, 1, half)).toEqual({ kind: 'again', delayMs: 60_000 })
+        expect(nextTry(UPLOAD_POLICY, slow, 10_000, half).kind).toBe('again')
+    })
+
+    it('waits out a Retry-After for at most MAX_RETRY_AFTER_MS', () => {
+        expect(nextTry(UPLOAD_POLICY, hinted, 1, () => 0)).toEqual({ kind: 'again', delayMs: MAX_RETRY_AFTER_MS })
+        expect(nextTry(JOB_POLICY, hinted, 1, () => 0)).toEqual({ kind: 'again', delayMs: MAX_RETRY_AFTER_MS })
+    })
+
+    it('re-runs a spilled-batch job after at least half of each ceiling, refusals too, and gives up at the 60th try', () => {
+        expect(nextTry(JOB_POLICY, slow, 1, () => 0)).toEqual({ kind: 'again', delayMs: 15_000 })
+        expect(nextTry(JOB_POLICY, slow, 1, () => 0.999999)).toEqual({ kind: 'again', delayMs: 29_999 })
+        expect(nextTry(JOB_POLICY, denied, 3, half)).toEqual({ kind: 'again', delayMs: 90_000 })
+        expect(nextTry(JOB_POLICY, slow, 59, half)).toEqual({ kind: 'again', delayMs: 2_700_000 })
+        expect(nextTry(JOB_POLICY, slow, 60, half)).toEqual({ kind: 'give-up' })
+    })
+
+    it('gives a backfill object one more try at once, never waits for a hint, and hands a refusal on at once', () => {
+        expect(nextTry(BACKFILL_POLICY, slow, 1, half)).toEqual({ kind: 'again', delayMs: 0 })
+        expect(nextTry(BACKFILL_POLICY, hinted, 1, half)).toEqual({ kind: 'again', delayMs: 0 })
+        expect(nextTry(BACKFILL_POLICY, slow, 2, half)).toEqual({ kind: 'give-up' })
+        expect(nextTry(BACKFILL_POLICY, denied, 1, half)).toEqual({ kind: 'give-up' })
+    })
+
+    it('draws a random number only for a backoff', () => {
+        const random = jest.fn(() => 0.5)
+        nextTry(UPLOAD_POLICY, denied, 1, random)
+        nextTry(BACKFILL_POLICY, denied, 1, random)
+        expect(random).not.toHaveBeenCalled()
+        nextTry(UPLOAD_POLICY, slow, 1, random)
+        expect(random).toHaveBeenCalledTimes(1)
     })
 })
 

@@ -5,9 +5,8 @@
  */
 import { PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3'
 import { HttpResponse, type HttpRequest } from '@smithy/core/protocols'
-import { classifyFailure } from '../../src/s3/failure'
+import { classifyFailure, toFailure } from '../../src/s3/failure'
 import { utf8ToBytes } from '../../src/bytes'
-import { toFailure } from '../../src/s3/client'
 import { ERROR_BODY_LIMIT_CHARS, parseErrorXml, PutObjectProtocol } from '../../src/s3/protocol'
 
 interface Answer {

@@ -7,8 +7,8 @@
  * copy (worker thread): the next one needs a success, then a whole new `alertAfterMs` of failures. So the events
  * this app exports about itself stay a handful, never a loop.
  */
-import { endpointName } from './write-check'
-import { describeFailure, fixFor, isUnreachable, type S3Failure } from '../s3/failure'
+import type { S3Failure } from '../s3/failure'
+import { adviceFor, describeFailure, endpointName } from '../s3/messages'
 
 export const UNHEALTHY_EVENT = 's3_export_unhealthy'
 export const RECOVERED_EVENT = 's3_export_recovered'
@@ -43,13 +43,6 @@ export type HealthProperties = Record<string, string | number>
 export interface HealthEvent {
     event: typeof UNHEALTHY_EVENT | typeof RECOVERED_EVENT
     properties: HealthProperties
-}
-
-/** What a person should do about the failure: the fix for a refusal, the likely cause for a transient one. */
-export function adviceFor(failure: S3Failure, kind: 'retry' | 'fatal', where: Pick<AlertSettings, 'bucket' | 'prefix' | 'endpoint' | 'region'>): string {
-    if (kind === 'fatal') return fixFor(failure, where)
-    if (isUnreachable(failure)) return `${endpointName(where)} cannot be reached: check the endpoint, region and network; uploads are retried with backoff`
-    return `S3 keeps answering with errors: check the store's status; uploads are retried with backoff`
 }
 
 /** `text` with every secret replaced by ***: an S3 error message may echo the access key. */

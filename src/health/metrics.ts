@@ -6,7 +6,7 @@
  * then; PostHog sums those events per plugin. So each copy reports only what changed since it last reported
  * (deltas), and never a running total: totals from several threads and restarts would be counted twice.
  */
-import type { ExporterStats } from '../exporter'
+import { noStats, type ExporterStats } from '../export/stats'
 
 /**
  * Every metric, all summed. The first five are the names the host gives exportEvents apps, with the same meaning,
@@ -77,7 +77,7 @@ export type MetricSink = (name: MetricName, delta: number) => void
 
 /** Reports the change of each total since the last report: the host adds them up. */
 export class MetricsReporter {
-    private reported: CopyTotals = metricTotals({ seen: 0, ignored: 0, delivered: 0, objects: 0, bytesStored: 0, retries: 0, failures: 0, spilled: 0, dropped: 0, late: 0 })
+    private reported: CopyTotals = metricTotals(noStats())
 
     constructor(private readonly sink: MetricSink) {}
 

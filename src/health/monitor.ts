@@ -8,7 +8,7 @@
  * event wakes it: an idle copy holds no host timer, so nothing keeps a process alive for it, and a copy torn down
  * by a reload stops once its late events are stored.
  */
-import type { Exporter, Logger } from '../exporter'
+import type { Exporter, Logger } from '../export/exporter'
 import type { Cancel, Schedule } from '../host/timer'
 import { HealthAlert, UNHEALTHY_EVENT, type HealthEvent, type HealthProperties } from './alert'
 import { metricTotals, MetricsReporter, type MetricSink } from './metrics'

@@ -12,7 +12,9 @@
 import type { Cancel, Schedule } from '../host/timer'
 import type { Config } from '../config'
 import type { Reporter } from './report'
-import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, isUnreachable, type BackoffPolicy, type S3Failure } from '../s3/failure'
+import { nextTry, UPLOAD_POLICY, type BackoffPolicy } from '../export/retry-policy'
+import { isUnreachable } from '../s3/failure'
+import { refusalMessage, transientMessage, type Where } from '../s3/messages'
 import type { ObjectStore, PutOutcome } from '../s3/client'
 
 export const WRITE_CHECK_NAME = '.s3-export-write-check'
@@ -28,26 +30,6 @@ export function writeCheckKey(prefix: string): string {
     return `${prefix}${WRITE_CHECK_NAME}`
 }
 
-type Where = Pick<Config, 'bucket' | 'prefix'> & Partial<Pick<Config, 'endpoint' | 'region'>>
-
-/** The S3 endpoint as a person would recognise it: the configured one, or AWS's regional one. */
-export function endpointName(config: Where): string {
-    return config.endpoint ?? `https://s3.${config.region || 'us-east-1'}.amazonaws.com`
-}
-
-/** The message of a definitive refusal: what to fix, and what S3 said. */
-export function refusalMessage(failure: S3Failure, config: Where): string {
-    return `S3 Export cannot write to s3://${config.bucket}/${config.prefix}: ${fixFor(failure, config)} (S3 said: ${describeFailure(failure)})`
-}
-
-/** The message of a transient failure, naming the endpoint when nothing answered at all. */
-export function transientMessage(failure: S3Failure, config: Where, context: string): string {
-    const what = isUnreachable(failure)
-        ? `cannot reach ${endpointName(config)} (${describeFailure(failure)}): check the endpoint, region and network`
-        : `could not write to s3://${config.bucket}/${config.prefix} yet (${describeFailure(failure)})`
-    return `S3 Export ${what}; ${context}`
-}
-
 export function checkWrite(store: ObjectStore, config: Pick<Config, 'prefix'>): Promise<PutOutcome> {
     return store.put({ key: writeCheckKey(config.prefix), body: Buffer.from(''), contentType: 'text/plain' })
 }
@@ -58,6 +40,7 @@ export interface WriteCheckDeps {
     schedule: Schedule
     random: () => number
     reporter: Reporter
+    /** the upload queue's backoff unless a test shortens it */
     backoff?: BackoffPolicy
     /** true once the exporter stored an object: the check has nothing more to prove */
     storedSince: () => boolean
@@ -128,8 +111,9 @@ export class WriteCheck {
             )
             first({ kind: 'pending' })
             if (this.stopped) return
-            const delay = backoffMs(this.attempts, this.deps.random(), this.deps.backoff ?? DEFAULT_BACKOFF, outcome.failure.retryAfterMs)
-            this.timer = this.deps.schedule(delay, () => this.attempt())
+            // the upload queue's policy: a transient failure is tried again with its backoff (a refusal ended the check above)
+            const next = nextTry({ ...UPLOAD_POLICY, ...this.deps.backoff }, outcome, this.attempts, this.deps.random)
+            if (next.kind === 'again') this.timer = this.deps.schedule(next.delayMs, () => this.attempt())
         })
     }
 }

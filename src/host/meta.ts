@@ -3,7 +3,7 @@
  * queue, the metrics sink, the health events' capture. Built from `meta` (and the sandbox's globals) here, so no
  * other module reads `meta`.
  */
-import type { Enqueue } from '../spill'
+import type { Enqueue } from '../export/spill'
 import type { MetricSink } from '../health/metrics'
 import type { Capture } from '../health/monitor'
 

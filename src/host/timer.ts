@@ -3,7 +3,18 @@
  * `hostSchedule`), and every part that waits takes a `Schedule` as a parameter, so tests pass a fake one.
  */
 import { createBuffer } from '@posthog/plugin-contrib'
-import { clampDelayMs } from '../s3/failure'
+
+/**
+ * The longest delay any timer of this app is armed with: 2^31-1 ms (~24.8 days). Node's setTimeout (the host's too)
+ * takes a longer delay as 1 ms and warns TimeoutOverflowWarning, so an unbounded wait would turn into a spin.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A delay as a timer can take it: a whole number of ms in [0, MAX_TIMER_MS]; NaN and negatives are 0. */
+export function clampDelayMs(ms: number): number {
+    if (!(ms > 0)) return 0
+    return Math.min(MAX_TIMER_MS, Math.floor(ms))
+}
 
 export interface Cancel {
     cancel(): void
@@ -20,7 +31,7 @@ export function hostSchedule(delayMs: number, fn: () => void): Cancel {
     let done = false
     const timer = createBuffer({
         limit: 1,
-        // every timer of the app goes through here: clamped so no delay overflows the host's setTimeout (retry.ts)
+        // every timer of the app goes through here: clamped so no delay overflows the host's setTimeout
         timeoutSeconds: clampDelayMs(delayMs) / 1000,
         onFlush: () => {
             if (done) return

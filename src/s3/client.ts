@@ -1,8 +1,8 @@
 /**
- * The S3 client: with its protocol (s3-protocol.ts) and endpoint provider (s3-endpoint.ts), the only modules that
+ * The S3 client: with its protocol (protocol.ts) and endpoint provider (endpoint.ts), the only modules that
  * import the AWS SDK. It builds the client and sends one PutObject; it never retries and never throws: every answer
- * is a typed outcome, a failure labelled 'retry' or 'fatal' by retry.ts's classifyFailure. Whether and when to try
- * again is the caller's (the exporter, the spilled-batch job, the backfill and the write check each wait their way).
+ * is a typed outcome, a failure labelled 'retry' or 'fatal' by failure.ts's classifyFailure. Whether and when to try
+ * again is the one retry policy's (src/export/retry-policy.ts).
  *
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
  * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
@@ -22,7 +22,7 @@ import { HostMd5, HostSha1, HostSha256 } from './hashes'
 import { payloadSha256 } from './payload-hash'
 import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './protocol'
 import { s3EndpointProvider } from './endpoint'
-import { classifyFailure, parseRetryAfter, type S3Failure } from './failure'
+import { classifyFailure, toFailure, type S3Failure } from './failure'
 
 export interface PutObjectRequest {
     key: string
@@ -293,25 +293,3 @@ export function notifyingStore(store: ObjectStore, onStored: () => void): Object
             }),
     }
 }
-
-/**
- * Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. `now` (epoch ms)
- * turns a Retry-After given as an HTTP date into a wait.
- */
-export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
-    const e = (error || {}) as Record<string, any>
-    const meta = (e.$metadata || {}) as Record<string, any>
-    const response = (e.$response || {}) as Record<string, any>
-    const headers = (response.headers || {}) as Record<string, string>
-    // S3 answers carry Code; node-fetch errors a string code (ECONNRESET); Node's fetch hides the socket's code in
-    // `cause` and has numeric DOMException codes (23 for a timeout), where the name says more.
-    const cause = (e.cause || {}) as Record<string, any>
-    const code = e.Code || (typeof e.code === 'string' ? e.code : undefined) || (typeof cause.code === 'string' ? cause.code : undefined) || e.name
-    return {
-        code: String(code || 'UnknownError'),
-        statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
-        message: String(e.message || e),
-        retryAfterMs: parseRetryAfter(headers['retry-after'], now),
-    }
-}
-

@@ -1,10 +1,10 @@
 /**
- * Retry policy as data plus pure functions: which S3 failures are worth trying again, and how long to wait.
- * The store (s3.ts) flattens each failure and labels it 'retry' or 'fatal' with classifyFailure from here; what
- * to do about it (when to try again, when to alert) is the caller's, using backoffMs and fixFor from here.
+ * What an S3 failure is: the store (client.ts) flattens each SDK or network error with `toFailure` and labels it
+ * 'retry' or 'fatal' with `classifyFailure`, both from here. When to try again is the one retry policy's
+ * (src/export/retry-policy.ts); what to tell a person is messages.ts's.
  */
 
-/** An S3 failure flattened to plain fields (see s3.ts `toFailure`). */
+/** An S3 failure flattened to plain fields (`toFailure`). */
 export interface S3Failure {
     /** S3 error code (`SlowDown`, `NoSuchBucket`, ...) or a network error name (`ECONNRESET`, `TimeoutError`, ...) */
     code: string
@@ -65,52 +65,14 @@ export function classifyFailure(f: S3Failure): 'retry' | 'fatal' {
     return 'fatal'
 }
 
-/** A user-facing hint for a fatal failure: the likely fix, with the real bucket and prefix filled in. */
-export function fixFor(f: S3Failure, where: { bucket: string; prefix: string }): string {
-    const hint = f.code in FATAL_CODES ? FATAL_CODES[f.code] : isKmsFailure(f) ? FATAL_CODES.KMS : `S3 answered ${f.statusCode ?? ''} ${f.code}: check the bucket settings`
-    return hint.replace('{bucket}', where.bucket).replace('{prefix}', where.prefix)
-}
-
-/** A failure as one short phrase: "503 SlowDown: Please reduce your request rate". */
-export function describeFailure(f: S3Failure): string {
-    return `${f.statusCode ? `${f.statusCode} ` : ''}${f.code}${f.message && f.message !== f.code ? `: ${f.message}` : ''}`
-}
-
 /** No HTTP answer at all: the endpoint could not be reached (DNS, refused, reset before answering, timeout). */
 export function isUnreachable(f: S3Failure): boolean {
     return f.statusCode === undefined
 }
 
-export interface BackoffPolicy {
-    baseMs: number
-    capMs: number
-}
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 60_000 }
-
-/**
- * The longest delay any timer of this app is armed with: 2^31-1 ms (~24.8 days). Node's setTimeout (the host's too)
- * takes a longer delay as 1 ms and warns TimeoutOverflowWarning, so an unbounded wait would turn into a spin.
- */
-export const MAX_TIMER_MS = 2 ** 31 - 1
-
-/**
- * The longest a server's `Retry-After` may make us wait: one minute, the exporter's own backoff cap. S3 itself sends
- * none; the stores and proxies that do (R2, MinIO, gateways) mean seconds. Honouring `Retry-After: 86400` would park
- * every event in memory (and past the limit, in the job queue) for a day; asking again after a minute costs one
- * request, and a server that still means it answers with another hint.
- */
-export const MAX_RETRY_AFTER_MS = 60_000
-
-/** A delay as a timer can take it: a whole number of ms in [0, MAX_TIMER_MS]; NaN and negatives are 0. */
-export function clampDelayMs(ms: number): number {
-    if (!(ms > 0)) return 0
-    return Math.min(MAX_TIMER_MS, Math.floor(ms))
-}
-
 /**
  * A `Retry-After` header in ms from `now`: delay-seconds (`120`) or an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`).
- * Undefined when it is neither; a date in the past is 0. Not clamped here: backoffMs clamps it where it is used.
+ * Undefined when it is neither; a date in the past is 0. Not clamped here: the retry policy clamps it where it is used.
  */
 export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
     if (value === undefined) return undefined
@@ -121,13 +83,23 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 }
 
 /**
- * Capped exponential backoff with full jitter (AWS architecture blog): a uniform wait in [0, min(cap, base*2^n)).
- * `random` is in [0, 1) and passed in so tests are exact. A server's Retry-After is a floor (never retry sooner), up
- * to MAX_RETRY_AFTER_MS; the result is always a delay a timer can take (clampDelayMs).
+ * Flatten an SDK or network error into plain fields: nothing downstream looks inside SDK types. `now` (epoch ms)
+ * turns a Retry-After given as an HTTP date into a wait.
  */
-export function backoffMs(attempt: number, random: number, policy: BackoffPolicy = DEFAULT_BACKOFF, retryAfterMs?: number): number {
-    const ceiling = Math.min(policy.capMs, policy.baseMs * Math.pow(2, Math.max(0, attempt - 1)))
-    const jittered = Math.floor(random * ceiling)
-    const hint = Math.min(clampDelayMs(retryAfterMs ?? 0), MAX_RETRY_AFTER_MS)
-    return clampDelayMs(Math.max(jittered, hint))
+export function toFailure(error: unknown, now: number = Date.now()): S3Failure {
+    const e = (error || {}) as Record<string, any>
+    const meta = (e.$metadata || {}) as Record<string, any>
+    const response = (e.$response || {}) as Record<string, any>
+    const headers = (response.headers || {}) as Record<string, string>
+    // S3 answers carry Code; node-fetch errors a string code (ECONNRESET); Node's fetch hides the socket's code in
+    // `cause` and has numeric DOMException codes (23 for a timeout), where the name says more.
+    const cause = (e.cause || {}) as Record<string, any>
+    const code = e.Code || (typeof e.code === 'string' ? e.code : undefined) || (typeof cause.code === 'string' ? cause.code : undefined) || e.name
+    return {
+        code: String(code || 'UnknownError'),
+        statusCode: typeof meta.httpStatusCode === 'number' ? meta.httpStatusCode : undefined,
+        message: String(e.message || e),
+        retryAfterMs: parseRetryAfter(headers['retry-after'], now),
+    }
 }
+

@@ -22,21 +22,21 @@
  * first copy was loading wait for it (LazyPluginVM), and a monorepo host's onEvent consumer may lag. So for
  * EDGE_WINDOW_MS after the boundary, live copies note each event that may have been ingested before it (captured,
  * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) in meta.storage, many to a record
- * (src/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
+ * (src/backfill/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
 import { createHash } from 'crypto'
-import type { FileFormat } from './compression'
-import type { Config } from './config'
-import type { EventSelector, ExportableEvent } from './events'
-import type { Format } from './formats'
-import { eventIsoTime, type KeyLayout } from './keys'
-import { buildPipeline, type Pipeline } from './pipeline'
+import type { FileFormat } from '../compression'
+import type { Config } from '../config'
+import type { EventSelector, ExportableEvent } from '../events'
+import type { Format } from '../formats'
+import { eventIsoTime, type KeyLayout } from '../keys'
+import { buildPipeline, type Pipeline } from '../pipeline'
 import { EdgeLookup } from './edge-notes'
-import type { MetricSink } from './health/metrics'
-import type { HostStorage } from './host/storage'
-import type { Logger } from './health/report'
-import type { ObjectStore } from './s3/client'
-import type { SpillableBatch, SpillOutcome } from './spill'
+import type { MetricSink } from '../health/metrics'
+import type { HostStorage } from '../host/storage'
+import type { Logger } from '../health/report'
+import type { ObjectStore } from '../s3/client'
+import type { SpillableBatch, SpillOutcome } from '../export/spill'
 
 /** meta.storage key of the boundary (epoch ms): set once, by the first copy whose setup succeeded */
 export const LIVE_SINCE_KEY = 's3_export_live_since'

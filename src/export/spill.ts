@@ -20,18 +20,16 @@
  * Without storage, the first goes in parts and the second is offered as it is (a refusal is counted and reported).
  */
 import { createHash } from 'crypto'
-import { joinBody, type Body } from './body'
-import type { FileFormat } from './compression'
-import type { BodyPart } from './formats'
-import type { Logger } from './health/report'
-import { backoffMs, describeFailure, fixFor, type BackoffPolicy } from './s3/failure'
-import type { HostStorage } from './host/storage'
-import type { ObjectStore } from './s3/client'
+import { joinBody, type Body } from '../body'
+import type { FileFormat } from '../compression'
+import type { BodyPart } from '../formats'
+import type { Logger } from '../health/report'
+import { describeFailure, fixFor, refusalMessage } from '../s3/messages'
+import { JOB_POLICY, nextTry } from './retry-policy'
+import type { HostStorage } from '../host/storage'
+import type { ObjectStore } from '../s3/client'
 
 export const JOB_NAME = 's3ExportUploadBatch'
-/** 30 s doubling to 1 h: ~2 days of tries before a batch is given up (and reported). */
-export const JOB_BACKOFF: BackoffPolicy = { baseMs: 30_000, capMs: 3_600_000 }
-export const JOB_MAX_ATTEMPTS = 60
 /** below Kafka's 1,000,012-byte message limit with room for the host's own envelope around our payload */
 export const MAX_JOB_PAYLOAD_BYTES = 900_000
 
@@ -226,7 +224,7 @@ export interface JobResult {
     outcome: 'stored' | 'requeued' | 'dropped'
 }
 
-/** The job: one upload attempt; on failure, the same payload again later, until JOB_MAX_ATTEMPTS. */
+/** The job: one upload attempt; on failure, the same payload again later, until JOB_POLICY (retry-policy.ts) gives up. */
 export function runSpilledBatch(
     payload: SpilledBatchPayload,
     deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string; storage?: HostStorage }
@@ -281,17 +279,17 @@ function putSpilled(
                 return { outcome: 'stored' as const }
             }
             const attempt = payload.attempt + 1
-            const why = describeFailure(outcome.failure)
-            if (attempt >= JOB_MAX_ATTEMPTS) {
+            // the one retry policy (retry-policy.ts JOB_POLICY): the job re-enqueues itself with its backoff
+            const next = nextTry(JOB_POLICY, outcome, attempt, deps.random)
+            if (next.kind === 'give-up') {
                 deps.log.error(
-                    `S3 Export gave up on ${payload.key}: ${payload.events} events were not stored after ${attempt} tries from the job queue (last: ${why}; ${fixFor(outcome.failure, where)})`
+                    `S3 Export gave up on ${payload.key}: ${payload.events} events were not stored after ${attempt} tries from the job queue (last: ${describeFailure(outcome.failure)}; ${fixFor(outcome.failure, where)})`
                 )
                 return { outcome: 'dropped' as const }
             }
-            const delaySeconds = Math.max(1, Math.round(backoffMs(attempt, 0.5 + deps.random() / 2, JOB_BACKOFF, outcome.failure.retryAfterMs) / 1000))
-            if (outcome.kind === 'fatal') {
-                deps.log.error(`S3 Export cannot write ${payload.key} to bucket ${deps.bucket}: ${fixFor(outcome.failure, where)} (S3 said: ${why}); trying again in ${delaySeconds} s`)
-            }
+            // the queue counts whole seconds
+            const delaySeconds = Math.max(1, Math.round(next.delayMs / 1000))
+            if (outcome.kind === 'fatal') deps.log.error(`${refusalMessage(outcome.failure, where)}; ${payload.key} is tried again from the job queue in ${delaySeconds} s`)
             return deps.enqueue({ ...payload, attempt }, delaySeconds).then(() => ({ outcome: 'requeued' as const }))
         })
 }

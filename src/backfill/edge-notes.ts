@@ -1,5 +1,5 @@
 /**
- * The edge notes (src/backfill.ts says why they exist): live copies record the events they export that may have been
+ * The edge notes (src/backfill/backfill.ts says why they exist): live copies record the events they export that may have been
  * ingested before the backfill's boundary, and the backfill skips those. This module is how they are kept.
  *
  * One storage write per event was the first way, and it cost: with an ingestion backlog at install, every event of
@@ -13,7 +13,7 @@
  *
  * A host without the counter gets one key per event, as before, and says so in a flag the reader checks.
  */
-import type { Cancel, Schedule } from './host/timer'
+import type { Cancel, Schedule } from '../host/timer'
 
 /** the counter of record slots (`utils.cursor`: a storage row the host increments atomically) */
 export const EDGE_SLOTS_KEY = 's3_export_edge_slots'
