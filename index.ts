@@ -4,21 +4,24 @@
  */
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
-import { HealthAlert } from './src/health/alert'
-import { Backfill, BACKFILL_JOB, BOUNDARY_JOB, EDGE_WINDOW_MS, edgeId, HOST_HISTORICAL_JOB, isHistoricalBatch, leaveLiveEventsToOnEvent, markLiveSince, mayPredateBoundary, readPageBounds, setLiveSince, startBackfill } from './src/backfill/backfill'
+import { exportHostEvents, type Backfill } from './src/backfill/backfill'
+import { BACKFILL_JOB, backfillJob, BOUNDARY_JOB, HOST_HISTORICAL_JOB, setLiveSince } from './src/backfill/boundary'
+import type { LiveEdge } from './src/backfill/live-edge'
+import { leaveLiveEventsToOnEvent, type AnyEvent } from './src/backfill/pages'
+import { setupBackfill } from './src/backfill/setup'
 import { parseConfig, type Config } from './src/config'
-import { APP_VERSION } from './src/pipeline'
-import { EdgeNotes } from './src/backfill/edge-notes'
-import { WriteCheck } from './src/health/write-check'
 import { Exporter, type CloseReport } from './src/export/exporter'
-import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
-import type { HostStorage } from './src/host/storage'
-import { hostSchedule } from './src/host/timer'
+import { JOB_NAME, spillBatch, type SpilledBatchPayload } from './src/export/spill'
+import { spilledBatchJob } from './src/export/spill-job'
+import { HealthAlert } from './src/health/alert'
 import { METRICS } from './src/health/metrics'
 import { Monitor } from './src/health/monitor'
 import { Reporter } from './src/health/report'
+import { WriteCheck } from './src/health/write-check'
+import { hostCapture, hostEnqueue, hostMetricSink, hostRunNow, type HostMeta } from './src/host/meta'
+import { hostSchedule } from './src/host/timer'
+import { APP_VERSION } from './src/pipeline'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3/client'
-import { JOB_NAME, runSpilledBatch, spillBatch, type SpilledBatchPayload } from './src/export/spill'
 
 /** The app metrics PostHog shows for this app (src/health/metrics.ts says what each one means). */
 export const metrics = METRICS
@@ -26,32 +29,20 @@ export const metrics = METRICS
 /** The host waits at most 5 s for teardownPlugin; keep 0.5 s to hand leftovers to the job queue and report. */
 export const TEARDOWN_BUDGET_MS = 4_500
 
-interface S3ExportMeta {
-    config: Record<string, string>
-    global: {
-        exporter?: Exporter
-        config?: Config
-        store?: ObjectStore
-        check?: WriteCheck
-        reporter?: Reporter
-        monitor?: Monitor
-        setupError?: string
-        backfill?: Backfill
-        /** the backfill's boundary as this copy read it at setup (src/backfill/backfill.ts): for the edge notes */
-        liveSince?: number
-        /** the edge window after the boundary is over: onEvent notes nothing more */
-        edgeWindowOver?: boolean
-        /** this copy's edge notes, many to a storage write (src/backfill/edge-notes.ts) */
-        edgeNotes?: EdgeNotes
-        /** the host's exportEvents wrapper reads it at every live event (src/backfill/backfill.ts leaveLiveEventsToOnEvent) */
-        exportEventsToIgnore?: unknown
-    }
-    jobs?: HostJobs
-    storage?: HostStorage
-    utils?: { cursor?: { init(key: string, initialValue?: number): Promise<void>; increment?(key: string, incrementBy?: number): Promise<number> } }
+/** What each copy keeps in `meta.global`. */
+interface CopyState {
+    exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; monitor?: Monitor; backfill?: Backfill
+    /** why setup failed, for onEvent's message */
+    setupError?: string
+    /** the backfill's boundary as this copy read it at setup (src/backfill/backfill.ts) */
+    liveSince?: number
+    /** onEvent's notes of events near the boundary (src/backfill/live-edge.ts) */
+    liveEdge?: LiveEdge
+    /** the host's exportEvents wrapper reads it at every live event (src/backfill/pages.ts leaveLiveEventsToOnEvent) */
+    exportEventsToIgnore?: unknown
 }
 
-type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
+type AnyMeta = HostMeta<CopyState> & Partial<Omit<Meta, 'config' | 'global'>>
 
 export { hostSchedule } from './src/host/timer'
 
@@ -74,94 +65,42 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
     const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-    const exporter = new Exporter({
-        config,
-        store,
-        now: () => Date.now(),
-        random: () => Math.random(),
-        randomBytes: (n) => randomBytes(n),
-        schedule: hostSchedule,
-        log: console,
-        reporter,
-        // meta.storage holds the slices of a body no job can carry (spill.ts: park)
-        spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, meta.storage) : undefined,
-    })
+    const storage = meta.storage
+    // meta.storage holds the slices of a body no job can carry (src/export/spill.ts: park)
+    const spill = enqueue ? (batch: Parameters<typeof spillBatch>[0]) => spillBatch(batch, enqueue, undefined, storage) : undefined
+    const exporter = new Exporter({ config, store, now: Date.now, random: Math.random, randomBytes, schedule: hostSchedule, log: console, reporter, spill })
     const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
-    const alert = new HealthAlert({
-        alertAfterMs: config.alertAfterMs,
-        bucket: config.bucket,
-        prefix: config.prefix,
-        endpoint: config.endpoint,
-        region: config.region,
-        copyId: randomBytes(4).toString('hex'),
-        appVersion: APP_VERSION,
-        secrets: [config.accessKeyId, config.secretAccessKey],
-    })
+    const { bucket, prefix, endpoint, region, alertAfterMs } = config
+    const copyId = randomBytes(4).toString('hex')
+    const alert = new HealthAlert({ alertAfterMs, bucket, prefix, endpoint, region, copyId, appVersion: APP_VERSION, secrets: [config.accessKeyId, config.secretAccessKey] })
     const monitor = new Monitor({ exporter, alert, now: Date.now, schedule: hostSchedule, metrics: hostMetricSink(meta.metrics), capture: hostCapture(), log: console })
     monitor.start()
     Object.assign(meta.global, { config, store, reporter, exporter, check, monitor, setupError: undefined })
     return check.setup().then((result) => {
         if (result.kind === 'refused') {
             monitor.stop()
-            meta.global.monitor = undefined
-            meta.global.exporter = undefined
-            meta.global.setupError = result.message
+            Object.assign(meta.global, { monitor: undefined, exporter: undefined, setupError: result.message })
             throw new Error(result.message)
         }
         // a host without storage offers no historical export either
-        const storage = meta.storage
         if (!storage) return
-        const setOnce = meta.utils?.cursor?.init ? (key: string, value: number) => meta.utils!.cursor!.init(key, value) : undefined
-        return markLiveSince(storage, setOnce, Date.now()).then((liveSince) => {
-            meta.global.liveSince = liveSince
-            const cursor = meta.utils?.cursor
-            meta.global.edgeNotes = new EdgeNotes({
-                set: (key, value) => storage.set(key, value),
-                increment: cursor?.increment ? (key) => cursor.increment!(key, 1) : undefined,
-                schedule: hostSchedule,
-            })
-            meta.global.backfill = new Backfill({
-                config,
-                store,
-                storageGet: (key) => meta.storage!.get(key, null),
-                spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, storage) : undefined,
-                metrics: hostMetricSink(meta.metrics),
-                log: console,
-                now: Date.now,
-            })
-        })
+        const metrics = hostMetricSink(meta.metrics)
+        return setupBackfill({ config, store, storage, utils: meta.utils, spill, metrics, schedule: hostSchedule, now: Date.now }).then((parts) => void Object.assign(meta.global, parts))
     })
 }
 
-/** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
+/** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill buttons. */
 export const jobs = {
-    /**
-     * plugin.json publicJobs: a backfill of an ingestion-time range, through the host's own "Export historical
-     * events" job (src/backfill/backfill.ts startBackfill).
-     */
-    [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> => {
-        const start = meta.jobs?.[HOST_HISTORICAL_JOB]
-        if (!start || !meta.storage) {
-            console.error(`S3 Export: this PostHog has no "${HOST_HISTORICAL_JOB}" job, so it cannot backfill (it came with PostHog's exportEvents apps up to the Nov 2023 plugin server)`)
-            return Promise.resolve()
-        }
-        return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
-    },
-    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill/backfill.ts setLiveSince) */
-    [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> => {
-        if (!meta.storage) return Promise.resolve()
-        return setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() })
-    },
+    /** plugin.json publicJobs: a backfill of an ingestion-time range, through the host's own "Export historical events" job */
+    [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> =>
+        backfillJob(payload, { storage: meta.storage, startHostJob: hostRunNow(meta.jobs, HOST_HISTORICAL_JOB), log: console, now: Date.now() }),
+    /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill/boundary.ts setLiveSince) */
+    [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> =>
+        meta.storage ? setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() }) : Promise.resolve(),
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
         const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-        if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
-            // a job runs in any thread, outside every exporter's counts: it reports its own outcome
-            const sink = hostMetricSink(meta.metrics)
-            if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
-            if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
-        })
+        return spilledBatchJob(payload, { store, config, enqueue, storage: meta.storage, metrics: hostMetricSink(meta.metrics), random: Math.random, log: console })
     },
 }
 
@@ -172,16 +111,7 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
     if (exporter) {
         exporter.add(event)
         state.monitor?.wake()
-        // for a while after the boundary: note events that may have been ingested before it (the backfill skips them);
-        // once that window is over, one flag read per event and nothing more
-        if (state.edgeWindowOver) return
-        const liveSince = state.liveSince
-        if (liveSince === undefined || !meta.storage) return
-        const now = Date.now()
-        if (now >= liveSince + EDGE_WINDOW_MS) {
-            state.edgeWindowOver = true
-            void state.edgeNotes?.flush()
-        } else if (mayPredateBoundary(event as any, liveSince, now)) state.edgeNotes?.note(edgeId(event as any))
+        state.liveEdge?.note(event)
         return
     }
     // The real host does not call onEvent before setup resolved; another host might. Say so, never throw.
@@ -189,20 +119,9 @@ export function onEvent(event: ProcessedPluginEvent | PluginEvent, meta: AnyMeta
     reporter.report('not-set-up', `S3 Export is not set up${state.setupError ? ` (${state.setupError})` : ' yet'}: events are not exported`)
 }
 
-/**
- * The host calls this with its historical export's pages (the backfill) AND with every live event again, batched by
- * its own buffer around onEvent: onEvent already exported those, so they are ignored here (src/backfill/backfill.ts).
- */
+/** The host's historical export's pages (the backfill), and every live event again, which is ignored (src/backfill/backfill.ts). */
 export function exportEvents(events: Array<ProcessedPluginEvent | PluginEvent>, meta: AnyMeta): Promise<void> {
-    if (!isHistoricalBatch(events as any)) {
-        if (meta.global.backfill) meta.global.backfill.stats.liveBatchesIgnored++
-        return Promise.resolve()
-    }
-    const backfill = meta.global.backfill
-    const storage = meta.storage
-    if (!backfill || !storage) return Promise.reject(new Error('S3 Export: a backfill page arrived before setupPlugin finished'))
-    // the boundary as stored now, and the range of the app's own job when this run is that job's
-    return readPageBounds(storage, meta.global.liveSince || Date.now()).then((bounds) => backfill.exportPage(events as any, bounds.liveSince, bounds.range))
+    return exportHostEvents(events as AnyEvent[], meta.global.backfill, meta.storage, meta.global.liveSince || Date.now())
 }
 
 export function runEveryMinute(meta: AnyMeta): void {
@@ -218,7 +137,7 @@ export function teardownPlugin(meta: AnyMeta): Promise<CloseReport | undefined> 
     meta.global.check?.stop()
     // the edge notes gathered so far: one storage write, begun first and not awaited (a hung write must not cost the
     // teardown budget; the exporter's close below takes longer than a PostgreSQL write)
-    void meta.global.edgeNotes?.flush()
+    void meta.global.liveEdge?.flush()
     const exporter = meta.global.exporter
     if (!exporter) return Promise.resolve(undefined)
     return exporter.close(Date.now() + TEARDOWN_BUDGET_MS).then((report) => {

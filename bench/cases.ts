@@ -12,7 +12,7 @@ import { createS3Store, type PutOutcome, type S3StoreDeps } from '../src/s3/clie
 import type { Exporter } from '../src/export/exporter'
 import { DevHost } from '../dev/host'
 import { DevStorage } from '../dev/storage'
-import { LIVE_SINCE_KEY } from '../src/backfill/backfill'
+import { LIVE_SINCE_KEY } from '../src/backfill/boundary'
 import type { HostProfileName } from '../dev/sandbox/profile'
 import type { EventCase } from './events'
 import { BUCKET, type S3Child, type Stored } from './local-s3'

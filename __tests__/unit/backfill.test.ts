@@ -1,20 +1,5 @@
-import {
-    BACKFILL_RANGE_KEY,
-    EDGE_SLACK_MS,
-    EDGE_WINDOW_MS,
-    edgeId,
-    hostTimeMs,
-    HOST_MAX_KEY,
-    isHistoricalBatch,
-    LIVE_SINCE_KEY,
-    mayPredateBoundary,
-    pageBatchId,
-    pageTime,
-    readPageBounds,
-    selectPage,
-    setLiveSince,
-    startBackfill,
-} from '../../src/backfill/backfill'
+import { BACKFILL_RANGE_KEY, HOST_MAX_KEY, LIVE_SINCE_KEY, readPageBounds, setLiveSince, startBackfill } from '../../src/backfill/boundary'
+import { EDGE_SLACK_MS, EDGE_WINDOW_MS, edgeId, hostTimeMs, isHistoricalBatch, mayPredateBoundary, pageBatchId, pageTime, selectPage } from '../../src/backfill/pages'
 import { EDGE_PER_EVENT_FLAG, EDGE_RECORD_PREFIX, EDGE_SLOTS_KEY, EdgeLookup, EdgeNotes } from '../../src/backfill/edge-notes'
 
 const L = Date.UTC(2026, 11, 1, 12, 0, 0)

@@ -23,11 +23,7 @@ import { createHash } from 'crypto'
 import { joinBody, type Body } from '../body'
 import type { FileFormat } from '../compression'
 import type { BodyPart } from '../formats'
-import type { Logger } from '../health/report'
-import { describeFailure, fixFor, refusalMessage } from '../s3/messages'
-import { JOB_POLICY, nextTry } from './retry-policy'
 import type { HostStorage } from '../host/storage'
-import type { ObjectStore } from '../s3/client'
 
 export const JOB_NAME = 's3ExportUploadBatch'
 /** below Kafka's 1,000,012-byte message limit with room for the host's own envelope around our payload */
@@ -209,87 +205,5 @@ function park(
         .then(() => offer({ ...payload(key, Buffer.alloc(0), events, file, metadata), parked: { id, count } }))
         .then((taken) => {
             if (!taken) return Promise.all(keys.map((k) => storage.del(k))).then(() => undefined)
-        })
-}
-
-/** The body of a parked batch, joined from its slices; undefined when some are missing (stored and cleaned up by an earlier run). */
-function unpark(parked: NonNullable<SpilledBatchPayload['parked']>, storage: HostStorage): Promise<Buffer | undefined> {
-    const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
-    return Promise.all(keys.map((k) => storage.get(k, null))).then((slices) =>
-        slices.every((s) => typeof s === 'string') ? Buffer.concat(slices.map((s) => Buffer.from(s as string, 'base64'))) : undefined
-    )
-}
-
-export interface JobResult {
-    outcome: 'stored' | 'requeued' | 'dropped'
-}
-
-/** The job: one upload attempt; on failure, the same payload again later, until JOB_POLICY (retry-policy.ts) gives up. */
-export function runSpilledBatch(
-    payload: SpilledBatchPayload,
-    deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string; storage?: HostStorage }
-): Promise<JobResult> {
-    const parked = payload.parked
-    if (!parked) return putSpilled(payload, Buffer.from(payload.bodyBase64, 'base64'), deps)
-    const storage = deps.storage
-    if (!storage) return Promise.reject(new Error(`S3 Export: ${payload.key} waits in meta.storage, which this host does not offer`))
-    const doneKey = parkedSliceKey(parked.id, 0, parked.count)
-    return unpark(parked, storage).then((body) => {
-        if (!body) {
-            return storage.get(doneKey, null).then((done) => {
-                // a run of this job stored the object and removed the slices; the queue ran it again
-                if (done !== null) return { outcome: 'stored' as const }
-                deps.log.error(`S3 Export: the ${payload.events} events of ${payload.key} were parked in the plugin's storage, but their slices are gone; they are lost`)
-                return { outcome: 'dropped' as const }
-            })
-        }
-        return putSpilled(payload, body, deps).then((result) => {
-            if (result.outcome !== 'stored') return result
-            const keys = Array.from({ length: parked.count }, (_, i) => parkedSliceKey(parked.id, i + 1, parked.count))
-            // stored: a small row says so (a re-run must tell "done" from "slices lost"), then the slices go; a
-            // failure here leaves rows behind, not events
-            return storage
-                .set(doneKey, 1)
-                .then(() => Promise.all(keys.map((k) => storage.del(k))))
-                .then(
-                    () => result,
-                    () => result
-                )
-        })
-    })
-}
-
-function putSpilled(
-    payload: SpilledBatchPayload,
-    body: Buffer,
-    deps: { store: ObjectStore; enqueue: Enqueue; random: () => number; log: Pick<Logger, 'info' | 'error'>; bucket: string; prefix?: string }
-): Promise<JobResult> {
-    const where = { bucket: deps.bucket, prefix: deps.prefix ?? '' }
-    return deps.store
-        .put({
-            key: payload.key,
-            body,
-            contentType: payload.contentType,
-            contentEncoding: payload.contentEncoding,
-            metadata: payload.metadata,
-        })
-        .then((outcome) => {
-            if (outcome.kind === 'ok') {
-                deps.log.info(`S3 Export: stored ${payload.key} (${payload.events} events) from the job queue`)
-                return { outcome: 'stored' as const }
-            }
-            const attempt = payload.attempt + 1
-            // the one retry policy (retry-policy.ts JOB_POLICY): the job re-enqueues itself with its backoff
-            const next = nextTry(JOB_POLICY, outcome, attempt, deps.random)
-            if (next.kind === 'give-up') {
-                deps.log.error(
-                    `S3 Export gave up on ${payload.key}: ${payload.events} events were not stored after ${attempt} tries from the job queue (last: ${describeFailure(outcome.failure)}; ${fixFor(outcome.failure, where)})`
-                )
-                return { outcome: 'dropped' as const }
-            }
-            // the queue counts whole seconds
-            const delaySeconds = Math.max(1, Math.round(next.delayMs / 1000))
-            if (outcome.kind === 'fatal') deps.log.error(`${refusalMessage(outcome.failure, where)}; ${payload.key} is tried again from the job queue in ${delaySeconds} s`)
-            return deps.enqueue({ ...payload, attempt }, delaySeconds).then(() => ({ outcome: 'requeued' as const }))
         })
 }

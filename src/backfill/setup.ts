@@ -1,0 +1,34 @@
+/**
+ * A copy's part in the backfill, started once its setup succeeded on a host with storage: the boundary (kept once,
+ * the first copy's), onEvent's edge notes, and the writer of the host's pages.
+ */
+import type { Config } from '../config'
+import type { MetricSink } from '../health/metrics'
+import { hostIncrement, hostSetOnce, type HostUtils } from '../host/meta'
+import type { HostStorage } from '../host/storage'
+import type { Schedule } from '../host/timer'
+import type { ObjectStore } from '../s3/client'
+import { Backfill, type BackfillDeps } from './backfill'
+import { markLiveSince } from './boundary'
+import { EdgeNotes } from './edge-notes'
+import { LiveEdge } from './live-edge'
+
+export interface BackfillSetupDeps {
+    config: Config
+    store: ObjectStore
+    storage: HostStorage
+    utils?: HostUtils
+    spill: BackfillDeps['spill']
+    metrics?: MetricSink
+    schedule: Schedule
+    now: () => number
+}
+
+export function setupBackfill(deps: BackfillSetupDeps): Promise<{ liveSince: number; liveEdge: LiveEdge; backfill: Backfill }> {
+    const { storage, utils, now } = deps
+    return markLiveSince(storage, hostSetOnce(utils), now()).then((liveSince) => {
+        const notes = new EdgeNotes({ set: (key, value) => storage.set(key, value), increment: hostIncrement(utils), schedule: deps.schedule })
+        const backfill = new Backfill({ config: deps.config, store: deps.store, storageGet: (key) => storage.get(key, null), spill: deps.spill, metrics: deps.metrics, log: console, now })
+        return { liveSince, liveEdge: new LiveEdge(liveSince, notes, now), backfill }
+    })
+}
