@@ -7,7 +7,7 @@
  * `plugin-server/src/worker/vm/upgrades/historical-export/export-historical-events-v2.ts`). The job reads the team's
  * events page by page (100 a run in v1, 500 in V2) and hands each page to exportEvents. The same host also hands
  * exportEvents every LIVE event, in batches from its own buffer (`upgrades/export-events.ts`): those were already
- * exported by onEvent and are ignored here (`isHistoricalBatch`).
+ * exported by onEvent and are ignored here (pages.ts `isHistoricalBatch`).
  *
  * The boundary, precisely: an event belongs to the live export when it was INGESTED at or after `liveSince` — the
  * moment this app's first copy finished setting up, kept once in meta.storage and never moved (reloads, restarts
@@ -22,7 +22,7 @@
  * first copy was loading wait for it (LazyPluginVM), and a monorepo host's onEvent consumer may lag. So for
  * EDGE_WINDOW_MS after the boundary, live copies note each event that may have been ingested before it (captured,
  * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) in meta.storage, many to a record
- * (src/backfill/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
+ * (live-edge.ts, edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
 import type { FileFormat } from '../compression'
 import type { Config } from '../config'

@@ -39,8 +39,8 @@ export interface EdgeNotesDeps {
 
 /** One copy's writer of edge notes. */
 export class EdgeNotes {
-    /** storage writes made (records, their slots, per-event notes): for logs and tests */
-    writes = 0
+    /** storage writes made (records, their slots, per-event notes) */
+    private made = 0
     private pending: string[] = []
     private timer?: Cancel
     private flagged = false
@@ -48,7 +48,12 @@ export class EdgeNotes {
 
     constructor(private readonly deps: EdgeNotesDeps) {}
 
-    /** Note an event by its edge id (backfill.ts edgeId); written within NOTE_FLUSH_MS, or now when a record is full. */
+    /** storage writes made so far (records, their slots, per-event notes): for logs and tests */
+    get writes(): number {
+        return this.made
+    }
+
+    /** Note an event by its edge id (pages.ts edgeId); written within NOTE_FLUSH_MS, or now when a record is full. */
     note(id: string): void {
         if (!this.deps.increment) {
             this.perEvent(id)
@@ -67,7 +72,7 @@ export class EdgeNotes {
         if (this.pending.length > 0 && increment) {
             const ids = this.pending
             this.pending = []
-            this.writes += 2
+            this.made += 2
             const write: Promise<void> = increment(EDGE_SLOTS_KEY)
                 .then((slot) => this.deps.set(EDGE_RECORD_PREFIX + slot, ids))
                 // a record that could not be written: its events may be stored twice (once live, once backfilled);
@@ -82,10 +87,10 @@ export class EdgeNotes {
     private perEvent(id: string): void {
         if (!this.flagged) {
             this.flagged = true
-            this.writes++
+            this.made++
             void this.deps.set(EDGE_PER_EVENT_FLAG, 1).catch(() => undefined)
         }
-        this.writes++
+        this.made++
         void this.deps.set(EDGE_KEY_PREFIX + id, 1).catch(() => undefined)
     }
 }

@@ -198,7 +198,7 @@ const noEventStreams = (() => {
     return { serialize: fail, deserialize: fail }
 }) as unknown as S3ClientConfig['eventStreamSerdeProvider']
 
-/** Directory buckets (S3 Express) are refused by s3-endpoint.ts, so no session is ever asked for. */
+/** Directory buckets (S3 Express) are refused by endpoint.ts, so no session is ever asked for. */
 const noS3Express = {
     getS3ExpressIdentity: () => Promise.reject(new Error('S3 Export does not write to S3 Express directory buckets')),
 } as unknown as S3ClientConfig['s3ExpressIdentityProvider']
@@ -257,7 +257,7 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
             const command = new PutObjectCommand({
                 Bucket: config.bucket,
                 Key: request.key,
-                // the SDK passes the body through untouched to our request handler (s3-protocol.ts, sendable above)
+                // the SDK passes the body through untouched to our request handler (protocol.ts, sendable above)
                 Body: request.body as PutObjectCommandInput['Body'],
                 ContentType: request.contentType,
                 ContentEncoding: request.contentEncoding,
