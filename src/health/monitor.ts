@@ -8,7 +8,8 @@
  * event wakes it: an idle copy holds no host timer, so nothing keeps a process alive for it, and a copy torn down
  * by a reload stops once its late events are stored.
  */
-import type { Exporter, Logger } from '../export/exporter'
+import type { Exporter } from '../export/exporter'
+import type { Logger } from './report'
 import type { Cancel, Schedule } from '../host/timer'
 import { HealthAlert, UNHEALTHY_EVENT, type HealthEvent, type HealthProperties } from './alert'
 import { metricTotals, MetricsReporter, type MetricSink } from './metrics'
@@ -35,10 +36,15 @@ export class Monitor {
     private closed = false
     private readonly reporter?: MetricsReporter
     /** health events captured by this copy */
-    readonly captured: HealthEvent[] = []
+    private readonly sent: HealthEvent[] = []
 
     constructor(private readonly deps: MonitorDeps) {
         if (deps.metrics) this.reporter = new MetricsReporter(deps.metrics)
+    }
+
+    /** health events captured by this copy, oldest first */
+    get captured(): readonly HealthEvent[] {
+        return this.sent
     }
 
     start(): void {
@@ -75,12 +81,12 @@ export class Monitor {
             lastFailure: exporter.lastFailure,
         })
         if (event) this.send(event)
-        const unhealthyAlerts = this.captured.filter((e) => e.event === UNHEALTHY_EVENT).length
+        const unhealthyAlerts = this.sent.filter((e) => e.event === UNHEALTHY_EVENT).length
         this.reporter?.report(metricTotals(exporter.stats, unhealthyAlerts))
     }
 
     private send(event: HealthEvent): void {
-        this.captured.push(event)
+        this.sent.push(event)
         const { log, capture } = this.deps
         const where = `s3://${event.properties.bucket}/${event.properties.prefix}`
         if (event.event === UNHEALTHY_EVENT) {
