@@ -9,7 +9,7 @@ import type { MetricSink } from '../health/metrics'
 import type { Logger } from '../health/report'
 import type { HostStorage } from '../host/storage'
 import type { ObjectStore } from '../s3/client'
-import { describeFailure, fixFor, refusalMessage } from '../s3/messages'
+import { gaveUpMessage, refusalMessage } from '../s3/messages'
 import { JOB_POLICY, nextTry } from './retry-policy'
 import { parkedSliceKey, type Enqueue, type SpilledBatchPayload } from './spill'
 
@@ -104,9 +104,7 @@ function putSpilled(
             // the one retry policy (retry-policy.ts JOB_POLICY): the job re-enqueues itself with its backoff
             const next = nextTry(JOB_POLICY, outcome, attempt, deps.random)
             if (next.kind === 'give-up') {
-                deps.log.error(
-                    `S3 Export gave up on ${payload.key}: ${payload.events} events were not stored after ${attempt} tries from the job queue (last: ${describeFailure(outcome.failure)}; ${fixFor(outcome.failure, where)})`
-                )
+                deps.log.error(gaveUpMessage(outcome.failure, where, payload.key, `${payload.events} events were not stored after ${attempt} tries from the job queue`))
                 return { outcome: 'dropped' as const }
             }
             // the queue counts whole seconds

@@ -47,6 +47,11 @@ export function retryMessage(failure: S3Failure, key: string, bucket: string, co
     return `S3 Export: upload of ${key} to bucket ${bucket} failed (${describeFailure(failure)}); ${context}`
 }
 
+/** An object is given up for good: what was lost (`what`), what S3 said last, and the likely fix. */
+export function gaveUpMessage(failure: S3Failure, where: Pick<Where, 'bucket' | 'prefix'>, key: string, what: string): string {
+    return `S3 Export gave up on ${key}: ${what} (last: ${describeFailure(failure)}; ${fixFor(failure, where)})`
+}
+
 /** What a person should do about the failure: the fix for a refusal, the likely cause for a transient one. */
 export function adviceFor(failure: S3Failure, kind: 'retry' | 'fatal', where: Where): string {
     if (kind === 'fatal') return fixFor(failure, where)
