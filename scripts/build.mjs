@@ -180,7 +180,7 @@ const ownRequestHandlerOnly = {
 const MODULE_REPLACEMENTS = [
     {
         // The retry middleware parses Retry-After into a hint for the SDK's retry strategy; ours is a single attempt
-        // that never reads it (src/s3/client.ts singleAttempt): our uploader reads Retry-After itself (src/s3/client.ts toFailure).
+        // that never reads it (src/s3/client.ts singleAttempt): our uploader reads Retry-After itself (src/s3/failure.ts toFailure).
         // The HTTP-date parser it needs is ~4 KB.
         file: /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]parseRetryAfterHeader\.js$/,
         contents: 'export function parseRetryAfterHeader() { return undefined }\nexport function getRetryAfterHint() { return undefined }',
