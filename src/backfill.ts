@@ -25,11 +25,11 @@
  * (src/edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
 import { createHash } from 'crypto'
-import type { FileFormat } from './compression'
+import type { FileFormat } from './formats'
 import type { Config } from './config'
-import type { EventSelector, ExportableEvent } from './events'
+import type { EventSelector, ExportableEvent } from './event'
 import type { Format } from './formats'
-import { eventIsoTime, type KeyLayout } from './keys'
+import { eventIsoTime, type KeyLayout } from './event'
 import { buildPipeline, type Pipeline } from './pipeline'
 import { EdgeLookup } from './edge-notes'
 import type { MetricSink } from './metrics'

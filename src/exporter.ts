@@ -21,11 +21,11 @@
  * it below the limit, a slow one at most doubles it.
  */
 import type { Body } from './body'
-import type { FileFormat } from './compression'
+import type { FileFormat } from './formats'
 import type { Batch, Format, SealedBody } from './formats'
 import type { Config } from './config'
-import type { EventSelector, ExportableEvent } from './events'
-import { batchId, eventIsoTime, type KeyLayout } from './keys'
+import type { EventSelector, ExportableEvent } from './event'
+import { batchId, eventIsoTime, type KeyLayout } from './event'
 import { buildPipeline, type Pipeline } from './pipeline'
 import { Reporter, type Logger } from './report'
 import { backoffMs, DEFAULT_BACKOFF, describeFailure, fixFor, type BackoffPolicy, type S3Failure } from './retry'

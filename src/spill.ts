@@ -21,7 +21,7 @@
  */
 import { createHash } from 'crypto'
 import { joinBody, type Body } from './body'
-import type { FileFormat } from './compression'
+import type { FileFormat } from './formats'
 import type { BodyPart } from './formats'
 import type { Logger } from './report'
 import { backoffMs, describeFailure, fixFor, type BackoffPolicy } from './retry'
