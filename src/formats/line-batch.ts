@@ -1,15 +1,16 @@
 /**
- * An open JSON-lines batch (one per partition of a worker thread): lines in, compressed as they arrive.
+ * An open batch of a one-line-per-event format (one per partition of a worker thread): lines in, compressed as
+ * they arrive.
  *
- * Lines are first joined into a string of up to `coalesceBytes` and only then handed to zlib as one host Buffer:
+ * Lines are first joined into a string of up to `coalesceBytes` and only then handed to the codec as one host Buffer:
  * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer
  * copy per chunk, which crosses the sandbox boundary cheaply.
  *
  * Memory of one open batch, all counted by memoryBytes(): compressed output so far + at most `coalesceBytes` of
  * pending text + the stream's native state (the codec's streamStateBytes: ~384 KiB for gzip) + a small
  * fixed overhead. The stream is only created with the first chunk, so a partition that holds a few events (a
- * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
- * (jsonl.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
+ * rare event name, a late hour) costs its text, not a compressor. The format picks `coalesceBytes`
+ * (lines.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
  */
 import type { Body } from '../body'
 import { MEGABYTE } from '../units'

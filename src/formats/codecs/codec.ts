@@ -12,7 +12,7 @@ import type { Body } from '../../body'
  * bytes of JSON, base64 = 4/3 of the body, with room for the key and metadata), so handing a big batch to the job
  * queue is slicing at member boundaries, never decompressing or compressing again. gunzip, zstd, DuckDB, Athena and
  * Spark read concatenated members as one stream. Brotli has no such framing (node's brotliDecompress silently stops
- * after the first stream), so a brotli body stays one stream and is cut by re-compressing (formats/jsonl.ts).
+ * after the first stream), so a brotli body stays one stream and is cut by re-compressing (formats/lines.ts).
  */
 export const MEMBER_MAX_BYTES = 640 * 1024
 

@@ -160,7 +160,7 @@ function streamCompressor({ open, flush, cuts, stateBytes: state }: StreamSpec, 
             // twice the ratio seen so far (at half its size before any is seen: JSON lines compress 5-7x): counting
             // it at full size cut members at ~80 KB when zlib lags behind a burst of events, costing ~1.4% of gzip's
             // ratio. A member that still outgrows a job (data far less compressible than the batch so far) is cut
-            // by re-compressing that member alone at hand-over (formats/jsonl.ts): rare, and bounded by one member.
+            // by re-compressing that member alone at hand-over (formats/lines.ts): rare, and bounded by one member.
             const ratio = flushedTotal > 0 ? Math.min(1, (2 * flushedOutput) / flushedTotal) : UNSEEN_RATIO
             const pending = (current.inputBytes - current.flushedInput + chunk.length) * ratio
             if (cuts && current.inputBytes > 0 && current.outputBytes + pending + MEMBER_MARGIN_BYTES > memberMaxBytes) {
