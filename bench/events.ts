@@ -10,7 +10,10 @@ import { gzipSync } from 'zlib'
 
 import { clientEvents } from '../dev/client-events'
 import { pageviewEvent } from '../dev/sample-events'
-import { GZIP_LEVEL } from '../src/compression'
+import { CODECS } from '../src/formats/codecs/registry'
+
+/** the gzip level the app uses by default: the baseline's and the ceiling's level */
+export const GZIP_LEVEL = CODECS.gzip.levels.default
 
 export type EventCaseName = 'client' | 'fixture'
 

@@ -71,11 +71,11 @@ const CUT_MODULES = [
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/](Standard|Adaptive|Configured)RetryStrategy\.js$/,
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]util-retry[\\/]DefaultRateLimiter\.js$/,
     /@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]retry[\\/]middleware-retry[\\/]retry-pre-sra-deprecated[\\/]\w+\.js$/,
-    // Parquet: our columns are strings, INT32 and TIMESTAMP (src/parquet.ts), never VARIANT, GEOMETRY or GEOGRAPHY,
+    // Parquet: our columns are strings, INT32 and TIMESTAMP (src/formats/parquet-file.ts), never VARIANT, GEOMETRY or GEOGRAPHY,
     // ask for no bloom filter and no encoding (so pages are PLAIN or RLE_DICTIONARY): these only serve the others
     /hyparquet-writer[\\/]src[\\/](variant|geospatial|wkb|delta|splitstream)\.js$/,
     /hyparquet[\\/]src[\\/]bloom\.js$/,
-    // the writer's own Snappy is its default codec's: src/parquet.ts asks for GZIP, made by the host's zlib (its
+    // the writer's own Snappy is its default codec's: src/formats/parquet-file.ts asks for GZIP, made by the gzip codec on the host's zlib (its
     // JavaScript Snappy ran ~75x slower inside the host, where every loop iteration is guarded)
     /hyparquet-writer[\\/]src[\\/]snappy\.js$/,
     // PutObject sends a whole Buffer and reads no streamed, checksummed or chunked body back
@@ -224,7 +224,7 @@ const MODULE_REPLACEMENTS = [
         },
     },
     {
-        // Parquet bloom filters: src/parquet.ts asks for none, so the writer only checks each column has none
+        // Parquet bloom filters: src/formats/parquet-file.ts asks for none, so the writer only checks each column has none
         file: /hyparquet-writer[\\/]src[\\/]bloom\.js$/,
         contents: [
             'export function writeBlooms(writer, pageIndexes) { for (const p of pageIndexes) if (p.bloomFilter) throw new Error("Parquet bloom filters were cut from the bundle (scripts/build.mjs)") }',

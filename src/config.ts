@@ -1,14 +1,16 @@
 /**
- * Raw plugin.json strings → one typed, validated Config, parsed once in setupPlugin. Nothing downstream re-checks.
- * Defaults come from plugin.json itself, so the settings page and the code cannot disagree.
+ * Raw plugin.json strings → one typed, validated, fully resolved Config, parsed once in setupPlugin: every default is
+ * applied here (plugin.json's, read by settings.ts; a codec's level), and nothing downstream re-checks or re-applies.
+ * The format and codec choices are the registries' (formats/registry.ts, formats/codecs/registry.ts).
  */
-import pluginJson from '../plugin.json'
 import { ConfigError } from './errors'
-import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
-import { fileFormat, hostHasCrc32, hostHasZstd, type Compression } from './compression'
-import { utf8Length } from './events'
-
-export type { Compression } from './compression'
+import { utf8Length } from './event/json-line'
+import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './event/keys'
+import { CODECS, type Compression } from './formats/codecs/registry'
+import { hostHasCrc32 } from './formats/codecs/zlib'
+import { FORMATS, type FormatName } from './formats/registry'
+import { choiceOf, label, numberOf, text, type RawConfig } from './settings'
+import { MEGABYTE } from './units'
 
 export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
 
@@ -35,15 +37,15 @@ export interface Config {
     eventsToInclude: ReadonlySet<string>
     /** top-level property names removed from every exported event */
     propertiesToRemove: readonly string[]
-    /** drop ip, $ip, $set, $set_once, person properties and GeoIP location (events.ts); distinct_id stays */
+    /** drop ip, $ip, $set, $set_once, person properties and GeoIP location (event/select.ts); distinct_id stays */
     stripPersonalData: boolean
-    format: 'jsonl' | 'parquet'
+    format: FormatName
     compression: Compression
-    /** gzip 1-9, brotli 0-9 or zstd 1-19 (defaults 6 / 5 / 3); unused for none */
+    /** within the codec's levels (its default when the setting is empty); 0 for a codec without levels */
     compressionLevel: number
     /** when set, a batch is sealed before its compressed size could pass this */
     maxStoredBytes?: number
-    /** the key template under the prefix (keys.ts tokens); the extension is appended */
+    /** the key template under the prefix (event/keys.ts tokens); the extension is appended */
     keyTemplate: string
     sse: Sse
     /** S3 storage class; undefined sends no header (STANDARD) */
@@ -60,12 +62,10 @@ export interface Config {
     hostExportEventsBufferSeconds: number
 }
 
-export const MEGABYTE = 1024 * 1024
-
-/** The exact strings the choice settings accept, mapped to what they mean. */
+/** The exact strings the choice settings accept, mapped to what they mean; formats and codecs from their registries. */
 export const CHOICES = {
-    uploadFormat: { jsonl: 'jsonl', parquet: 'parquet' },
-    compression: { gzip: 'gzip', brotli: 'brotli', zstd: 'zstd', 'no compression': 'none' },
+    uploadFormat: Object.fromEntries(Object.keys(FORMATS).map((name) => [name, name])) as Record<string, FormatName>,
+    compression: Object.fromEntries(Object.entries(CODECS).map(([name, codec]) => [codec.setting, name])) as Record<string, Compression>,
     s3ForcePathStyle: { true: true, false: false },
     sse: { disabled: 'disabled', AES256: 'AES256', 'aws:kms': 'aws:kms' },
     keyLayout: { original: 'original', hive: 'hive', custom: 'custom' },
@@ -83,9 +83,6 @@ export const CHOICES = {
     checksum: { none: 'none', 'Content-MD5': 'Content-MD5', CRC32: 'CRC32' },
 } as const
 
-/** Compression levels: brotli stops at 9 because 10 and 11 compress at well under 1 MB/s on the event loop's host. */
-export const COMPRESSION_LEVELS = { gzip: { min: 1, max: 9, default: 6 }, brotli: { min: 0, max: 9, default: 5 }, zstd: { min: 1, max: 19, default: 3 } } as const
-
 export const LIMITS = {
     uploadMinutes: { min: 0.05, max: 60 },
     uploadMegabytes: { min: 1, max: 100 },
@@ -97,36 +94,12 @@ export const LIMITS = {
     exportEventsBufferSeconds: { min: 1, max: 600 },
 } as const
 
-type RawConfig = Record<string, unknown>
-
-interface SettingSpec {
-    key: string
-    name?: string
-    default?: string
-}
-
-const SETTINGS: SettingSpec[] = (pluginJson.config as SettingSpec[]).filter((s) => typeof s.key === 'string')
-
-/** Every key the parser reads: a unit test checks this equals plugin.json's keys. */
-export const SETTING_KEYS: readonly string[] = SETTINGS.map((s) => s.key)
-
-function label(key: string): string {
-    const spec = SETTINGS.find((s) => s.key === key)
-    return spec?.name ? `"${spec.name}" (${key})` : key
-}
-
-/** A setting as a trimmed string, plugin.json's default when the host did not pass it at all. */
-function text(raw: RawConfig, key: string): string {
-    const value = raw[key]
-    if (value === undefined || value === null) return SETTINGS.find((s) => s.key === key)?.default ?? ''
-    return String(value).trim()
-}
-
 /**
- * What may follow a rendered template in a key: the longest file extension (Parquet or any jsonl compression) and
- * what a hand-over to the job queue appends to a key (spill.ts partKey: `-part99999of99999`, 17 bytes; 32 kept).
+ * What may follow a rendered template in a key: the longest file extension (any format with any codec) and what a
+ * hand-over to the job queue appends to a key (spill.ts partKey: `-part99999of99999`, 17 bytes; 32 kept).
  */
-const KEY_SUFFIX_BYTES = Math.max('.parquet'.length, ...(['gzip', 'brotli', 'zstd', 'none'] as const).map((c) => fileFormat(c).extension.length)) + 32
+const KEY_SUFFIX_BYTES =
+    Math.max(...Object.values(FORMATS).flatMap((format) => Object.values(CODECS).map((codec) => format({ codec, level: 0, maxBatchBytes: MEGABYTE, createdBy: '' }).file.extension.length))) + 32
 
 /**
  * Old us-east-1 buckets (made before March 2018) may hold upper case and `_`. Such a name cannot be a host name, so
@@ -151,40 +124,14 @@ export function bucketNameProblem(name: string): string | undefined {
     return undefined
 }
 
-function choice<K extends keyof typeof CHOICES>(raw: RawConfig, key: K, problems: string[]): (typeof CHOICES)[K][keyof (typeof CHOICES)[K]] {
-    const value = text(raw, key)
-    const options = CHOICES[key] as Record<string, unknown>
-    if (Object.prototype.hasOwnProperty.call(options, value)) return options[value] as any
-    const fallback = text({}, key)
-    problems.push(`${label(key)} is "${value}": choose one of ${Object.keys(options).map((o) => `"${o}"`).join(', ')}`)
-    return options[fallback] as any
-}
-
-/** Plain decimal notation: Number() alone would also read `0x10` as 16, `0b11` as 3 and `1e2` as 100. */
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)$/
-
-/** A number setting; cleared (empty or blank) means its plugin.json default, as if it had never been set. */
-function numberIn(raw: RawConfig, key: keyof typeof LIMITS, unit: string, problems: string[]): number {
-    const value = text(raw, key)
-    const fallback = Number(text({}, key))
-    if (value === '') return fallback
-    const { min, max } = LIMITS[key]
-    const fix = `enter a number of ${unit} between ${min} and ${max}`
-    if (!DECIMAL.test(value) && Number.isFinite(Number(value))) {
-        problems.push(`${label(key)} is "${value}", which is not a plain decimal number: ${fix} in decimal digits (e.g. 10 or 0.5), or clear it for ${fallback}`)
-        return fallback
-    }
-    const n = Number(value)
-    if (!DECIMAL.test(value) || n < min || n > max) {
-        problems.push(`${label(key)} is "${value}": ${fix}`)
-        return fallback
-    }
-    return n
-}
+/** What a choice setting's texts mean. */
+type Choice<K extends keyof typeof CHOICES> = (typeof CHOICES)[K][keyof (typeof CHOICES)[K]]
 
 /** Parse and validate every setting. Throws one ConfigError naming every bad field and its fix. */
 export function parseConfig(raw: RawConfig): Config {
     const problems: string[] = []
+    const choice = <K extends keyof typeof CHOICES>(key: K) => choiceOf(raw, key, CHOICES[key] as Record<string, Choice<K>>, problems)
+    const numberIn = (key: keyof typeof LIMITS, unit: string) => numberOf(raw, key, LIMITS[key], unit, problems)
 
     const accessKeyId = text(raw, 'awsAccessKey')
     if (!accessKeyId) problems.push(`${label('awsAccessKey')} is empty: paste the access key ID of an IAM user allowed to s3:PutObject`)
@@ -233,9 +180,9 @@ export function parseConfig(raw: RawConfig): Config {
     }
     if (prefix.includes('//')) problems.push(`${label('prefix')} "${prefix}" holds an empty folder ("//"): remove the doubled slash`)
 
-    const uploadMinutes = numberIn(raw, 'uploadMinutes', 'minutes', problems)
-    const uploadMegabytes = numberIn(raw, 'uploadMegabytes', 'megabytes', problems)
-    const bufferLimitMegabytes = numberIn(raw, 'bufferLimitMegabytes', 'megabytes', problems)
+    const uploadMinutes = numberIn('uploadMinutes', 'minutes')
+    const uploadMegabytes = numberIn('uploadMegabytes', 'megabytes')
+    const bufferLimitMegabytes = numberIn('bufferLimitMegabytes', 'megabytes')
     if (bufferLimitMegabytes < uploadMegabytes) {
         problems.push(`${label('bufferLimitMegabytes')} (${bufferLimitMegabytes}) is below the upload size (${uploadMegabytes}): raise it to at least the upload size`)
     }
@@ -248,12 +195,12 @@ export function parseConfig(raw: RawConfig): Config {
     const eventsToIgnore = new Set(list('eventsToIgnore'))
     const eventsToInclude = new Set(list('eventsToInclude'))
     const propertiesToRemove = list('propertiesToRemove')
-    const stripPersonalData = choice(raw, 'stripPersonalData', problems)
+    const stripPersonalData = choice('stripPersonalData')
 
     const storedText = text(raw, 'storedMegabytesLimit')
-    const storedMegabytes = storedText === '' ? undefined : numberIn(raw, 'storedMegabytesLimit', 'megabytes', problems)
+    const storedMegabytes = storedText === '' ? undefined : numberIn('storedMegabytesLimit', 'megabytes')
 
-    const layout = choice(raw, 'keyLayout', problems)
+    const layout = choice('keyLayout')
     const customTemplate = text(raw, 'keyTemplate')
     let keyTemplate: string = layout === 'hive' ? LAYOUTS.hive : LAYOUTS.original
     if (layout === 'custom') {
@@ -279,32 +226,35 @@ export function parseConfig(raw: RawConfig): Config {
         }
     }
 
-    const format = choice(raw, 'uploadFormat', problems)
-    const compression = choice(raw, 'compression', problems)
-    const levelText = text(raw, 'compressionLevel')
-    let compressionLevel: number = compression === 'none' ? COMPRESSION_LEVELS.gzip.default : COMPRESSION_LEVELS[compression].default
-    if (compression === 'zstd' && !hostHasZstd()) {
-        problems.push(`${label('compression')} is zstd, but this plugin server's Node has no zstd (Node 22.15+ has it built in): choose gzip or brotli`)
+    const format = choice('uploadFormat')
+    const compression = choice('compression')
+    const codec = CODECS[compression]
+    const unavailable = codec.unavailable()
+    if (unavailable) {
+        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && !c.unavailable()).map(([name]) => name)
+        problems.push(`${label('compression')} is ${compression}, but ${unavailable}: choose ${others.join(' or ')}`)
     }
-    if (levelText !== '' && compression !== 'none') {
-        const range = COMPRESSION_LEVELS[compression]
+    const levelText = text(raw, 'compressionLevel')
+    const range = codec.levels
+    let compressionLevel = range?.default ?? 0
+    if (levelText !== '' && range) {
         const level = /^[+-]?\d+$/.test(levelText) ? Number(levelText) : NaN
         if (!Number.isInteger(level) || level < range.min || level > range.max) {
             problems.push(`${label('compressionLevel')} is "${levelText}": enter a whole number from ${range.min} to ${range.max} for ${compression}, or leave it empty for ${range.default}`)
         } else compressionLevel = level
     }
-    const storageClass = choice(raw, 'storageClass', problems)
-    const cannedAcl = choice(raw, 'cannedAcl', problems)
-    const checksum = choice(raw, 'checksum', problems)
+    const storageClass = choice('storageClass')
+    const cannedAcl = choice('cannedAcl')
+    const checksum = choice('checksum')
     if (checksum === 'CRC32' && !hostHasCrc32()) {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
-    const alertAfterMinutes = numberIn(raw, 'alertAfterMinutes', 'minutes', problems)
+    const alertAfterMinutes = numberIn('alertAfterMinutes', 'minutes')
     // read by PostHog itself (its buffer for exportEvents, which this app ignores for live events: src/backfill.ts);
     // checked here so a typo is named at setup rather than silently replaced by the host's 10 s
-    const hostBufferSeconds = numberIn(raw, 'exportEventsBufferSeconds', 'seconds', problems)
-    const forcePathStyle = choice(raw, 's3ForcePathStyle', problems) || legacyBucket
-    const sseKind = choice(raw, 'sse', problems)
+    const hostBufferSeconds = numberIn('exportEventsBufferSeconds', 'seconds')
+    const forcePathStyle = choice('s3ForcePathStyle') || legacyBucket
+    const sseKind = choice('sse')
     const kmsKeyId = text(raw, 'sseKmsKeyId')
     let sse: Sse = { kind: 'disabled' }
     if (sseKind === 'aws:kms') {

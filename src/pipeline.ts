@@ -1,13 +1,16 @@
 /**
  * The one assembly of what turns events into objects: which events and in what shape (selector), how they are
- * encoded (format), where they go (layout), and what each object says about itself (metadata). The live export and
- * the backfill both take it from here, so they write the same layout and metadata for the same settings.
+ * encoded (format, with its codec, from the registries), where they go (layout), and what each object says about
+ * itself (metadata). The live export and the backfill both take it from here, so they write the same layout and
+ * metadata for the same settings.
  */
 import { version } from '../package.json'
 import type { Config } from './config'
-import { eventSelector, type EventSelector } from './events'
-import { createFormat, type Format } from './formats'
-import { compileLayout, type KeyLayout } from './keys'
+import { compileLayout, type KeyLayout } from './event/keys'
+import { eventSelector, type EventSelector } from './event/select'
+import { CODECS } from './formats/codecs/registry'
+import type { Format } from './formats/format'
+import { createFormat } from './formats/registry'
 
 /** The app and its version, as objects carry it (`x-amz-meta-app-version`, and Parquet's created_by). */
 export const APP_VERSION = version
@@ -32,8 +35,18 @@ export interface Pipeline {
     metadata(batch: BatchSummary, extra?: Record<string, string>): Record<string, string>
 }
 
+/** The configured format with its codec. */
+export function configuredFormat(config: Pick<Config, 'format' | 'compression' | 'compressionLevel' | 'maxBatchBytes'>): Format<unknown> {
+    return createFormat(config.format, {
+        codec: CODECS[config.compression],
+        level: config.compressionLevel,
+        maxBatchBytes: config.maxBatchBytes,
+        createdBy: `posthog-s3-export ${APP_VERSION}`,
+    })
+}
+
 /** `format`: an encoding to use instead of the configured one (tests: a format whose bodies fail). */
-export function buildPipeline(config: PipelineConfig, format: Format<unknown> = createFormat(config, `posthog-s3-export ${APP_VERSION}`)): Pipeline {
+export function buildPipeline(config: PipelineConfig, format: Format<unknown> = configuredFormat(config)): Pipeline {
     return {
         selector: eventSelector(config),
         format,

@@ -5,7 +5,7 @@
 import { setupPlugin, onEvent, teardownPlugin } from '../../index'
 import { withS3, readAll, countByUuid, waitFor } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
-import { MEGABYTE } from '../../src/config'
+import { MEGABYTE } from '../../src/units'
 import { settingsFor } from '../helpers/plugin'
 import { startFaultProxy } from '../../dev/fault-proxy'
 

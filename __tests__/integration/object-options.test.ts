@@ -3,7 +3,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { withS3, readAll, countByUuid, listKeys } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { exportThroughHooks } from '../helpers/plugin'
-import { MEGABYTE } from '../../src/config'
+import { MEGABYTE } from '../../src/units'
 import { version } from '../../package.json'
 import { randomBytes } from 'crypto'
 

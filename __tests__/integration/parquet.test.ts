@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'fs'
 import { tmpdir } from 'os'
 import path from 'path'
 import { joinBody } from '../../src/body'
-import { createFormat } from '../../src/formats'
+import { configuredFormat } from '../../src/pipeline'
 import { withS3 } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { exportThroughHooks } from '../helpers/plugin'
@@ -68,7 +68,7 @@ describe('a Parquet batch encoded as events arrive', () => {
     }
 
     it('is several row groups that DuckDB reads whole, and is cut for the job queue into files of those same row groups, encoding nothing again', async () => {
-        const format = createFormat({ format: 'parquet', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
+        const format = configuredFormat({ format: 'parquet', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 })
         const batch = format.open(Date.UTC(2026, 10, 25))
         const uuids: string[] = []
         let raw = 0

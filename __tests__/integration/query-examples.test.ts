@@ -11,7 +11,7 @@ import { withS3, listKeys, readAll } from '../helpers/s3'
 import { makeEvent } from '../helpers/events'
 import { exportThroughHooks } from '../helpers/plugin'
 import { WRITE_CHECK_NAME } from '../../src/health/write-check'
-import { MEMBER_MAX_BYTES } from '../../src/compression'
+import { MEMBER_MAX_BYTES } from '../../src/formats/codecs/codec'
 import { gunzipSync } from 'zlib'
 import { randomBytes } from 'crypto'
 

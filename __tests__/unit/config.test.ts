@@ -1,8 +1,12 @@
 import pluginJson from '../../plugin.json'
-import { CHOICES, COMPRESSION_LEVELS, describeConfig, LIMITS, MEGABYTE, parseConfig, redactUserinfo, SETTING_KEYS, type Config } from '../../src/config'
+import { CHOICES, describeConfig, LIMITS, parseConfig, redactUserinfo, type Config } from '../../src/config'
 import { ConfigError } from '../../src/errors'
-import { hostHasCrc32, hostHasZstd } from '../../src/compression'
-import { compileLayout, LAYOUTS } from '../../src/keys'
+import { compileLayout, LAYOUTS } from '../../src/event/keys'
+import { CODECS } from '../../src/formats/codecs/registry'
+import { FORMATS } from '../../src/formats/registry'
+import { hostHasCrc32, hostHasZstd } from '../../src/formats/codecs/zlib'
+import { SETTING_KEYS } from '../../src/settings'
+import { MEGABYTE } from '../../src/units'
 import { partKey } from '../../src/export/spill'
 
 interface PluginSetting {
@@ -151,7 +155,7 @@ describe('a valid config', () => {
             stripPersonalData: true,
             format: 'jsonl',
             compression: 'none',
-            compressionLevel: 6,
+            compressionLevel: 0, // no compression has no levels
             maxStoredBytes: 2 * 1_048_576,
             keyTemplate: 'team={team_id}/{date}/{batch_id}',
             sse: { kind: 'aws:kms', kmsKeyId: 'arn:aws:kms:eu-central-1:123456789012:key/abcd' },
@@ -175,6 +179,12 @@ describe('a valid config', () => {
     it('takes zstd only where the host Node has it built in, and otherwise says which Node does', () => {
         if (hostHasZstd()) expect(parseConfig({ ...REQUIRED, compression: 'zstd' }).compression).toBe('zstd')
         else expect(configError({ ...REQUIRED, compression: 'zstd' }).message).toMatch(/\(compression\) is zstd.*Node 22\.15\+/)
+    })
+
+    it('offers exactly the formats and codecs of the registries, each codec by its setting text', () => {
+        expect(CHOICES.uploadFormat).toEqual(Object.fromEntries(Object.keys(FORMATS).map((name) => [name, name])))
+        expect(Object.keys(CHOICES.compression)).toEqual(Object.values(CODECS).map((codec) => codec.setting))
+        for (const [name, codec] of Object.entries(CODECS)) expect(CHOICES.compression[codec.setting]).toBe(name)
     })
 
     it('maps each compression choice to its meaning', () => {
@@ -261,7 +271,7 @@ describe('a bad value', () => {
         ['a prefix with .. inside', { prefix: 'backups/../other/' }, 'prefix', /use plain folder names/],
         ['a prefix with a doubled slash', { prefix: 'backups//posthog/' }, 'prefix', /remove the doubled slash/],
         ['an unknown compression', { compression: 'zip' }, 'compression', /choose one of "gzip", "brotli", "zstd", "no compression"/],
-        ['an unknown format', { uploadFormat: 'csv' }, 'uploadFormat', /choose one of "jsonl"/],
+        ['an unknown format', { uploadFormat: 'xlsx' }, 'uploadFormat', /choose one of "jsonl"/],
         ['an unknown path style', { s3ForcePathStyle: 'yes' }, 's3ForcePathStyle', /choose one of "true", "false"/],
         ['an unknown encryption', { sse: 'KMS' }, 'sse', /choose one of "disabled", "AES256", "aws:kms"/],
     ]
@@ -328,7 +338,7 @@ describe('the layout, selection, compression and object settings', () => {
         it('gives the original layout, default gzip level, no stored cap, no selection changes and no object options', () => {
             const config = parseConfig(defaultsWithRequired())
             expect(config.keyTemplate).toBe(LAYOUTS.original)
-            expect(config.compressionLevel).toBe(COMPRESSION_LEVELS.gzip.default)
+            expect(config.compressionLevel).toBe(CODECS.gzip.levels.default)
             expect(config.compressionLevel).toBe(6)
             expect(config.maxStoredBytes).toBeUndefined()
             expect([...config.eventsToInclude]).toEqual([])

@@ -6,12 +6,13 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { brotliDecompressSync, gunzipSync, gzipSync } from 'zlib'
 import { joinBody, type Body } from '../../src/body'
-import { COMPRESSION_LEVELS, type Config } from '../../src/config'
-import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/buffer'
-import { utf8Length } from '../../src/events'
+import type { Config } from '../../src/config'
+import { utf8Length } from '../../src/event/json-line'
+import { CODECS } from '../../src/formats/codecs/registry'
+import { BATCH_OVERHEAD_BYTES, PENDING_LINE_OVERHEAD_BYTES } from '../../src/formats/line-batch'
 import { jsonLine } from '../helpers/json-line'
 import { Exporter, LATE_SEAL_MS, SEALED_BATCH_OVERHEAD_BYTES, type Cancel, type ExporterOptions, type Spill } from '../../src/export/exporter'
-import { LAYOUTS } from '../../src/keys'
+import { LAYOUTS } from '../../src/event/keys'
 import { version as PACKAGE_VERSION } from '../../package.json'
 import { backoffMs } from '../../src/export/retry-policy'
 import type { ObjectStore, PutObjectRequest, PutOutcome } from '../../src/s3/client'
@@ -136,7 +137,7 @@ function setup(config: Partial<ExporterConfig> = {}, options: Partial<ExporterOp
         format: 'jsonl',
         compression,
         // what parseConfig resolves when the level is left empty
-        compressionLevel: COMPRESSION_LEVELS[compression === 'none' ? 'gzip' : compression].default,
+        compressionLevel: CODECS[compression].levels?.default ?? 0,
         maxBatchBytes: 1_000_000,
         uploadIntervalMs: 60_000,
         bufferLimitBytes: 64 * 1_048_576,
@@ -709,7 +710,7 @@ describe('Exporter', () => {
         /** 'none' compression: a sealed batch's memory is its raw bytes, so the arithmetic is exact. */
         function overLimit(spill?: Spill) {
             // two-digit numbers only, so every line has the same length
-            // ASCII only, so buffered text counts a byte a character (buffer.ts)
+            // ASCII only, so buffered text counts a byte a character (formats/line-batch.ts)
             const events = Array.from({ length: 30 }, (_, i) => ({ ...makeEvent(10 + i, { padBytes: 200 }), properties: { i: 10 + i, pad: 'x'.repeat(200) } }))
             const bytes = lineBytes(events[0])
             expect(events.every((e) => lineBytes(e) === bytes)).toBe(true)

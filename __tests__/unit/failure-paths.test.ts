@@ -6,15 +6,18 @@ import { joinBody } from '../../src/body'
 import { gunzipSync } from 'zlib'
 import { onEvent } from '../../index'
 import { parseConfig } from '../../src/config'
-import { LAYOUTS } from '../../src/keys'
+import { LAYOUTS } from '../../src/event/keys'
 import { ConfigError } from '../../src/errors'
 import { Exporter, type Cancel, type ExporterOptions } from '../../src/export/exporter'
-import { createFormat, type Format } from '../../src/formats'
-import { toParquetRow } from '../../src/parquet'
+import type { Format } from '../../src/formats/format'
+import { configuredFormat } from '../../src/pipeline'
+import { toParquetRow } from '../../src/formats/parquet-rows'
 import type { PutObjectRequest, PutOutcome } from '../../src/s3/client'
 import { partKey, spillBatch, toPayloads, MAX_JOB_PAYLOAD_BYTES, type SpillableBatch, type SpilledBatchPayload } from '../../src/export/spill'
 import { runSpilledBatch } from '../../src/export/spill-job'
-import { fileFormat, MEMBER_MAX_BYTES } from '../../src/compression'
+import { MEMBER_MAX_BYTES } from '../../src/formats/codecs/codec'
+import { CODECS } from '../../src/formats/codecs/registry'
+import { jsonLinesFile } from '../../src/formats/jsonl'
 import { DevStorage } from '../../dev/storage'
 import { randomBytes } from 'crypto'
 import { makeEvent } from '../helpers/events'
@@ -101,7 +104,7 @@ describe('a batch whose body cannot be made', () => {
     })
 
     it('is set aside, counted and reported when nothing can re-encode it, and the queue moves on', async () => {
-        const real = createFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
+        const real = configuredFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 })
         let failNext = true
         const failing: Format<unknown> = {
             ...real,
@@ -160,7 +163,7 @@ describe('Parquet sizes', () => {
 
 describe('splitting a batch for the job queue', () => {
     function sealedWith(format: 'jsonl' | 'parquet', count: number) {
-        const f = createFormat({ format, compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 }, 'test')
+        const f = configuredFormat({ format, compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 })
         const batch = f.open(T0)
         for (let i = 0; i < count; i++) {
             const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: Math.random().toString(36).repeat(20) } }, '2026-11-25T10:00:00.000Z')
@@ -185,7 +188,7 @@ describe('splitting a batch for the job queue', () => {
     })
 
     it('cuts a 16 MB JSON-lines body of barely compressible events into parts that each fit one job, every event once in order', async () => {
-        const f = createFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 16 << 20 }, 'test')
+        const f = configuredFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 16 << 20 })
         const batch = f.open(T0)
         for (let i = 0; i < 6_000; i++) {
             const { payload, bytes } = f.measure({ ...makeEvent(i), properties: { i, noise: randomBytes(600).toString('base64') } }, '2026-11-25T10:00:00.000Z')
@@ -236,7 +239,7 @@ describe('handing over a body no job payload can carry: a batch that may be stor
             key: 'p/k.jsonl.gz',
             body,
             events: 30,
-            file: fileFormat('gzip'),
+            file: jsonLinesFile(CODECS.gzip),
             metadata: { 'event-count': '30' },
             maybeStored,
             split: () => Promise.resolve([0, 1, 2].map((i) => ({ body: body.subarray(cuts[i], cuts[i + 1]), events: 10 }))),
@@ -288,7 +291,7 @@ describe('handing over a body no job payload can carry: a batch that may be stor
             key: 'p/k.jsonl.gz',
             body,
             events: 21,
-            file: fileFormat('gzip'),
+            file: jsonLinesFile(CODECS.gzip),
             metadata: { 'event-count': '21' },
             split: () => Promise.resolve([10, 1, 10].map((events, i) => ({ body: body.subarray(cuts[i], cuts[i + 1]), events }))),
         }
@@ -341,7 +344,7 @@ describe('handing over a body no job payload can carry: a batch that may be stor
         const metadata = { 'event-count': '99999', 'min-event-timestamp': '2026-11-25T09:00:00.000Z', 'max-event-timestamp': '2026-11-25T09:00:00.000Z', 'app-version': 'posthog-s3-export/1.0.0' }
         const members = [MEMBER_MAX_BYTES, MEMBER_MAX_BYTES]
         const body = randomBytes(2 * MEMBER_MAX_BYTES)
-        const batch = { key, body, events: 2, file: fileFormat('gzip'), metadata, split: () => Promise.resolve(members.map((n, i) => ({ body: body.subarray(i * n, (i + 1) * n), events: 1 }))) }
+        const batch = { key, body, events: 2, file: jsonLinesFile(CODECS.gzip), metadata, split: () => Promise.resolve(members.map((n, i) => ({ body: body.subarray(i * n, (i + 1) * n), events: 1 }))) }
         const payloads = await toPayloads(batch)
         expect(payloads).toHaveLength(2)
         for (const p of payloads) expect(Buffer.byteLength(JSON.stringify(p))).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)

@@ -21,8 +21,7 @@
  */
 import { createHash } from 'crypto'
 import { joinBody, type Body } from '../body'
-import type { FileFormat } from '../compression'
-import type { BodyPart } from '../formats'
+import type { BodyPart, FileFormat } from '../formats'
 import type { HostStorage } from '../host/storage'
 
 export const JOB_NAME = 's3ExportUploadBatch'

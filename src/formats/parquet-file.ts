@@ -1,120 +1,25 @@
 /**
- * Parquet as a second format: one row per event; `properties`, `$set`, `$set_once` and `elements_chain`-like extras
- * as JSON text (string columns: the JSON logical type would make the writer serialize every value again); the event time as a TIMESTAMP (ms, UTC) column. Written by hyparquet-writer (pure JS, ~60 KB
- * minified, no native code, so it runs inside PostHog's plugin sandbox), its pages GZIP-compressed by the host's zlib.
- *
- * Encoded as the rows arrive, one row group at a time (ParquetRowGroups): encoding is synchronous work on the event
- * loop, ~0.1 s per MB of events inside the host, so a 100 MB batch encoded at seal blocked the loop 9.7 s at
- * teardown, past the host's 5 s cap, which the host enforces from another thread. Each row group's bytes are made
- * once, with their column-chunk offsets relative to the group; a file is the groups laid end to end with a footer
- * written for those offsets, so sealing writes only the footer, and cutting a batch into job-sized files is picking
- * groups and writing a footer for each. The encoded bytes are built in the sandbox's realm and cross to a host
- * Buffer in latin1 slices (bytes.ts).
+ * A Parquet file encoded as its rows arrive, one row group at a time (ParquetRowGroups): encoding is synchronous
+ * work on the event loop, ~0.1 s per MB of events inside the host, so a 100 MB batch encoded at seal blocked the
+ * loop 9.7 s at teardown, past the host's 5 s cap, which the host enforces from another thread. Each row group's
+ * bytes are made once, with their column-chunk offsets relative to the group; a file is the groups laid end to end
+ * with a footer written for those offsets, so sealing writes only the footer, and cutting a batch into job-sized
+ * files is picking groups and writing a footer for each. The encoded bytes are built in the sandbox's realm and
+ * cross to a host Buffer in latin1 slices (bytes.ts).
  *
  * What it costs inside the sandbox, where every loop iteration pays the host's guard (bytes.ts): a teardown with
  * 2,000 events took 1.3 s there on an idle machine (8.1 s on a loaded one: past the host's 5 s), most of it in
- * per-byte loops — TextEncoder's stand-in, the writer's Snappy, and string min/max statistics (now 0.25 s). Pages are now GZIP-compressed by the host's native zlib (the Parquet
- * codec every reader has: DuckDB, Athena, Spark, Snowflake), statistics are kept only where a reader can prune
- * with them (event, team_id, timestamp), and the stand-in converts 16 bytes per loop iteration.
+ * per-byte loops — TextEncoder's stand-in, the writer's Snappy, and string min/max statistics (now 0.25 s). Pages
+ * are now GZIP-compressed by the gzip codec (the Parquet codec every reader has: DuckDB, Athena, Spark, Snowflake),
+ * statistics are kept only where a reader can prune with them (event, team_id, timestamp), and the stand-in
+ * converts 16 bytes per loop iteration.
  */
 import { ByteWriter, ParquetWriter, schemaFromColumnData } from 'hyparquet-writer'
-import * as zlib from 'zlib'
-import { bodyOf, type Body } from './body'
-import { fromHostBuffer, toHostBuffer } from './bytes'
-import { utf8Length, type ExportableEvent } from './events'
-import { packRuns } from './pack'
-
-/** One event as a Parquet row. */
-export interface ParquetRow {
-    uuid: string | null
-    event: string
-    distinct_id: string | null
-    team_id: number | null
-    /** epoch ms of the event time */
-    timestamp: number
-    ip: string | null
-    properties: string
-    set: string | null
-    set_once: string | null
-}
-
-export const PARQUET_COLUMNS = ['uuid', 'event', 'distinct_id', 'team_id', 'timestamp', 'ip', 'properties', 'set', 'set_once'] as const
-
-/**
- * The row for an event and its (already checked) UTC ISO time; `bytes` is the UTF-8 size of its text (+24 for the
- * numbers), what the caps are counted in: string lengths are UTF-16 units, a CJK character is 3 bytes in the file.
- */
-export function toParquetRow(event: ExportableEvent, isoTime: string): { row: ParquetRow; bytes: number } {
-    const e = event as Record<string, any>
-    const properties = JSON.stringify(e.properties ?? {})
-    const set = e.$set === undefined ? null : JSON.stringify(e.$set)
-    const setOnce = e.$set_once === undefined ? null : JSON.stringify(e.$set_once)
-    const row: ParquetRow = {
-        uuid: e.uuid == null ? null : String(e.uuid),
-        event: String(e.event),
-        distinct_id: e.distinct_id == null ? null : String(e.distinct_id),
-        team_id: typeof e.team_id === 'number' ? e.team_id : null,
-        timestamp: Date.parse(isoTime),
-        ip: e.ip == null ? null : String(e.ip),
-        properties,
-        set,
-        set_once: setOnce,
-    }
-    const bytes =
-        utf8Length(properties) +
-        (set === null ? 0 : utf8Length(set)) +
-        (setOnce === null ? 0 : utf8Length(setOnce)) +
-        utf8Length(row.event) +
-        (row.uuid === null ? 0 : utf8Length(row.uuid)) +
-        (row.distinct_id === null ? 0 : utf8Length(row.distinct_id)) +
-        (row.ip === null ? 0 : utf8Length(row.ip)) +
-        24
-    return { row, bytes }
-}
-
-/** Rows kept column by column until the batch is stored (what a fallback or a re-cut row group encodes). */
-export class ParquetColumns {
-    readonly columns: { [K in keyof ParquetRow]: ParquetRow[K][] } = {
-        uuid: [],
-        event: [],
-        distinct_id: [],
-        team_id: [],
-        timestamp: [],
-        ip: [],
-        properties: [],
-        set: [],
-        set_once: [],
-    }
-
-    push(row: ParquetRow): void {
-        for (const name of PARQUET_COLUMNS) (this.columns[name] as unknown[]).push(row[name])
-    }
-
-    get length(): number {
-        return this.columns.uuid.length
-    }
-
-    /** Every row as a JSON line: the fallback when Parquet refuses a value. */
-    toJsonLines(): string {
-        const c = this.columns
-        let out = ''
-        for (let i = 0; i < c.uuid.length; i++) {
-            const event: Record<string, unknown> = {
-                uuid: c.uuid[i],
-                event: c.event[i],
-                distinct_id: c.distinct_id[i],
-                team_id: c.team_id[i],
-                timestamp: new Date(c.timestamp[i]).toISOString(),
-                ip: c.ip[i],
-                properties: JSON.parse(c.properties[i]),
-            }
-            if (c.set[i] !== null) event.$set = JSON.parse(c.set[i] as string)
-            if (c.set_once[i] !== null) event.$set_once = JSON.parse(c.set_once[i] as string)
-            out += JSON.stringify(event) + '\n'
-        }
-        return out
-    }
-}
+import { bodyOf, type Body } from '../body'
+import { fromHostBuffer, toHostBuffer } from '../bytes'
+import { CODECS } from './codecs/registry'
+import { PARQUET_COLUMNS, ParquetColumns, type ParquetRow } from './parquet-rows'
+import { packRuns } from './split'
 
 /**
  * Rows are encoded as a row group once their estimated plain size reaches this. Two bounds meet here: the work of
@@ -123,7 +28,7 @@ export class ParquetColumns {
  * so a group is at most ~600 KB and a batch handed over at teardown is cut into job-sized files by picking groups,
  * without encoding anything again.
  */
-export const ROW_GROUP_BYTES = 512 * 1024
+const ROW_GROUP_BYTES = 512 * 1024
 /** Plain-encoding bytes per row not in its measured size: a 4-byte length before each string value, levels. */
 const ROW_ENCODING_BYTES = 32
 /** A bound of one row group's share of a footer (9 column chunks with offsets, sizes, and statistics). */
@@ -176,7 +81,7 @@ export interface EncodedRowGroup {
 }
 
 /** Encode rows [from, to) of `rows` as one row group (synchronous; throws what the writer refuses). */
-export function encodeRowGroup(rows: ParquetColumns, from: number, to: number, createdBy = ''): EncodedRowGroup {
+function encodeRowGroup(rows: ParquetColumns, from: number, to: number, createdBy = ''): EncodedRowGroup {
     const all = rows.columns
     const c =
         from === 0 && to === rows.length
@@ -209,7 +114,7 @@ function shifted(meta: RowGroupMeta, by: number): RowGroupMeta {
 }
 
 /** A whole file of `groups`, in order: the magic, each group's bytes as they are, and a footer for their offsets. */
-export function fileOf(groups: EncodedRowGroup[], createdBy: string): { pieces: Buffer[]; length: number } {
+function fileOf(groups: EncodedRowGroup[], createdBy: string): { pieces: Buffer[]; length: number } {
     const writer = new ByteWriter()
     const pq = writerFor(writer, createdBy) as any
     let at = MAGIC.length
@@ -314,7 +219,7 @@ export class ParquetRowGroups {
     }
 }
 
-/** A page compressed by the host's zlib (native, on the host's side of the sandbox), back as bytes of this realm. */
+/** A page compressed by the gzip codec (the host's zlib: native, on the host's side of the sandbox), back as bytes of this realm. */
 function gzipPage(page: Uint8Array): Uint8Array {
-    return fromHostBuffer(zlib.gzipSync(toHostBuffer(page)))
+    return fromHostBuffer(CODECS.gzip.compressNow(toHostBuffer(page), CODECS.gzip.levels.default))
 }

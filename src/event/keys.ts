@@ -6,7 +6,7 @@
  * it two batches could get the same key and one would overwrite the other.
  *
  * Event-time tokens ({year} … {minute}, {date}), {team_id} and {event} partition the stream: events are grouped by
- * their rendered values, and a flush writes one object per group.
+ * their rendered values, and a flush writes one object per group. Every token is one row of TOKENS (below).
  */
 
 export const LAYOUTS = {
@@ -29,14 +29,42 @@ export const EVENT_SEGMENT_MAX = 200
 /** the longest a {team_id} value can be: a PostgreSQL bigint with its sign (PostHog's team ids are integers) */
 export const TEAM_ID_MAX = 20
 
-/** tokens taken from each event: they split a flush into partitions */
-const EVENT_TOKENS = ['year', 'month', 'day', 'hour', 'minute', 'date', 'team_id', 'event'] as const
-/** tokens taken from the moment the batch is sealed, or the batch itself */
-const BATCH_TOKENS = ['upload_year', 'upload_month', 'upload_day', 'upload_hour', 'upload_minute', 'upload_date', 'upload_time', 'batch_id'] as const
+/** The longest event time: what the time tokens are measured at when the longest key is computed. */
+const LATEST_ISO = '9999-12-31T23:59:59.999Z'
 
-type EventToken = (typeof EVENT_TOKENS)[number]
-type Token = EventToken | (typeof BATCH_TOKENS)[number]
-type Part = { literal: string } | { token: Token }
+/** The fields of an event the event tokens read. */
+type EventFields = { event: string; team_id?: number }
+
+/**
+ * Every token, one row each. An event token (`event`) is taken from each event: events are grouped by its value,
+ * and a flush writes one object per group; `longest` is the longest value it can render (default: its value at
+ * LATEST_ISO), which bounds the key length at setup. A batch token (`batch`) is taken from the moment the batch is
+ * sealed (as an ISO string in UTC) or the batch itself. Rows are in the order the error message lists them.
+ */
+const TOKENS: Record<string, { event(e: EventFields, isoTime: string): string; longest?: string } | { batch(sealedIso: string, batchId: string): string }> = {
+    year: { event: (_e, iso) => iso.slice(0, 4) },
+    month: { event: (_e, iso) => iso.slice(5, 7) },
+    day: { event: (_e, iso) => iso.slice(8, 10) },
+    hour: { event: (_e, iso) => iso.slice(11, 13) },
+    minute: { event: (_e, iso) => iso.slice(14, 16) },
+    date: { event: (_e, iso) => iso.slice(0, 10) },
+    team_id: { event: (e) => String(e.team_id ?? 'unknown').slice(0, TEAM_ID_MAX), longest: '9'.repeat(TEAM_ID_MAX) },
+    event: { event: (e) => safeSegment(String(e.event)), longest: 'e'.repeat(EVENT_SEGMENT_MAX) },
+    upload_year: { batch: (iso) => iso.slice(0, 4) },
+    upload_month: { batch: (iso) => iso.slice(5, 7) },
+    upload_day: { batch: (iso) => iso.slice(8, 10) },
+    upload_hour: { batch: (iso) => iso.slice(11, 13) },
+    upload_minute: { batch: (iso) => iso.slice(14, 16) },
+    upload_date: { batch: (iso) => iso.slice(0, 10) },
+    // 2026-11-25T10:29:36.123Z → 20261125-102936.123Z
+    upload_time: { batch: (iso) => `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11).replace(/:/g, '')}` },
+    batch_id: { batch: (_iso, id) => id },
+}
+
+type Part = { literal: string } | { token: string }
+
+/** Joins a partition's values: no value can hold it (safeSegment and the time slices never make control characters). */
+const SEP = '\u0001'
 
 export interface KeyLayout {
     /** the template as given (for messages) */
@@ -63,9 +91,9 @@ function tokenize(template: string): Part[] {
     let match: RegExpExecArray | null
     while ((match = re.exec(template))) {
         if (match.index > last) parts.push({ literal: template.slice(last, match.index) })
-        const name = match[1] as Token
-        if (!(EVENT_TOKENS as readonly string[]).includes(name) && !(BATCH_TOKENS as readonly string[]).includes(name)) {
-            throw new TemplateError(`unknown token {${match[1]}}; known: ${[...EVENT_TOKENS, ...BATCH_TOKENS].map((t) => `{${t}}`).join(' ')}`)
+        const name = match[1]
+        if (!Object.prototype.hasOwnProperty.call(TOKENS, name)) {
+            throw new TemplateError(`unknown token {${name}}; known: ${Object.keys(TOKENS).map((t) => `{${t}}`).join(' ')}`)
         }
         parts.push({ token: name })
         last = re.lastIndex
@@ -98,58 +126,34 @@ export function safeSegment(value: string): string {
     return cleaned === '' || cleaned === '.' || cleaned === '..' ? '_' : cleaned.slice(0, EVENT_SEGMENT_MAX)
 }
 
-function uploadFields(at: Date): Record<string, string> {
-    const iso = at.toISOString() // 2026-11-25T10:29:36.123Z
-    return {
-        upload_year: iso.slice(0, 4),
-        upload_month: iso.slice(5, 7),
-        upload_day: iso.slice(8, 10),
-        upload_hour: iso.slice(11, 13),
-        upload_minute: iso.slice(14, 16),
-        upload_date: iso.slice(0, 10),
-        upload_time: `${iso.slice(0, 10).replace(/-/g, '')}-${iso.slice(11).replace(/:/g, '')}`, // 20261125-102936.123Z
-    }
-}
-
 /** Compile a template (already validated by the config parser: throws TemplateError otherwise). */
 export function compileLayout(template: string, prefix: string, extension: string): KeyLayout {
     const problem = templateProblem(template)
     if (problem) throw new TemplateError(`key template "${template}" ${problem}`)
     const parts = tokenize(template)
-    const eventTokens = parts.filter((p): p is { token: EventToken } => 'token' in p && (EVENT_TOKENS as readonly string[]).includes(p.token))
-    const partitioned = eventTokens.length > 0
-    // partition values in a fixed order, joined by a separator no value can contain
-    const used = EVENT_TOKENS.filter((t) => eventTokens.some((p) => p.token === t))
-    const SEP = '\u0001'
+    // the event tokens used, in the table's order: a partition is their values, each followed by SEP
+    const used = Object.keys(TOKENS).filter((t) => 'event' in TOKENS[t] && parts.some((p) => 'token' in p && p.token === t))
+    const partitioned = used.length > 0
+    const valueOf = used.map((t) => (TOKENS[t] as { event(e: EventFields, isoTime: string): string }).event)
+    const rendered = parts.map((p) => {
+        if ('literal' in p) return p.literal
+        const row = TOKENS[p.token]
+        return 'batch' in row ? row.batch : used.indexOf(p.token)
+    })
 
     return {
         template,
         partitioned,
         partitionOf(event, isoTime) {
-            if (!partitioned) return ''
             let key = ''
-            for (const token of used) {
-                let value: string
-                switch (token) {
-                    case 'year': value = isoTime.slice(0, 4); break
-                    case 'month': value = isoTime.slice(5, 7); break
-                    case 'day': value = isoTime.slice(8, 10); break
-                    case 'hour': value = isoTime.slice(11, 13); break
-                    case 'minute': value = isoTime.slice(14, 16); break
-                    case 'date': value = isoTime.slice(0, 10); break
-                    case 'team_id': value = String(event.team_id ?? 'unknown').slice(0, TEAM_ID_MAX); break
-                    default: value = safeSegment(String(event.event))
-                }
-                key += value + SEP
-            }
+            for (const value of valueOf) key += value(event, isoTime) + SEP
             return key
         },
         render({ partition, sealedAt, batchId }) {
-            const values: Record<string, string> = { ...uploadFields(sealedAt), batch_id: batchId }
+            const iso = sealedAt.toISOString()
             const eventValues = partition.split(SEP)
-            used.forEach((token, i) => (values[token] = eventValues[i]))
             let key = prefix
-            for (const part of parts) key += 'literal' in part ? part.literal : values[part.token]
+            for (const part of rendered) key += typeof part === 'string' ? part : typeof part === 'number' ? eventValues[part] : part(iso, batchId)
             return key + extension
         },
     }
@@ -163,30 +167,12 @@ export function compileLayout(template: string, prefix: string, extension: strin
  */
 export function longestKeyBytes(template: string, prefix: string, suffixBytes: number): number {
     const layout = compileLayout(template, prefix, '')
-    const longestEvent = { event: 'e'.repeat(EVENT_SEGMENT_MAX), team_id: '9'.repeat(TEAM_ID_MAX) as unknown as number }
-    const partition = layout.partitionOf(longestEvent, '9999-12-31T23:59:59.999Z')
-    const key = layout.render({ partition, sealedAt: new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), batchId: 'f'.repeat(16) })
+    const longest = Object.keys(TOKENS).map((t) => {
+        const row = TOKENS[t]
+        return 'event' in row && template.includes(`{${t}}`) ? (row.longest ?? row.event({ event: '' }, LATEST_ISO)) + SEP : ''
+    })
+    const key = layout.render({ partition: longest.join(''), sealedAt: new Date(LATEST_ISO), batchId: 'f'.repeat(16) })
     return Buffer.byteLength(key, 'utf8') + suffixBytes
-}
-
-/**
- * Exactly the form toISOString() gives (and PostHog sends), with plausible fields: only these pass as they are —
- * their slices become key folders, and one fixed precision keeps min/max by string comparison in time order.
- */
-const UTC_ISO = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/
-
-/** The event time as an ISO string in UTC; events without a usable timestamp count as `now`. */
-export function eventIsoTime(timestamp: unknown, now: number): string {
-    if (typeof timestamp === 'string') {
-        // PostHog hands apps UTC ISO strings: one regex test is far cheaper than a Date per event
-        if (UTC_ISO.test(timestamp)) return timestamp
-        const parsed = Date.parse(timestamp)
-        if (!Number.isNaN(parsed) && parsed >= 0 && parsed < 253402300800000) return new Date(parsed).toISOString()
-    } else if (timestamp instanceof Date && !Number.isNaN(timestamp.getTime())) {
-        const t = timestamp.getTime()
-        if (t >= 0 && t < 253402300800000) return timestamp.toISOString()
-    }
-    return new Date(now).toISOString()
 }
 
 /** 16 lowercase hex characters from 8 random bytes (passed in: tests pass fixed bytes). */

@@ -1,24 +1,33 @@
 /**
- * An open JSON-lines batch (one per partition of a worker thread): lines in, compressed as they arrive.
+ * An open batch of a one-line-per-event format (one per partition of a worker thread): lines in, compressed as
+ * they arrive.
  *
- * Lines are first joined into a string of up to `coalesceBytes` and only then handed to zlib as one host Buffer:
+ * Lines are first joined into a string of up to `coalesceBytes` and only then handed to the codec as one host Buffer:
  * one thread-pool round trip per chunk instead of one per event (4-8x faster), and a single string → Buffer
  * copy per chunk, which crosses the sandbox boundary cheaply.
  *
  * Memory of one open batch, all counted by memoryBytes(): compressed output so far + at most `coalesceBytes` of
- * pending text + the stream's native state (compression.ts STREAM_STATE_BYTES: ~384 KiB for gzip) + a small
+ * pending text + the stream's native state (the codec's streamStateBytes: ~384 KiB for gzip) + a small
  * fixed overhead. The stream is only created with the first chunk, so a partition that holds a few events (a
- * rare event name, a late hour) costs its text, not a compressor. The exporter picks `coalesceBytes`
- * (formats.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
+ * rare event name, a late hour) costs its text, not a compressor. The format picks `coalesceBytes`
+ * (lines.ts coalesceBytesFor: upload size / 4, 64 KiB–1 MiB).
  */
-import type { Body } from './body'
-import { compressSmall, createCompressor, SMALL_BODY_BYTES, type Compression, type Compressor, type Member, type MemoryListener } from './compression'
+import type { Body } from '../body'
+import { MEGABYTE } from '../units'
+import type { Codec, Compressor, Member, MemoryListener } from './codecs/codec'
 
 /**
  * The most text handed to a compressor in one write, and an open batch's chunk when none is given: 1 MiB, fewer,
  * larger zlib round trips (measured ~15% less main-thread time than 256 KiB); bounded per open batch.
  */
-export const MAX_COALESCE_BYTES = 1024 * 1024
+export const MAX_COALESCE_BYTES = MEGABYTE
+
+/**
+ * A batch sealed with at most this much text and no stream yet is compressed at once, on the event loop (≤ ~1 ms
+ * at gzip 6): a stream would hold its native state (~384 KiB gzip, ~1.6 MiB brotli or zstd) until the thread pool
+ * got to it, so with many partitions sealed in turn those states, not the text, filled the memory limit.
+ */
+export const SMALL_BODY_BYTES = 64 * 1024
 
 /** Bookkeeping of one open batch (object, strings of its times, its map entry): counted so that thousands of
  * open partitions are bounded by the memory limit too, not only by their text. */
@@ -51,10 +60,10 @@ export class OpenBatch {
     private sealed = false
 
     constructor(
-        private readonly compression: Compression,
+        private readonly codec: Codec,
+        private readonly level: number,
         openedAt: number,
         private readonly coalesceBytes = MAX_COALESCE_BYTES,
-        private readonly level?: number,
         /** told every change of memoryBytes() (the exporter keeps a running total: no per-event sum over partitions) */
         private readonly onChange: MemoryListener = () => undefined
     ) {
@@ -65,7 +74,7 @@ export class OpenBatch {
     add(line: string, bytes: number): void {
         if (this.sealed) throw new Error('OpenBatch.add after seal')
         // a line as big as a chunk goes into the compressor on its own, so a member holds more than one event only
-        // when they fit together (compression.ts MEMBER_MAX_BYTES)
+        // when they fit together (codecs/codec.ts MEMBER_MAX_BYTES)
         if (this.pendingBytes > 0 && bytes >= this.coalesceBytes) this.handOver()
         this.pending += line
         this.pendingEvents++
@@ -90,17 +99,17 @@ export class OpenBatch {
         this.sealed = true
         this.onChange(-BATCH_OVERHEAD_BYTES)
         if (!this.compressor && this.pendingBytes <= SMALL_BODY_BYTES) return this.compressNow()
-        if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
+        if (!this.compressor) this.compressor = this.codec.compressor(this.level, this.onChange)
         this.handOver()
         return this.compressor.end()
     }
 
-    /** The sealed body's members in order (compression.ts MEMBER_MAX_BYTES), once seal() resolved. */
+    /** The sealed body's members in order (codecs/codec.ts MEMBER_MAX_BYTES), once seal() resolved. */
     members(): Member[] {
         return this.compressor ? this.compressor.members() : [{ bytes: this.body, events: this.events }]
     }
 
-    /** A small batch that never started a stream: compressed in one go, so it holds no stream state (compression.ts). */
+    /** A small batch that never started a stream: compressed in one go, so it holds no stream state (SMALL_BODY_BYTES). */
     private compressNow(): Promise<Buffer> {
         const text = this.pending
         const held = this.pendingHeld
@@ -109,7 +118,7 @@ export class OpenBatch {
         this.pendingBytes = 0
         this.pendingEvents = 0
         try {
-            const body = compressSmall(this.compression, Buffer.from(text, 'utf8'), this.level)
+            const body = this.codec.compressNow(Buffer.from(text, 'utf8'), this.level)
             this.body = body.length
             this.onChange(body.length - held)
             return Promise.resolve(body)
@@ -121,7 +130,7 @@ export class OpenBatch {
 
     private handOver(): void {
         if (this.pendingBytes === 0) return
-        if (!this.compressor) this.compressor = createCompressor(this.compression, this.level, this.onChange)
+        if (!this.compressor) this.compressor = this.codec.compressor(this.level, this.onChange)
         const chunk = Buffer.from(this.pending, 'utf8')
         const handed = this.pendingHeld
         const events = this.pendingEvents

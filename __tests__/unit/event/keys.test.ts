@@ -1,4 +1,5 @@
-import { batchId, compileLayout, eventIsoTime, LAYOUTS, longestKeyBytes, safeSegment, TemplateError, templateProblem } from '../../src/keys'
+import { batchId, compileLayout, LAYOUTS, longestKeyBytes, safeSegment, TemplateError, templateProblem } from '../../../src/event/keys'
+import { eventIsoTime } from '../../../src/event/time'
 
 const ID = '0123456789abcdef'
 
@@ -348,4 +349,26 @@ describe('longestKeyBytes', () => {
     it('counts the prefix in UTF-8 bytes', () => {
         expect(longestKeyBytes('{batch_id}', '日本/', 0)).toBe(7 + 16)
     })
+})
+
+describe('the token table', () => {
+    /** every token, as the unknown-token message lists them (the table's own order) */
+    const tokens = (templateProblem('{no_such_token}/{batch_id}') ?? '').match(/\{(\w+)\}/g)!.slice(1).map((t) => t.slice(1, -1))
+
+    it('lists the event and batch tokens in the message for an unknown token', () => {
+        expect(tokens).toEqual(expect.arrayContaining(['year', 'month', 'day', 'hour', 'minute', 'date', 'team_id', 'event', 'upload_date', 'upload_time', 'batch_id']))
+    })
+
+    // every row of the table, a row added later too
+    it.each(tokens)(
+        'renders {%s} no longer than the longest key the setup allows, for the longest values an event can bring',
+        (token) => {
+            const template = token === 'batch_id' ? '{batch_id}' : `x/{${token}}/{batch_id}`
+            const layout = compileLayout(template, 'p/', '')
+            const event = { event: 'é/'.repeat(400), team_id: -9223372036854775808 }
+            const partition = layout.partitionOf(event, '9999-12-31T23:59:59.999Z')
+            const key = layout.render({ partition, sealedAt: new Date(Date.UTC(9999, 11, 31, 23, 59, 59, 999)), batchId: ID })
+            expect(Buffer.byteLength(key, 'utf8')).toBeLessThanOrEqual(longestKeyBytes(template, 'p/', 0))
+        }
+    )
 })

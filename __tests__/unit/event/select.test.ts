@@ -1,6 +1,6 @@
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
-import { eventSelector, nameMatcher, utf8Length, type ExportableEvent } from '../../src/events'
-import { jsonLine } from '../helpers/json-line'
+import { eventSelector, nameMatcher, type ExportableEvent } from '../../../src/event/select'
+import { jsonLine } from '../../helpers/json-line'
 
 function event(name: string, properties: Record<string, unknown> = {}): ProcessedPluginEvent {
     return {
@@ -34,45 +34,6 @@ describe('the ignore list without wildcards', () => {
 
     it('exports everything when the ignore set is empty', () => {
         expect(shouldExport(event('$feature_flag_called'), new Set())).toBe(true)
-    })
-})
-
-describe('the JSON line of an event', () => {
-    it('gives one JSON line ending in a newline that parses back to the event', () => {
-        const e = event('$pageview', { $current_url: 'https://example.com/?a=1&b=2', n: 3, ok: true, nothing: null })
-        const line = jsonLine(e)
-        expect(line.endsWith('\n')).toBe(true)
-        expect(line.indexOf('\n')).toBe(line.length - 1)
-        expect(JSON.parse(line)).toEqual(e)
-    })
-
-    it('keeps nested objects, arrays and unicode intact', () => {
-        const e = event('注文 🎉', {
-            nested: { deep: { deeper: [1, { x: 'ü' }, ['a', 'b']] } },
-            text: 'emoji 😀👍🏽, CJK 漢字かな, RTL שלום',
-            multiline: 'first line\nsecond line\r\nthird\u2028line',
-        })
-        const line = jsonLine(e)
-        expect(line.split('\n')).toHaveLength(2) // the newline inside a property is escaped, not written raw
-        expect(JSON.parse(line)).toEqual(e)
-    })
-})
-
-describe('utf8Length', () => {
-    it.each([
-        ['ASCII', '{"event":"$pageview"}\n'],
-        ['the empty string', ''],
-        ['accented latin', 'café naïve'],
-        ['emoji', '😀👍🏽🇩🇪'],
-        ['CJK', '漢字かなカナ한국어'],
-        ['a whole encoded event with mixed text', jsonLine(event('注文 🎉', { t: 'ü😀漢' }))],
-    ])('equals Buffer.byteLength for %s', (_what, text) => {
-        expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'))
-    })
-
-    it('counts a multi-byte character as more than one byte', () => {
-        expect(utf8Length('😀')).toBe(4)
-        expect(utf8Length('漢')).toBe(3)
     })
 })
 

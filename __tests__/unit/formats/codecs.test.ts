@@ -1,8 +1,12 @@
 import { randomBytes } from 'crypto'
-import { joinBody, type Body } from '../../src/body'
+import { joinBody, type Body } from '../../../src/body'
 import { brotliCompressSync, brotliDecompressSync, gunzipSync } from 'zlib'
-import { createCompressor, fileFormat, MEMBER_MAX_BYTES, STREAM_STATE_BYTES } from '../../src/compression'
-import type { Compression } from '../../src/config'
+import { MEMBER_MAX_BYTES, type MemoryListener } from '../../../src/formats/codecs/codec'
+import { CODECS, type Compression } from '../../../src/formats/codecs/registry'
+
+/** A codec's compressor at its default level. */
+const createCompressor = (compression: Compression, onChange?: MemoryListener, memberMaxBytes?: number) =>
+    CODECS[compression].compressor(CODECS[compression].levels?.default ?? 0, onChange, memberMaxBytes)
 
 // zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
 const decompress: Record<Exclude<Compression, 'zstd'>, (body: Body) => Buffer> = {
@@ -49,16 +53,16 @@ describe.each<Exclude<Compression, 'zstd'>>(['gzip', 'brotli', 'none'])('%s comp
 describe('compression memory while writing', () => {
     it('counts its native state while open, written input that is not yet compressed, and no state once ended', async () => {
         const compressor = createCompressor('gzip')
-        expect(compressor.memoryBytes()).toBe(STREAM_STATE_BYTES.gzip)
+        expect(compressor.memoryBytes()).toBe(CODECS.gzip.streamStateBytes)
         compressor.write(randomBytes(64 * 1024))
-        expect(compressor.memoryBytes()).toBeGreaterThanOrEqual(STREAM_STATE_BYTES.gzip + 64 * 1024)
+        expect(compressor.memoryBytes()).toBeGreaterThanOrEqual(CODECS.gzip.streamStateBytes + 64 * 1024)
         const body = await compressor.end()
         expect(compressor.memoryBytes()).toBe(body.length)
     })
 
     it('tells its listener every change, so a running total equals memoryBytes()', async () => {
         let total = 0
-        const compressor = createCompressor('gzip', undefined, (delta) => (total += delta))
+        const compressor = createCompressor('gzip', (delta) => (total += delta))
         for (let i = 0; i < 8; i++) {
             compressor.write(randomBytes(64 * 1024))
             expect(total).toBe(compressor.memoryBytes())
@@ -77,23 +81,6 @@ describe('compression memory while writing', () => {
     })
 })
 
-describe('fileFormat', () => {
-    it('gives .jsonl.gz with Content-Encoding gzip for gzip', () => {
-        expect(fileFormat('gzip')).toEqual({ extension: '.jsonl.gz', contentType: 'application/x-ndjson', contentEncoding: 'gzip' })
-    })
-
-    it('gives .jsonl.br with Content-Encoding br for brotli', () => {
-        expect(fileFormat('brotli')).toEqual({ extension: '.jsonl.br', contentType: 'application/x-ndjson', contentEncoding: 'br' })
-    })
-
-    it('gives .jsonl with no Content-Encoding without compression', () => {
-        const format = fileFormat('none')
-        expect(format.extension).toBe('.jsonl')
-        expect(format.contentType).toBe('application/x-ndjson')
-        expect(format.contentEncoding).toBeUndefined()
-    })
-})
-
 describe('zstd', () => {
     // Node 20 has no zstd: the config parser refuses it there. Where the host's Node has one (22.15+), the stream is
     // made with the configured level and our chunk size; a stand-in zlib.createZstdCompress shows what is asked of it.
@@ -108,16 +95,21 @@ describe('zstd', () => {
         }
         if (!hadConstant) Object.defineProperty(zlib.constants, 'ZSTD_c_compressionLevel', { value: 100, configurable: true })
         try {
-            let compression: typeof import('../../src/compression') | undefined
+            let codecs: typeof import('../../../src/formats/codecs/registry') | undefined
+            let jsonl: typeof import('../../../src/formats/jsonl') | undefined
+            let chunkBytes = 0
             jest.isolateModules(() => {
-                compression = require('../../src/compression')
+                codecs = require('../../../src/formats/codecs/registry')
+                jsonl = require('../../../src/formats/jsonl')
+                chunkBytes = require('../../../src/formats/codecs/zlib-codec').CHUNK_BYTES
             })
-            expect(compression!.hostHasZstd()).toBe(true)
-            const compressor = compression!.createCompressor('zstd', 7)
+            const zstd = codecs!.CODECS.zstd
+            expect(zstd.unavailable()).toBeUndefined()
+            const compressor = zstd.compressor(7)
             compressor.write(Buffer.from('{"a":1}\n'))
             await compressor.end()
-            expect(asked).toEqual([{ chunkSize: compression!.CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: 7 } }])
-            expect(compression!.fileFormat('zstd')).toEqual({ extension: '.jsonl.zst', contentType: 'application/x-ndjson', contentEncoding: 'zstd' })
+            expect(asked).toEqual([{ chunkSize: chunkBytes, params: { [zlib.constants.ZSTD_c_compressionLevel]: 7 } }])
+            expect(jsonl!.jsonLinesFile(zstd)).toEqual({ extension: '.jsonl.zst', contentType: 'application/x-ndjson', contentEncoding: 'zstd' })
         } finally {
             if (saved) zlib.createZstdCompress = saved
             else delete zlib.createZstdCompress
