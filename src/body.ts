@@ -4,7 +4,7 @@
  * Why pieces: joining the pieces of a large body means one fresh allocation of its whole size, made and filled on
  * the event loop. Filling fresh memory is page faults: measured on this project's 2-core VM, 4 ms per MB (a 15 MB
  * gzip body of a 100 MB batch: 45–55 ms, the bench's longest stall at that cap), where copying into memory already
- * touched costs ~0.15 ms per MB. Pieces go to the socket as they are (s3.ts streams them), hashed and checksummed
+ * touched costs ~0.15 ms per MB. Pieces go to the socket as they are (s3/client.ts streams them), hashed and checksummed
  * piece by piece, and the body never exists twice. Only the rare paths that need one Buffer (a batch cut into
  * job-sized parts, a spilled body in base64) join it, with `joinBody`.
  */

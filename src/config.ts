@@ -250,7 +250,7 @@ export function parseConfig(raw: RawConfig): Config {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
     const alertAfterMinutes = numberIn('alertAfterMinutes', 'minutes')
-    // read by PostHog itself (its buffer for exportEvents, which this app ignores for live events: src/backfill.ts);
+    // read by PostHog itself (its buffer for exportEvents, which this app ignores for live events: src/backfill/pages.ts);
     // checked here so a typo is named at setup rather than silently replaced by the host's 10 s
     const hostBufferSeconds = numberIn('exportEventsBufferSeconds', 'seconds')
     const forcePathStyle = choice('s3ForcePathStyle') || legacyBucket

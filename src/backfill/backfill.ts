@@ -24,14 +24,14 @@
  * `now`, before `liveSince` + EDGE_SLACK_MS; or without `now`, timestamped so) in meta.storage, many to a record
  * (live-edge.ts, edge-notes.ts), and the backfill skips events ingested within EDGE_WINDOW_MS before the boundary that are noted.
  */
-import type { FileFormat } from '../compression'
+import type { FileFormat } from '../formats'
 import type { Config } from '../config'
-import type { EventSelector } from '../events'
+import type { EventSelector } from '../event'
 import type { Format } from '../formats'
 import type { MetricSink } from '../health/metrics'
 import type { Logger } from '../health/report'
 import type { HostStorage } from '../host/storage'
-import { eventIsoTime, type KeyLayout } from '../keys'
+import { eventIsoTime, type KeyLayout } from '../event'
 import { buildPipeline, type Pipeline } from '../pipeline'
 import type { ObjectStore } from '../s3/client'
 import { BACKFILL_POLICY, nextTry } from '../export/retry-policy'

@@ -3,7 +3,7 @@
  * onEvent notes each event that may have been ingested before it (edge-notes.ts keeps the notes, many to a storage
  * write), and the backfill skips those. Once the window is over, one field read per event and nothing more.
  */
-import type { ExportableEvent } from '../events'
+import type { ExportableEvent } from '../event'
 import type { EdgeNotes } from './edge-notes'
 import { EDGE_WINDOW_MS, edgeId, mayPredateBoundary, type AnyEvent } from './pages'
 

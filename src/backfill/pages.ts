@@ -4,7 +4,7 @@
  * is where it is.
  */
 import { createHash } from 'crypto'
-import type { EventSelector, ExportableEvent } from '../events'
+import type { EventSelector, ExportableEvent } from '../event'
 
 /** how long after the boundary live copies note events that may predate it, and how far before it the backfill looks them up */
 export const EDGE_WINDOW_MS = 10 * 60_000

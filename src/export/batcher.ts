@@ -10,10 +10,10 @@
  * What is sealed goes to `onSealed`; the batcher keeps nothing of it.
  */
 import type { Config } from '../config'
-import type { ExportableEvent } from '../events'
+import type { ExportableEvent } from '../event'
 import type { Batch, Format } from '../formats'
 import type { Cancel, Schedule } from '../host/timer'
-import type { KeyLayout } from '../keys'
+import type { KeyLayout } from '../event'
 import type { Holding, MemoryLedger } from './ledger'
 import type { Sealing } from './sealed-batch'
 

@@ -19,9 +19,9 @@
  * it below the limit, a slow one at most doubles it.
  */
 import type { Config } from '../config'
-import type { ExportableEvent } from '../events'
+import type { ExportableEvent } from '../event'
 import type { Format } from '../formats'
-import { eventIsoTime } from '../keys'
+import { eventIsoTime } from '../event'
 import { buildPipeline, type Pipeline } from '../pipeline'
 import { Reporter, type Logger } from '../health/report'
 import type { Schedule } from '../host/timer'

@@ -4,9 +4,9 @@
  * batch is marked unusable (the upload queue sets it aside, counted and reported).
  */
 import type { Body } from '../body'
-import type { FileFormat } from '../compression'
+import type { FileFormat } from '../formats'
 import type { SealedBody } from '../formats'
-import { batchId, type KeyLayout } from '../keys'
+import { batchId, type KeyLayout } from '../event'
 import type { BatchSummary } from '../pipeline'
 import type { Reporter } from '../health/report'
 import type { S3Failure } from '../s3/failure'

@@ -8,7 +8,7 @@
  * at or below 900,000 bytes of JSON. A batch too big for one payload is cut into parts of whole events, each its
  * own object: `<key without extension>-part<i>of<n><extension>`, e.g. `...-3fac8794e45c5d73-part2of5.jsonl.gz`.
  * Parts are derived from the batch's body alone, so the same batch always gives the same parts and keys; a JSON-lines
- * body is cut at its member boundaries (compression.ts MEMBER_MAX_BYTES), without compressing again.
+ * body is cut at its member boundaries (formats/codecs/codec.ts MEMBER_MAX_BYTES), without compressing again.
  *
  * A body that no payload can carry is parked: its bytes wait in meta.storage (PostgreSQL rows, durable like the
  * queue) in slices, and one small job joins them and PUTs the whole body under its key. Two cases need it:

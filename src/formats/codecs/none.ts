@@ -1,6 +1,6 @@
 /** No compression: chunks stored as they are, members are runs of chunks measured exactly. */
 import { bodyOf } from '../../body'
-import { payloadHasher } from '../../payload-hash'
+import { payloadHasher } from '../../s3/payload-hash'
 import { MEMBER_MAX_BYTES, type Codec, type Compressor, type Member, type MemoryListener } from './codec'
 
 function passThrough(onChange: MemoryListener, memberMaxBytes: number): Compressor {

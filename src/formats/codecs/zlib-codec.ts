@@ -5,7 +5,7 @@
  * compressed at once, on the event loop: formats/line-batch.ts SMALL_BODY_BYTES).
  */
 import { bodyOf, type Body } from '../../body'
-import { payloadHasher } from '../../payload-hash'
+import { payloadHasher } from '../../s3/payload-hash'
 import { MEMBER_MAX_BYTES, type Codec, type Compressor, type MemoryListener } from './codec'
 import { zlib } from './zlib'
 
