@@ -11,9 +11,10 @@ import { APP_VERSION } from './src/pipeline'
 import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
 import { Exporter, type CloseReport } from './src/exporter'
-import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
+import { hostGeneration, type HostGeneration } from './src/host/generation'
+import type { HostJobs } from './src/host/meta'
+import { retryLater } from './src/host/retry-error'
 import type { HostStorage } from './src/host/storage'
-import { hostSchedule } from './src/host/timer'
 import { METRICS } from './src/metrics'
 import { Monitor } from './src/monitor'
 import { Reporter } from './src/report'
@@ -36,6 +37,8 @@ interface S3ExportMeta {
         reporter?: Reporter
         monitor?: Monitor
         setupError?: string
+        /** what this host generation offers (src/host/generation.ts), built once at setup */
+        host?: HostGeneration
         backfill?: Backfill
         /** the backfill's boundary as this copy read it at setup (src/backfill.ts): for the edge notes */
         liveSince?: number
@@ -53,7 +56,7 @@ interface S3ExportMeta {
 
 type AnyMeta = S3ExportMeta & Partial<Omit<Meta, 'config' | 'global'>>
 
-export { hostSchedule } from './src/host/timer'
+export { hostSchedule } from './src/host/generation'
 
 /**
  * Parse the settings (a bad one rejects with a message naming it), start the exporter, and check that the bucket
@@ -63,9 +66,11 @@ export { hostSchedule } from './src/host/timer'
 export function setupPlugin(meta: AnyMeta): Promise<void> {
     // the host's exportEvents wrapper hands us no live event (they reach onEvent): no double count in its metrics
     leaveLiveEventsToOnEvent(meta.global)
+    const host = hostGeneration(meta)
+    meta.global.host = host
     let config: Config
     try {
-        config = parseConfig(meta.config)
+        config = parseConfig(meta.config, host.codecs)
     } catch (error) {
         meta.global.setupError = String((error as Error)?.message ?? error)
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
@@ -73,20 +78,20 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
     const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
-    const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
+    const enqueue = host.jobs?.enqueue
     const exporter = new Exporter({
         config,
         store,
         now: () => Date.now(),
         random: () => Math.random(),
         randomBytes: (n) => randomBytes(n),
-        schedule: hostSchedule,
+        schedule: host.schedule,
         log: console,
         reporter,
         // meta.storage holds the slices of a body no job can carry (spill.ts: park)
-        spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, meta.storage) : undefined,
+        spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, host.storage) : undefined,
     })
-    const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
+    const check = new WriteCheck({ store, config, schedule: host.schedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
     const alert = new HealthAlert({
         alertAfterMs: config.alertAfterMs,
         bucket: config.bucket,
@@ -97,7 +102,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         appVersion: APP_VERSION,
         secrets: [config.accessKeyId, config.secretAccessKey],
     })
-    const monitor = new Monitor({ exporter, alert, now: Date.now, schedule: hostSchedule, metrics: hostMetricSink(meta.metrics), capture: hostCapture(), log: console })
+    const monitor = new Monitor({ exporter, alert, now: Date.now, schedule: host.schedule, metrics: host.metrics, capture: host.capture, log: console })
     monitor.start()
     Object.assign(meta.global, { config, store, reporter, exporter, check, monitor, setupError: undefined })
     return check.setup().then((result) => {
@@ -108,30 +113,38 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
             meta.global.setupError = result.message
             throw new Error(result.message)
         }
-        // a host without storage offers no historical export either
-        const storage = meta.storage
-        if (!storage) return
+        // the backfill's boundary and edge notes serve the host's historical export only: without it, no storage writes
+        const storage = host.storage
+        if (!storage || !host.historicalExport) return
         const setOnce = meta.utils?.cursor?.init ? (key: string, value: number) => meta.utils!.cursor!.init(key, value) : undefined
-        return markLiveSince(storage, setOnce, Date.now()).then((liveSince) => {
+        const boundary = markLiveSince(storage, setOnce, Date.now()).catch((error: unknown) => {
+            // the host's storage (PostgreSQL) not answering is transient: ask for a retry, which the later hosts
+            // give only after a RetryError (any other error disables the app there)
+            throw retryLater(`S3 Export could not read or write its backfill boundary in the app's storage: ${String((error as Error)?.message ?? error)}`)
+        })
+        return boundary.then((liveSince) => {
             meta.global.liveSince = liveSince
             const cursor = meta.utils?.cursor
             meta.global.edgeNotes = new EdgeNotes({
                 set: (key, value) => storage.set(key, value),
                 increment: cursor?.increment ? (key) => cursor.increment!(key, 1) : undefined,
-                schedule: hostSchedule,
+                schedule: host.schedule,
             })
             meta.global.backfill = new Backfill({
                 config,
                 store,
-                storageGet: (key) => meta.storage!.get(key, null),
+                storageGet: (key) => storage.get(key, null),
                 spill: enqueue ? (batch) => spillBatch(batch, enqueue, undefined, storage) : undefined,
-                metrics: hostMetricSink(meta.metrics),
+                metrics: host.metrics,
                 log: console,
                 now: Date.now,
             })
         })
     })
 }
+
+/** What the backfill button says on a PostHog whose plugin server has no historical export to start. */
+export const CANNOT_BACKFILL = `S3 Export cannot backfill on this PostHog: its plugin server has no "${HOST_HISTORICAL_JOB}" job (PostHog removed the historical export with exportEvents in December 2023). Live events are exported as they arrive; nothing was started.`
 
 /** Jobs the host runs from its queue in any thread: uploads of batches spilled from memory, and our backfill button. */
 export const jobs = {
@@ -140,12 +153,12 @@ export const jobs = {
      * events" job (src/backfill.ts startBackfill).
      */
     [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> => {
-        const start = meta.jobs?.[HOST_HISTORICAL_JOB]
-        if (!start || !meta.storage) {
-            console.error(`S3 Export: this PostHog has no "${HOST_HISTORICAL_JOB}" job, so it cannot backfill (it came with PostHog's exportEvents apps up to the Nov 2023 plugin server)`)
+        const host = meta.global.host ?? hostGeneration(meta)
+        if (!host.historicalExport || !host.storage) {
+            console.error(CANNOT_BACKFILL)
             return Promise.resolve()
         }
-        return startBackfill(payload, { storage: meta.storage, startHostJob: (p) => start(p).runNow(), log: console, now: Date.now() })
+        return startBackfill(payload, { storage: host.storage, startHostJob: host.historicalExport, log: console, now: Date.now() })
     },
     /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill.ts setLiveSince) */
     [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> => {
@@ -154,11 +167,12 @@ export const jobs = {
     },
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
-        const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
+        const host = meta.global.host ?? hostGeneration(meta)
+        const enqueue = host.jobs?.enqueue
         if (!store || !config || !enqueue) return Promise.reject(new Error('S3 Export: a spilled batch job ran before setupPlugin finished'))
-        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: meta.storage }).then((result) => {
+        return runSpilledBatch(payload, { store, enqueue, random: Math.random, log: console, bucket: config.bucket, prefix: config.prefix, storage: host.storage }).then((result) => {
             // a job runs in any thread, outside every exporter's counts: it reports its own outcome
-            const sink = hostMetricSink(meta.metrics)
+            const sink = host.metrics
             if (result.outcome === 'stored') sink?.('spilled_events_stored', payload.events)
             if (result.outcome === 'dropped') sink?.('undelivered_events', payload.events)
         })

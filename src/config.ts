@@ -7,6 +7,7 @@ import { ConfigError } from './errors'
 import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './keys'
 import { fileFormat, hostHasCrc32, hostHasZstd, type Compression } from './compression'
 import { utf8Length } from './events'
+import { NATIVE_CODECS, type HostCodecs } from './host/codecs'
 
 export type { Compression } from './compression'
 
@@ -183,7 +184,7 @@ function numberIn(raw: RawConfig, key: keyof typeof LIMITS, unit: string, proble
 }
 
 /** Parse and validate every setting. Throws one ConfigError naming every bad field and its fix. */
-export function parseConfig(raw: RawConfig): Config {
+export function parseConfig(raw: RawConfig, codecs: HostCodecs = NATIVE_CODECS): Config {
     const problems: string[] = []
 
     const accessKeyId = text(raw, 'awsAccessKey')
@@ -283,7 +284,12 @@ export function parseConfig(raw: RawConfig): Config {
     const compression = choice(raw, 'compression', problems)
     const levelText = text(raw, 'compressionLevel')
     let compressionLevel: number = compression === 'none' ? COMPRESSION_LEVELS.gzip.default : COMPRESSION_LEVELS[compression].default
-    if (compression === 'zstd' && !hostHasZstd()) {
+    if (!codecs.nativeZlib) {
+        // the plugin-servers of December 2023 on refuse an app that imports zlib (src/host/generation.ts)
+        const without = `this PostHog's plugin server has no zlib (builds from December 2023 on)`
+        if (compression !== 'none') problems.push(`${label('compression')} is ${compression}, but ${without}: choose "no compression"`)
+        if (format === 'parquet') problems.push(`${label('uploadFormat')} is parquet, whose pages are GZIP-compressed, but ${without}: choose jsonl`)
+    } else if (compression === 'zstd' && !hostHasZstd()) {
         problems.push(`${label('compression')} is zstd, but this plugin server's Node has no zstd (Node 22.15+ has it built in): choose gzip or brotli`)
     }
     if (levelText !== '' && compression !== 'none') {
@@ -296,7 +302,9 @@ export function parseConfig(raw: RawConfig): Config {
     const storageClass = choice(raw, 'storageClass', problems)
     const cannedAcl = choice(raw, 'cannedAcl', problems)
     const checksum = choice(raw, 'checksum', problems)
-    if (checksum === 'CRC32' && !hostHasCrc32()) {
+    if (checksum === 'CRC32' && !codecs.nativeZlib) {
+        problems.push(`${label('checksum')} is CRC32, but this PostHog's plugin server has no zlib, whose CRC32 the app uses (builds from December 2023 on): choose Content-MD5 or none`)
+    } else if (checksum === 'CRC32' && !hostHasCrc32()) {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
     const alertAfterMinutes = numberIn(raw, 'alertAfterMinutes', 'minutes', problems)

@@ -353,7 +353,9 @@ export class Exporter {
         }
         this.cancelRetryTimer()
         this.pump()
-        const uploadsUntil = this.deadline(deadlineMs - spillReserveMs(deadlineMs - this.opts.now(), this.bytes.open + this.bytes.queued))
+        // with no job queue to hand over to (PostHog after Feb 2025), the whole budget goes to uploads
+        const reserveMs = this.opts.spill ? spillReserveMs(deadlineMs - this.opts.now(), this.bytes.open + this.bytes.queued) : 0
+        const uploadsUntil = this.deadline(deadlineMs - reserveMs)
         // 1. uploads, until each batch had its try or the upload part of the budget is over
         return Promise.race([this.when(() => !this.inflight && !this.nextDue(this.opts.now())).then(() => false), uploadsUntil.promise])
             .then((timedOut) => {
