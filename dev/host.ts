@@ -20,7 +20,11 @@
  *    name as distinct_id; PostHog then hands it to every app's onEvent like any other, and so does this host.
  *  - Jobs: v1.10.5 stores them in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn` produces
  *    `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic `jobs`,
- *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it).
+ *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it). The builds
+ *    after 2025-02-28 have no jobs at all (`jobQueue: 'none'`).
+ *
+ * Under the `2024` host profile each thread's copy is a `LazyCopy2024` instead (lazy-copy-2024.ts: setup retried
+ * only after a RetryError, on the same VM, 5 attempts from 5 s; any other error disables the app at once).
  */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomUUID } from 'crypto'
@@ -28,11 +32,13 @@ import { readFileSync } from 'fs'
 import path from 'path'
 import type { EventStore } from './event-store'
 import { upgradeExportEventsApp, type UpgradeHost } from './historical-export'
+import { LazyCopy2024 } from './lazy-copy-2024'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { CapturedEvent } from './sandbox/globals'
 import { PluginMetricsStore, type LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
-import type { HostProfileName } from './sandbox/profile'
+import { SETUP_2024, type HostGeneration } from './sandbox/generation'
+import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
 import { DevStorage } from './storage'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
@@ -70,15 +76,18 @@ export interface DevHostOptions {
      * with setup's message (for `npm start` and tools that want a bad setting to stop them at once).
      */
     setupFailure?: 'retry' | 'throw'
-    /** first retry delay after a failed setup (PostHog: 3,000 ms; doubles each time). Scale it down in tests. */
+    /** first retry delay after a failed setup (PostHog: 3,000 ms; 2024: 5,000 ms; doubles each time). Scale it down in tests. */
     setupRetryBaseMs?: number
-    /** the failure with this number disables the app (PostHog: 10) */
+    /** the failure with this number disables the app (PostHog: 10; 2024: 5, RetryErrors only) */
     maxSetupAttempts?: number
     /**
      * `kafka` (default): the job queue since late 2022, which refuses a job whose message is over
      * `jobMessageLimitBytes` (1,000,012) as Kafka's MessageSizeTooLarge. `postgres`: v1.10.5's graphile queue, no limit.
+     * `none`: the builds after 2025-02-28 (PR #29352): no `meta.jobs`, the app's jobs and `runEvery*` never run.
      */
-    jobQueue?: 'kafka' | 'postgres'
+    jobQueue?: 'kafka' | 'postgres' | 'none'
+    /** the 2024 host's fetch guard (loopback and private addresses refused): default S3_EXPORT_FETCH_GUARD, else on under 2024 */
+    fetchGuard?: boolean
     jobMessageLimitBytes?: number
     /**
      * `meta.storage` (and `meta.utils.cursor`): PostgreSQL rows shared by every thread and reload. Pass the previous
@@ -125,6 +134,9 @@ export interface ReloadReport {
 
 /** One thread's copy of the app, loaded the way LazyPluginVM loads it. */
 class LazyCopy {
+    /** the copy an event goes to (a classic copy sets up at load: nothing more to do) */
+    forEvent = (): Promise<LoadedPlugin | null> => this.vm
+    forTeardown = (): Promise<LoadedPlugin | null> => this.vm
     /** settles when the current attempt loaded (the plugin) or failed (null) */
     vm: Promise<LoadedPlugin | null>
     plugin?: LoadedPlugin
@@ -183,9 +195,9 @@ class LazyCopy {
 
 export class DevHost {
     /** the current copy of each thread */
-    private copies: LazyCopy[] = []
+    private copies: ThreadCopy[] = []
     /** copies replaced by a reload: their teardown may still run, and they may still finish events in flight */
-    private readonly retired: LazyCopy[] = []
+    private readonly retired: ThreadCopy[] = []
     /** jobs waiting to run: the stand-in for PostHog's PostgreSQL job queue */
     readonly jobQueue = new Set<QueuedJob>()
     private readonly jobTimers = new Map<QueuedJob, NodeJS.Timeout>()
@@ -204,8 +216,10 @@ export class DevHost {
     /** rejected setupPlugin calls, every copy and attempt */
     setupFailures = 0
     readonly setupErrors: string[] = []
-    /** true after the 10th failed setup: PostHog disables the app, and no event reaches it any more */
+    /** true after the 10th failed setup (2024: a setup error other than RetryError, or a failed load): PostHog disables the app, and no event reaches it any more */
     disabled = false
+    /** why the app was disabled, as the host's log says it */
+    disabledReason?: string
     reloads = 0
     /** job enqueues refused by the Kafka queue (message over the limit) */
     refusedJobs = 0
@@ -240,10 +254,15 @@ export class DevHost {
     /** due jobs waiting for a free slot (jobConcurrency) */
     private readonly dueJobs: QueuedJob[] = []
 
+    /** the host profile's generation: how copies load and set up, and which Kafka client refuses a big job */
+    private readonly rules: HostGeneration
+
     private constructor(private readonly opts: DevHostOptions) {
         this.config = opts.config
-        this.setupRetryBaseMs = opts.setupRetryBaseMs ?? SETUP_RETRY_BASE_MS
-        this.maxSetupAttempts = opts.maxSetupAttempts ?? MAX_SETUP_ATTEMPTS
+        this.rules = resolveHostProfile(opts.hostProfile).generation
+        const only2024 = this.rules.setup === 'retry-only-RetryError'
+        this.setupRetryBaseMs = opts.setupRetryBaseMs ?? (only2024 ? SETUP_2024.baseMs : SETUP_RETRY_BASE_MS)
+        this.maxSetupAttempts = opts.maxSetupAttempts ?? (only2024 ? SETUP_2024.maxAttempts : MAX_SETUP_ATTEMPTS)
         let name = 'plugin'
         try {
             name = JSON.parse(readFileSync(path.join(opts.pluginDir, 'plugin.json'), 'utf8')).name ?? name
@@ -293,14 +312,16 @@ export class DevHost {
     static async start(opts: DevHostOptions): Promise<DevHost> {
         const host = new DevHost(opts)
         const count = opts.threads ?? 2
+        const loaded: Array<LoadedPlugin | null> = []
         for (let i = 0; i < count; i++) {
-            const copy = new LazyCopy(host, opts.config, i)
+            const copy = host.newCopy(opts.config, i)
             host.copies.push(copy)
             // loads run one after another here (Babel is synchronous, and this host is one process)
-            await copy.vm
+            loaded.push(await copy.vm)
         }
         if (opts.setupFailure === 'throw') {
-            const failed = host.copies.find((c) => !c.plugin)
+            // a 2024 copy without jobs sets up at its first event: loaded is enough
+            const failed = host.copies.find((c, i) => !c.plugin && (!loaded[i] || c.disabled))
             if (failed) {
                 const error = new Error(host.setupErrors[0] ?? 'setupPlugin failed')
                 host.stopped = true
@@ -353,7 +374,7 @@ export class DevHost {
             })
         }
         // a loaded copy runs the event now (no extra tick), as the host's resolved promise nearly does
-        return copy.plugin ? run(copy.plugin) : copy.vm.then(run)
+        return copy.plugin ? run(copy.plugin) : copy.forEvent().then(run)
     }
 
     /**
@@ -373,7 +394,7 @@ export class DevHost {
         const previous = [...this.copies]
         await Promise.all(
             previous.map(async (old, i) => {
-                const fresh = new LazyCopy(this, this.config, i)
+                const fresh = this.newCopy(this.config, i)
                 void this.teardownCopy(old)
                 await fresh.vm
                 if (!this.stopped) this.copies[i] = fresh
@@ -396,11 +417,11 @@ export class DevHost {
     }
 
     /** teardownPlugins(hub, prevConfig): clear a pending setup retry, wait for the load, call teardownPlugin. */
-    private teardownCopy(copy: LazyCopy): Promise<void> {
+    private teardownCopy(copy: ThreadCopy): Promise<void> {
         copy.clearRetry()
         copy.tornDown = true
         this.retired.push(copy)
-        copy.teardown = copy.vm.then((plugin) =>
+        copy.teardown = copy.forTeardown().then((plugin) =>
             plugin?.methods.teardownPlugin
                 ? plugin.methods.teardownPlugin().then(
                       () => undefined,
@@ -492,8 +513,13 @@ export class DevHost {
         return this.jobQueue.size === 0 && this.runningJobs.size === 0
     }
 
-    /** @internal the load of one attempt of a copy (LazyCopy calls it) */
-    async loadCopy(copy: LazyCopy): Promise<LoadedPlugin> {
+    /** One thread's copy, as this host generation loads it. */
+    private newCopy(config: Record<string, unknown>, thread: number): ThreadCopy {
+        return this.rules.setup === 'retry-only-RetryError' ? new LazyCopy2024(this, config, thread) : new LazyCopy(this, config, thread)
+    }
+
+    /** @internal the load of one attempt of a copy (LazyCopy calls it); `setup` false: the copy runs setupPlugin itself */
+    async loadCopy(copy: ThreadCopy, setup = true): Promise<LoadedPlugin> {
         // the host reads the app's archive first (an await), so a reload's teardown call comes before the Babel work
         await new Promise((r) => setImmediate(r))
         const plugin = await loadPluginInSandbox({
@@ -503,6 +529,8 @@ export class DevHost {
             allowlist: this.opts.allowlist,
             hostProfile: this.opts.hostProfile,
             taskTimeoutMs: this.opts.taskTimeoutMs,
+            fetchGuard: this.opts.fetchGuard,
+            noJobs: this.opts.jobQueue === 'none',
             meta: { jobs: this.jobsFacade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
             metricsStore: this.metricsStore,
             onCapture: (event) => this.ingestCaptured(event),
@@ -512,7 +540,7 @@ export class DevHost {
             const upgraded = upgradeExportEventsApp(plugin, this.upgradeHost(), copy.config)
             this.upgradeFlushes.push(upgraded.flush)
         }
-        await plugin.methods.setupPlugin?.()
+        if (setup) await plugin.methods.setupPlugin?.()
         return plugin
     }
 
@@ -540,19 +568,19 @@ export class DevHost {
         this.enqueue(name, payload, 0)
     }
 
-    /** @internal */
-    noteSetupFailure(copy: LazyCopy, error: unknown): void {
+    /** @internal `reloads`: the next attempt loads a new VM (classic), so this one is dropped; a 2024 copy keeps its VM */
+    noteSetupFailure(copy: ThreadCopy, error: unknown, reloads = true): void {
         this.setupFailures++
         this.setupErrors.push(message(error))
-        // a failed attempt's VM is dropped (the next attempt loads a new one)
         const last = copy.loads[copy.loads.length - 1]
-        if (last && last !== copy.plugin) last.dispose()
+        if (reloads && last && last !== copy.plugin) last.dispose()
     }
 
     /** @internal */
     disable(why: string): void {
         if (this.disabled) return
         this.disabled = true
+        this.disabledReason = why
         this.log('error', why)
     }
 
@@ -597,6 +625,11 @@ export class DevHost {
         const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
         if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
             this.refusedJobs++
+            if (this.rules.kafkaClient === 'rdkafka') {
+                // node-rdkafka's code 10, which kafka-producer-wrapper.ts rethrows as its MessageSizeTooLarge; jobs.ts logs it
+                this.log('error', `Failed to enqueue job ${name} with error: Broker: Message size too large (a ${bytes}-byte message; the topic takes ${limit})`)
+                throw Object.assign(new Error('Broker: Message size too large'), { name: 'MessageSizeTooLarge', isRetriable: false })
+            }
             throw new Error(`KafkaJSProtocolError: MessageSizeTooLarge: the job ${name} is a ${bytes}-byte message; the jobs topic takes at most ${limit} bytes`)
         }
         this.enqueueJson(name, payloadJson, delayMs)
@@ -700,6 +733,9 @@ function stallWatch(): { stop(): number } {
         },
     }
 }
+
+/** A thread's copy of either generation: what the host asks of it. */
+type ThreadCopy = LazyCopy | LazyCopy2024
 
 function message(error: unknown): string {
     return error instanceof Error ? error.message : String(error)
