@@ -29,6 +29,11 @@ export interface HostImports {
     zlib?: object
     /** a one-shot timer that fires in every worker thread */
     schedule: Schedule
+    /**
+     * the hosts this bundle is for run their historical export for an app exporting `exportEvents` (up to Nov 2023;
+     * PostHog PR #18682 removed both). Not readable from `meta`: the host's meta.jobs hands a job for any name
+     */
+    historicalExport: boolean
 }
 
 export interface JobQueue {
@@ -63,7 +68,7 @@ export interface HostMeta {
 
 export function hostGeneration(meta: HostMeta, imports: HostImports = HOST_IMPORTS): HostGeneration {
     const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-    const historical = meta.jobs?.[HOST_HISTORICAL_JOB]
+    const historical = imports.historicalExport ? meta.jobs?.[HOST_HISTORICAL_JOB] : undefined
     return {
         bundle: imports.bundle,
         codecs: { nativeZlib: imports.zlib !== undefined },

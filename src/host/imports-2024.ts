@@ -17,4 +17,6 @@ const noTimer: Schedule = () => {
 export const HOST_IMPORTS: HostImports = {
     bundle: '2024',
     schedule: threadSchedule() ?? noTimer,
+    // exportEvents and the host's "Export historical events" went in December 2023 (PostHog PR #18682)
+    historicalExport: false,
 }

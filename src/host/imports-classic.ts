@@ -11,4 +11,5 @@ export const HOST_IMPORTS: HostImports = {
     bundle: 'classic',
     zlib,
     schedule: contribSchedule,
+    historicalExport: true,
 }

@@ -7,6 +7,9 @@
  *   - the host's promise guard (`__asyncGuard`, a global of its sandbox): a promise that never settles, raced against
  *     the host's task timeout (30 s by default), rejects then. A timer that fires up to one task timeout late and
  *     cannot be woken (its host timer runs out by itself), for a host whose Node lacks Atomics.waitAsync
+ * Not generic-pool's acquireTimeoutMillis (a pool whose one resource is held), though it would work: importing
+ * generic-pool fails the whole load on the builds right after PostHog PR #18934, which briefly dropped it from the
+ * allowlist, and every build of the era runs Node 18 or 22, where Atomics.waitAsync exists.
  * Every wait is cut into segments of at most SEGMENT_MS: the host races each `.then` of the app against its task
  * timeout, so one wait longer than that would be ended by the guard, not by the wait. A segment the guard ends
  * anyway (a stalled thread) is not a firing: the time left is checked and waited again.
