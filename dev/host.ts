@@ -15,7 +15,8 @@
  *    thread's copy updates; here one store for all copies, reloads included, so `metrics` reads the sums PostHog
  *    shows. `posthog.capture()` (`extensions/posthog.ts`) ingests an event into the project with the plugin's
  *    name as distinct_id; PostHog then hands it to every app's onEvent like any other, and so does this host.
- *  - Jobs (job-queue.ts): PostgreSQL in v1.10.5, the Kafka topic `jobs` (1,000,012 bytes a message) from late 2022,
+ *  - Jobs (job-queue.ts): PostgreSQL in v1.10.5, the Kafka topic `jobs` (1,000,012 bytes a message; librdkafka's
+ *    1,000,000 in 2024) from late 2022,
  *    none in the builds after 2025-02-28 (`jobQueue: 'none'`).
  *
  * Under the `2024` host profile each thread's copy is a `LazyCopy2024` instead (lazy-copy-2024.ts: setup retried

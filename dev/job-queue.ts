@@ -5,13 +5,23 @@
  * As the hosts did: v1.10.5 stores jobs in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn`
  * produces `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic
  * `jobs`, whose messages PostHog Cloud limits to 1,000,012 bytes (MessageSizeTooLarge past it: kafkajs's error
- * until 2023, node-rdkafka's `Broker: Message size too large` in the 2024 monorepo). A failed job is retried 5 s
- * later; a job a thread enqueues after the 5 s teardown cap is lost with its thread.
+ * until 2023). The 2024 monorepo produces with node-rdkafka, whose producer it leaves at librdkafka's default
+ * `message.max.bytes` of 1,000,000: librdkafka refuses a message before sending it when its key, value and
+ * per-message overhead (36 bytes) exceed that (`Broker: Message size too large`, code 10), so there the limit is a
+ * little lower than the topic's. A failed job is retried 5 s later; a job a thread enqueues after the 5 s teardown
+ * cap is lost with its thread.
  */
 import type { LoadedPlugin } from './sandbox'
 
 /** PostHog Cloud's `jobs` topic: max.message.bytes */
 export const KAFKA_JOB_MESSAGE_LIMIT_BYTES = 1_000_012
+
+/** librdkafka's `message.max.bytes` default (the 2024 host's producer does not set it) */
+export const RDKAFKA_MESSAGE_MAX_BYTES = 1_000_000
+/** RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD: varints for length, timestamp, offset, key, value and header count, and attributes */
+const RDKAFKA_MESSAGE_OVERHEAD_BYTES = 36
+/** the message key: `pluginConfigTeam` as a string (the local plugin-server's team is 1) */
+const JOB_MESSAGE_KEY_BYTES = 1
 
 const UNIT_MS: Record<string, number> = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 }
 
@@ -114,9 +124,11 @@ export class DevJobQueue {
             throw new Error(`the job ${name} came after the teardown cap: the thread was destroyed`)
         }
         const limit = this.opts.messageLimitBytes
-        if (this.opts.kind === 'kafka' && bytes > limit) {
+        const rdkafka = this.opts.kafkaClient === 'rdkafka'
+        const refusedByClient = rdkafka && bytes + JOB_MESSAGE_KEY_BYTES + RDKAFKA_MESSAGE_OVERHEAD_BYTES > RDKAFKA_MESSAGE_MAX_BYTES
+        if (this.opts.kind === 'kafka' && (bytes > limit || refusedByClient)) {
             this.refusedJobs++
-            if (this.opts.kafkaClient === 'rdkafka') {
+            if (rdkafka) {
                 // node-rdkafka's code 10, which kafka-producer-wrapper.ts rethrows as its MessageSizeTooLarge; jobs.ts logs it
                 this.host.log('error', `Failed to enqueue job ${name} with error: Broker: Message size too large (a ${bytes}-byte message; the topic takes ${limit})`)
                 throw Object.assign(new Error('Broker: Message size too large'), { name: 'MessageSizeTooLarge', isRetriable: false })

@@ -63,7 +63,10 @@ export interface HostGeneration {
     trackedFetch: boolean
     /** how the promise guard's timeout reads (2024 adds the plugin, the guarded step and the config id) */
     promiseTimeoutDetail: boolean
-    /** the Kafka client whose error a job message over the topic's limit raises: kafkajs (2022-23) or node-rdkafka (2024) */
+    /**
+     * The Kafka client that produces jobs: kafkajs (2022-23; the topic's 1,000,012-byte limit) or node-rdkafka (2024;
+     * librdkafka refuses a message client-side past its default message.max.bytes, 1,000,000 with key and overhead)
+     */
     kafkaClient: 'kafkajs' | 'rdkafka'
 }
 
