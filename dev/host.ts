@@ -6,11 +6,8 @@
  * The lifecycle follows the source of PostHog's plugin-server (v1.10.5 `src/worker/vm/lazy.ts`,
  * `src/worker/plugins/setup.ts`, `teardown.ts`, `run.ts`; later monorepo builds keep the same order):
  *
- *  - Each thread's copy is a "lazy VM": a promise that settles once the file is transformed, run, and its
- *    `setupPlugin` resolved. An event handed to a thread waits for that promise (`getOnEvent` awaits it); when the
- *    load failed the promise holds null and the event is skipped: onEvent is never called for it, nothing queues it.
- *  - A rejected setup (RetryError or Error alike) is retried after 3 s, 6 s, 12 s, ... (the n-th failure waits
- *    3 s x 2^(n-1)), each retry a full reload of the VM (Babel again); the 10th failure disables the app.
+ *  - Each thread's copy is a "lazy VM" (lazy-copy.ts: loaded, then set up; events wait for it, and are skipped when
+ *    its setup failed; a failed setup is retried with a full reload, 10 times, then the app is disabled).
  *  - A reload (config change) starts loading the new copy first, then calls teardown on the previous copy without
  *    waiting for it (`void teardownPlugins(hub, prevConfig)`), and swaps the thread over to the new copy only when
  *    the new copy's load settled. Until then the previous copy gets every event, torn down or not.
@@ -18,10 +15,9 @@
  *    thread's copy updates; here one store for all copies, reloads included, so `metrics` reads the sums PostHog
  *    shows. `posthog.capture()` (`extensions/posthog.ts`) ingests an event into the project with the plugin's
  *    name as distinct_id; PostHog then hands it to every app's onEvent like any other, and so does this host.
- *  - Jobs: v1.10.5 stores them in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn` produces
- *    `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic `jobs`,
- *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it). The builds
- *    after 2025-02-28 have no jobs at all (`jobQueue: 'none'`).
+ *  - Jobs (job-queue.ts): PostgreSQL in v1.10.5, the Kafka topic `jobs` (1,000,012 bytes a message; librdkafka's
+ *    1,000,000 in 2024) from late 2022,
+ *    none in the builds after 2025-02-28 (`jobQueue: 'none'`).
  *
  * Under the `2024` host profile each thread's copy is a `LazyCopy2024` instead (lazy-copy-2024.ts: setup retried
  * only after a RetryError, on the same VM, 5 attempts from 5 s; any other error disables the app at once).
@@ -32,6 +28,8 @@ import { readFileSync } from 'fs'
 import path from 'path'
 import type { EventStore } from './event-store'
 import { upgradeExportEventsApp, type UpgradeHost } from './historical-export'
+import { DevJobQueue, KAFKA_JOB_MESSAGE_LIMIT_BYTES, type QueuedJob } from './job-queue'
+import { LazyCopy } from './lazy-copy'
 import { LazyCopy2024 } from './lazy-copy-2024'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { CapturedEvent } from './sandbox/globals'
@@ -39,7 +37,9 @@ import { PluginMetricsStore, type LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
 import { SETUP_2024, type HostGeneration } from './sandbox/generation'
 import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
+import { stallWatch } from './stall-watch'
 import { DevStorage } from './storage'
+import type { ThreadCopy } from './thread-copy'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
 export const HOST_TEARDOWN_CAP_MS = 5_000
@@ -47,16 +47,7 @@ export const HOST_TEARDOWN_CAP_MS = 5_000
 export const SETUP_RETRY_BASE_MS = 3_000
 /** lazy.ts: MAX_SETUP_RETRIES; the failure with this number disables the app */
 export const MAX_SETUP_ATTEMPTS = 10
-/** PostHog Cloud's `jobs` topic: max.message.bytes */
-export const KAFKA_JOB_MESSAGE_LIMIT_BYTES = 1_000_012
-
-const UNIT_MS: Record<string, number> = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 }
-
-export interface QueuedJob {
-    name: string
-    payload: unknown
-    runAt: number
-}
+export { KAFKA_JOB_MESSAGE_LIMIT_BYTES, type QueuedJob } from './job-queue'
 
 export interface DevHostOptions {
     pluginDir: string
@@ -132,83 +123,17 @@ export interface ReloadReport {
     eventsAfterTeardown: number
 }
 
-/** One thread's copy of the app, loaded the way LazyPluginVM loads it. */
-class LazyCopy {
-    /** the copy an event goes to (a classic copy sets up at load: nothing more to do) */
-    forEvent = (): Promise<LoadedPlugin | null> => this.vm
-    forTeardown = (): Promise<LoadedPlugin | null> => this.vm
-    /** settles when the current attempt loaded (the plugin) or failed (null) */
-    vm: Promise<LoadedPlugin | null>
-    plugin?: LoadedPlugin
-    attempts = 0
-    disabled = false
-    tornDown = false
-    /** events handed to this copy after its teardownPlugin was called */
-    eventsAfterTeardown = 0
-    teardown?: Promise<void>
-    private retryTimer?: NodeJS.Timeout
-    /** every plugin this copy loaded, failed attempts included: disposed at shutdown */
-    readonly loads: LoadedPlugin[] = []
-
-    constructor(
-        private readonly host: DevHost,
-        readonly config: Record<string, unknown>,
-        readonly thread: number
-    ) {
-        this.vm = this.attempt()
-    }
-
-    /** One attempt: read the file (async), transform and run it (Babel, synchronous), await setupPlugin. */
-    private attempt(): Promise<LoadedPlugin | null> {
-        this.attempts++
-        return this.host.loadCopy(this).then(
-            (plugin) => {
-                this.plugin = plugin
-                return plugin
-            },
-            (error: unknown) => {
-                this.host.noteSetupFailure(this, error)
-                if (this.host.stopped || this.tornDown) return null
-                if (this.attempts >= this.host.maxSetupAttempts) {
-                    this.disabled = true
-                    this.host.disable(`setupPlugin failed ${this.attempts} times; the app is disabled (last: ${message(error)})`)
-                    return null
-                }
-                const delay = this.host.setupRetryBaseMs * 2 ** (this.attempts - 1)
-                this.host.log('error', `thread ${this.thread}: setupPlugin failed (${message(error)}); retrying in ${delay} ms`)
-                this.retryTimer = setTimeout(() => {
-                    this.retryTimer = undefined
-                    // as initVm(): a new pending promise replaces the settled null one; events wait for it again
-                    this.vm = this.attempt()
-                }, delay)
-                this.retryTimer.unref()
-                return null
-            }
-        )
-    }
-
-    clearRetry(): void {
-        if (this.retryTimer) clearTimeout(this.retryTimer)
-        this.retryTimer = undefined
-    }
-}
-
 export class DevHost {
     /** the current copy of each thread */
     private copies: ThreadCopy[] = []
     /** copies replaced by a reload: their teardown may still run, and they may still finish events in flight */
     private readonly retired: ThreadCopy[] = []
-    /** jobs waiting to run: the stand-in for PostHog's PostgreSQL job queue */
-    readonly jobQueue = new Set<QueuedJob>()
-    private readonly jobTimers = new Map<QueuedJob, NodeJS.Timeout>()
-    /** jobs running now: still "in the queue" until they settle (PostgreSQL keeps a job until it completes) */
-    private readonly runningJobs = new Map<QueuedJob, Promise<void>>()
+    /** meta.jobs and what it enqueued: PostgreSQL or Kafka, by the options */
+    private readonly jobs: DevJobQueue
     private next = 0
     private scheduleTimer?: NodeJS.Timeout
     private config: Record<string, unknown>
     stopped = false
-    jobsRun = 0
-    jobErrors = 0
     /** events handed to the host that reached no onEvent: the copy's setup had failed, or the app is disabled */
     skippedEvents = 0
     /** events whose onEvent threw or rejected (PostHog records each as an error of the app) */
@@ -221,16 +146,8 @@ export class DevHost {
     /** why the app was disabled, as the host's log says it */
     disabledReason?: string
     reloads = 0
-    /** job enqueues refused by the Kafka queue (message over the limit) */
-    refusedJobs = 0
-    /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
-    readonly jobMessageBytes: number[] = []
-    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
-    readonly jobPayloadBytes: number[] = []
-    /** jobs an app enqueued after the 5 s teardown cap had passed: the real host had destroyed its thread, so they are lost */
-    jobsAfterCap = 0
-    /** wall-clock time at which shutdown's teardown cap passes (set when shutdown starts) */
-    private capDeadline?: number
+    /** @internal wall-clock time at which shutdown's teardown cap passes (set when shutdown starts) */
+    capDeadline?: number
     readonly setupRetryBaseMs: number
     readonly maxSetupAttempts: number
     /** the plugin's metric values, summed over every thread and reload (what PostHog's app page shows) */
@@ -251,8 +168,6 @@ export class DevHost {
     readonly systemLog: string[] = []
     /** each copy's exportEvents buffer: flushed at shutdown */
     private readonly upgradeFlushes: Array<() => Promise<void>> = []
-    /** due jobs waiting for a free slot (jobConcurrency) */
-    private readonly dueJobs: QueuedJob[] = []
 
     /** the host profile's generation: how copies load and set up, and which Kafka client refuses a big job */
     private readonly rules: HostGeneration
@@ -272,6 +187,40 @@ export class DevHost {
         this.pluginName = name
         this.storage = opts.storage ?? new DevStorage()
         this.eventStore = opts.eventStore
+        this.jobs = new DevJobQueue(this, {
+            kind: opts.jobQueue ?? 'kafka',
+            messageLimitBytes: opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES,
+            kafkaClient: this.rules.kafkaClient,
+            concurrency: opts.jobConcurrency,
+            teardownCapMs: HOST_TEARDOWN_CAP_MS,
+        })
+    }
+
+    /** jobs waiting to run (or running): the stand-in for PostHog's job queue */
+    get jobQueue(): ReadonlySet<QueuedJob> {
+        return this.jobs.queued
+    }
+    get jobsRun(): number {
+        return this.jobs.jobsRun
+    }
+    get jobErrors(): number {
+        return this.jobs.jobErrors
+    }
+    /** job enqueues refused by the Kafka queue (message over the limit) */
+    get refusedJobs(): number {
+        return this.jobs.refusedJobs
+    }
+    /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
+    get jobMessageBytes(): readonly number[] {
+        return this.jobs.messageBytes
+    }
+    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
+    get jobPayloadBytes(): readonly number[] {
+        return this.jobs.payloadBytes
+    }
+    /** jobs an app enqueued after the 5 s teardown cap had passed: the real host had destroyed its thread, so they are lost */
+    get jobsAfterCap(): number {
+        return this.jobs.jobsAfterCap
     }
 
     /** The app's metrics as the host holds them: one value per name, every copy's updates together. */
@@ -482,14 +431,7 @@ export class DevHost {
         // which onEvent already had)
         await Promise.all(this.upgradeFlushes.map((flush) => flush().catch(() => undefined)))
         // jobs already running get the rest of the cap to finish; what does not stays queued for the next start
-        const left = Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started))
-        if (this.runningJobs.size > 0 && left > 0) {
-            let jobTimer: NodeJS.Timeout | undefined
-            await Promise.race([Promise.all(this.runningJobs.values()), new Promise((r) => (jobTimer = setTimeout(r, left)))])
-            clearTimeout(jobTimer)
-        }
-        for (const timer of this.jobTimers.values()) clearTimeout(timer)
-        this.jobTimers.clear()
+        await this.jobs.stop(Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started)))
         this.disposeAll()
         return { ms: Date.now() - started, teardownMs, longestStallMs, cappedAt5s: capped, errors, queuedJobs: [...this.jobQueue] }
     }
@@ -500,7 +442,7 @@ export class DevHost {
         for (const job of jobs) host.enqueue(job.name, job.payload, 0)
         // jobs may re-enqueue themselves with backoff; give them a bounded time
         const until = Date.now() + 30_000
-        while (host.jobQueue.size > 0 && Date.now() < until && ([...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000) || host.runningJobs.size > 0)) {
+        while (host.jobQueue.size > 0 && Date.now() < until && ([...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000) || host.jobs.runningCount > 0)) {
             await new Promise((r) => setTimeout(r, 50))
         }
         return host.shutdown()
@@ -509,8 +451,8 @@ export class DevHost {
     /** Wait (bounded) until no job is queued or running; true when the queue is empty. */
     async waitForJobs(timeoutMs = 30_000): Promise<boolean> {
         const until = Date.now() + timeoutMs
-        while ((this.jobQueue.size > 0 || this.runningJobs.size > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25))
-        return this.jobQueue.size === 0 && this.runningJobs.size === 0
+        while ((this.jobQueue.size > 0 || this.jobs.runningCount > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25))
+        return this.jobQueue.size === 0 && this.jobs.runningCount === 0
     }
 
     /** One thread's copy, as this host generation loads it. */
@@ -531,7 +473,7 @@ export class DevHost {
             taskTimeoutMs: this.opts.taskTimeoutMs,
             fetchGuard: this.opts.fetchGuard,
             noJobs: this.opts.jobQueue === 'none',
-            meta: { jobs: this.jobsFacade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
+            meta: { jobs: this.jobs.facade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
             metricsStore: this.metricsStore,
             onCapture: (event) => this.ingestCaptured(event),
         })
@@ -584,123 +526,22 @@ export class DevHost {
         this.log('error', why)
     }
 
-    private jobsFacade(): unknown {
-        return new Proxy(
-            {},
-            {
-                get: (_target, name) => {
-                    if (typeof name !== 'string' || name === 'then') return undefined
-                    return (payload: unknown) => ({
-                        runNow: async () => this.enqueueFromApp(name, payload, 0),
-                        runIn: async (amount: number, unit: string) => {
-                            const perUnit = UNIT_MS[String(unit).replace(/s$/, '')]
-                            if (!perUnit) throw new Error(`Unknown time unit '${unit}' for job ${name}`)
-                            this.enqueueFromApp(name, payload, amount * perUnit)
-                        },
-                        runAt: async (date: Date) => this.enqueueFromApp(name, payload, new Date(date).getTime() - Date.now()),
-                    })
-                },
-            }
-        )
-    }
-
-    /** An app's runIn/runNow/runAt: through the Kafka `jobs` topic (size-limited) or straight into PostgreSQL. */
-    private enqueueFromApp(name: string, payload: unknown, delayMs: number): void {
-        // the message the host produces: its job envelope as JSON (the payload is one field of it). The payload is
-        // serialized once, as the host does (one Kafka message, one PostgreSQL row): more copies here would charge
-        // the app's teardown, whose hand-over the 5 s cap measures, for this host's own bookkeeping
-        const payloadJson: string | undefined = JSON.stringify(payload)
-        const envelope =
-            `{"type":${JSON.stringify(name)},${payloadJson === undefined ? '' : `"payload":${payloadJson},`}` +
-            `"timestamp":${Date.now() + Math.max(0, delayMs)},"pluginConfigId":1,"pluginConfigTeam":1}`
-        const bytes = Buffer.byteLength(envelope)
-        this.jobMessageBytes.push(bytes)
-        this.jobPayloadBytes.push(payloadJson === undefined ? 0 : Buffer.byteLength(payloadJson))
-        if (this.capDeadline !== undefined && Date.now() > this.capDeadline) {
-            // the real host destroyed this thread at the cap: nothing the app does after it reaches the queue
-            this.jobsAfterCap++
-            this.log('error', `the job ${name} was enqueued ${Date.now() - this.capDeadline} ms after the ${HOST_TEARDOWN_CAP_MS} ms teardown cap: lost with its thread`)
-            throw new Error(`the job ${name} came after the teardown cap: the thread was destroyed`)
-        }
-        const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
-        if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
-            this.refusedJobs++
-            if (this.rules.kafkaClient === 'rdkafka') {
-                // node-rdkafka's code 10, which kafka-producer-wrapper.ts rethrows as its MessageSizeTooLarge; jobs.ts logs it
-                this.log('error', `Failed to enqueue job ${name} with error: Broker: Message size too large (a ${bytes}-byte message; the topic takes ${limit})`)
-                throw Object.assign(new Error('Broker: Message size too large'), { name: 'MessageSizeTooLarge', isRetriable: false })
-            }
-            throw new Error(`KafkaJSProtocolError: MessageSizeTooLarge: the job ${name} is a ${bytes}-byte message; the jobs topic takes at most ${limit} bytes`)
-        }
-        this.enqueueJson(name, payloadJson, delayMs)
-    }
-
     /** Queue a job (payload copied as JSON, like PostgreSQL stores it) and run it later in some thread. */
     enqueue(name: string, payload: unknown, delayMs: number): void {
-        this.enqueueJson(name, JSON.stringify(payload), delayMs)
+        this.jobs.enqueue(name, payload, delayMs)
     }
 
-    /** The job holds its payload as the JSON text the queue stores, read back when first used (when it runs). */
-    private enqueueJson(name: string, json: string | undefined, delayMs: number): void {
-        let read = false
-        let payload: unknown
-        const job: QueuedJob = {
-            name,
-            runAt: Date.now() + Math.max(0, delayMs),
-            get payload() {
-                if (!read) payload = json === undefined ? undefined : JSON.parse(json)
-                read = true
-                return payload
-            },
-        }
-        this.jobQueue.add(job)
-        this.arm(job, delayMs)
+    /** @internal a job can run: some thread's copy is ready and the app is not disabled */
+    canRunJobs(): boolean {
+        return !this.disabled && this.copies.some((c) => c.plugin)
     }
 
-    private arm(job: QueuedJob, delayMs: number): void {
-        if (this.stopped) return
-        const timer = setTimeout(() => this.runJob(job), Math.max(0, delayMs))
-        timer.unref()
-        this.jobTimers.set(job, timer)
-    }
-
-    private runJob(job: QueuedJob): void {
-        this.jobTimers.delete(job)
-        if (this.stopped) return
-        // some thread whose copy is loaded runs it; with none (setup failing, app disabled) it waits in the queue
+    /** @internal the next ready thread, in turn with the events */
+    takeReadyThread(): LoadedPlugin {
         const ready = this.copies.filter((c) => c.plugin)
-        if (ready.length === 0 || this.disabled) return this.arm(job, 1_000)
-        if (this.opts.jobConcurrency && this.runningJobs.size >= this.opts.jobConcurrency) {
-            this.dueJobs.push(job)
-            return
-        }
         const thread = ready[this.next % ready.length].plugin!
         this.next = (this.next + 1) % this.copies.length
-        const fn = thread.jobs[job.name]
-        if (!fn) {
-            this.jobQueue.delete(job)
-            this.jobErrors++
-            this.log('error', `no job named ${job.name}`)
-            return
-        }
-        const running = fn(job.payload).then(
-            () => {
-                this.jobsRun++
-            },
-            (error: unknown) => {
-                // PostHog's queue retries a failed job later; so do we (after a stop it stays queued)
-                this.jobErrors++
-                this.log('error', `job ${job.name} failed: ${String(error)}; retrying in 5 s`)
-                this.enqueue(job.name, job.payload, 5_000)
-            }
-        )
-        this.runningJobs.set(job, running)
-        running.then(() => {
-            this.runningJobs.delete(job)
-            this.jobQueue.delete(job)
-            const nextDue = this.dueJobs.shift()
-            if (nextDue && !this.stopped) this.runJob(nextDue)
-        })
+        return thread
     }
 
     /** @internal */
@@ -713,29 +554,6 @@ export class DevHost {
         for (const c of [...this.copies, ...this.retired]) for (const p of c.loads) p.dispose()
     }
 }
-
-/**
- * The longest gap between turns of the event loop from now until `stop()`, by the wall clock: a tick every 10 ms
- * notes the time, and the gap still open at `stop()` counts too (a step that blocks until then is one stall).
- */
-function stallWatch(): { stop(): number } {
-    let last = Date.now()
-    let longest = 0
-    const tick = setInterval(() => {
-        const now = Date.now()
-        longest = Math.max(longest, now - last)
-        last = now
-    }, 10)
-    return {
-        stop() {
-            clearInterval(tick)
-            return Math.max(longest, Date.now() - last)
-        },
-    }
-}
-
-/** A thread's copy of either generation: what the host asks of it. */
-type ThreadCopy = LazyCopy | LazyCopy2024
 
 function message(error: unknown): string {
     return error instanceof Error ? error.message : String(error)

@@ -1,6 +1,6 @@
 /**
  * One thread's copy of the app as the 2024 host loads it (`LazyPluginVM` in the monorepo's
- * `plugin-server/src/worker/vm/lazy.ts`, October 2024). What differs from the classic host (`LazyCopy` in host.ts):
+ * `plugin-server/src/worker/vm/lazy.ts`, October 2024). What differs from the classic host (`LazyCopy` in lazy-copy.ts):
  *
  *  - The VM is loaded once. A load that fails (an import the host does not provide, a syntax error) resolves the
  *    copy to null: no event or job reaches it, and the host reports the app as failed (`processFatalVmSetupError`).
@@ -19,17 +19,7 @@
 import { RetryError } from '@posthog/plugin-scaffold'
 
 import type { LoadedPlugin } from './sandbox'
-
-/** What a copy needs from the host that runs it. */
-export interface CopyHost {
-    readonly stopped: boolean
-    readonly setupRetryBaseMs: number
-    readonly maxSetupAttempts: number
-    loadCopy(copy: LazyCopy2024, setup: boolean): Promise<LoadedPlugin>
-    noteSetupFailure(copy: LazyCopy2024, error: unknown, reloads: boolean): void
-    disable(why: string): void
-    log(level: 'error' | 'info', message: string): void
-}
+import type { CopyHost } from './thread-copy'
 
 /** lazy.ts: what `_setupPlugin` throws once the copy is in its errored state */
 export class SetupPluginError extends Error {

@@ -131,7 +131,7 @@ describe('hooks and jobs under the 2024 host', () => {
         expect(host.jobErrors).toBe(1)
     })
 
-    it('refuses a job message over 1,000,012 bytes with the Kafka client’s MessageSizeTooLarge, and queues a smaller one', async () => {
+    it('refuses a job message that librdkafka finds over its 1,000,000 bytes (below the topic’s 1,000,012) with MessageSizeTooLarge, and queues a smaller one', async () => {
         const host = await start(`
             export const jobs = { carry() {} }
             export async function onEvent(event, meta) {
@@ -143,9 +143,12 @@ describe('hooks and jobs under the 2024 host', () => {
                 }
             }
         `)
-        await host.onEvent({ size: KAFKA_JOB_MESSAGE_LIMIT_BYTES })
+        // a 999,983-byte message: with its 1-byte key and 36 bytes of overhead over librdkafka's limit, within the topic's
+        await host.onEvent({ size: 999_880 })
         await host.onEvent({ size: 900_000 })
         expect((host.threads[0].meta.global as { outcomes: string[] }).outcomes).toEqual(['MessageSizeTooLarge: Broker: Message size too large', 'queued'])
+        expect(host.jobMessageBytes[0]).toBeGreaterThan(1_000_000 - 37)
+        expect(host.jobMessageBytes[0]).toBeLessThanOrEqual(KAFKA_JOB_MESSAGE_LIMIT_BYTES)
         expect(host.refusedJobs).toBe(1)
         expect(host.jobQueue.size).toBe(1)
     })

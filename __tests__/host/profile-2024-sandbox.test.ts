@@ -12,7 +12,7 @@ import * as path from 'path'
 import { RetryError } from '@posthog/plugin-scaffold'
 
 import { LoadedPlugin, loadPluginInSandbox, LoadPluginOptions, transformPluginCode } from '../../dev/sandbox'
-import { FETCH_GUARD_ENV } from '../../dev/sandbox/fetch-guard'
+import { FETCH_GUARD_ENV, guardedLookup } from '../../dev/sandbox/fetch-guard'
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'sandbox-2024-'))
 const loaded: LoadedPlugin[] = []
@@ -171,6 +171,15 @@ describe('the 2024 host’s fetch', () => {
             const plugin = await load(FETCH_PROBE(target))
             expect(((await plugin.exported.probe()) as { global: string }).global).toBe('FetchError: Internal hostname')
         }
+    })
+
+    it('checks the addresses again when it connects, answering Node 20’s look-up for all addresses as well as Node 18’s for one', async () => {
+        const lookup = (hostname: string, options: { all?: boolean }) =>
+            new Promise<unknown[]>((resolve) => (guardedLookup as unknown as (...args: unknown[]) => void)(hostname, options, (...args: unknown[]) => resolve(args)))
+        await expect(lookup('93.184.216.34', {})).resolves.toEqual([null, '93.184.216.34', 4])
+        await expect(lookup('93.184.216.34', { all: true })).resolves.toEqual([null, [{ address: '93.184.216.34', family: 4 }]])
+        const [refused] = (await lookup('127.0.0.1', { all: true })) as [Error]
+        expect(refused.message).toBe('Internal hostname')
     })
 
     it('reaches loopback with the guard switched off, by option or by environment, and always under 1.10.5', async () => {

@@ -75,7 +75,7 @@ async function checkUrl(url: string): Promise<void> {
  * The connect-time look-up. The host answers with the first address only; Node 20 asks for all of them (`all`,
  * for its happy-eyeballs), which the host's Node 18 did not, so both shapes are answered here.
  */
-const guardedLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
+export const guardedLookup = ((hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
     resolvePublic(hostname).then(
         (addresses) => (options?.all ? callback(null, addresses) : callback(null, addresses[0].address, addresses[0].family)),
         (error: Error) => callback(new Error(error.message), options?.all ? [] : '', 4)

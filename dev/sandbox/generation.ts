@@ -51,14 +51,22 @@ export interface HostGeneration {
      * The sandbox's `fetch` (and the `node-fetch` import, the same function there) refuses loopback and private
      * addresses. 2024: `trackedFetch` guards whenever the plugin-server's NODE_ENV is not dev/test (its images set
      * production), on every install; this is the default, which a switch turns off. Classic: never (from Sept 2023
-     * PostHog Cloud could opt teams in with FETCH_HOSTNAME_GUARD_TEAMS, `isCloud()` only).
+     * PostHog Cloud could opt teams in with FETCH_HOSTNAME_GUARD_TEAMS, `isCloud()` only, #17183 and #17500).
+     * From #18934 (late November 2023) the VM's fetch is a fixed `trackedFetch`, no longer chosen per team, and the
+     * stored versions of `trackedFetch` gate the guard on `isProdEnv()` (NODE_ENV neither dev nor test, unset
+     * included). One such version checked only the URL's scheme; the October 2024 one resolves the name and
+     * refuses internal addresses, before connecting and again at connect. The exact PR that made it the default
+     * was not found (the index holds those versions without dates).
      */
     fetchGuard: boolean
     /** the global `fetch` is the host's `trackedFetch` wrapper (2024: with the guard above) rather than node-fetch itself */
     trackedFetch: boolean
     /** how the promise guard's timeout reads (2024 adds the plugin, the guarded step and the config id) */
     promiseTimeoutDetail: boolean
-    /** the Kafka client whose error a job message over the topic's limit raises: kafkajs (2022-23) or node-rdkafka (2024) */
+    /**
+     * The Kafka client that produces jobs: kafkajs (2022-23; the topic's 1,000,012-byte limit) or node-rdkafka (2024;
+     * librdkafka refuses a message client-side past its default message.max.bytes, 1,000,000 with key and overhead)
+     */
     kafkaClient: 'kafkajs' | 'rdkafka'
 }
 

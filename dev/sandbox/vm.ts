@@ -48,7 +48,10 @@ export interface LoadPluginOptions {
      * under the 2024 profile (as the host with NODE_ENV=production); never under the classic profiles.
      */
     fetchGuard?: boolean
-    /** A build after 2025-02-28: no `meta.jobs`, and the app's jobs and `runEvery*` are never collected. */
+    /**
+     * A build after 2025-02-28 (PR #29352): no `meta.jobs`, and the app's jobs and `runEvery*` are never collected
+     * (a 2025 vm.ts binds no tasks, and its meta is cache, config, attachments, storage, utils).
+     */
     noJobs?: boolean
 }
 
