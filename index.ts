@@ -5,7 +5,7 @@
 import type { Meta, PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomBytes } from 'crypto'
 import { exportHostEvents, type Backfill } from './src/backfill/backfill'
-import { BACKFILL_JOB, backfillJob, BOUNDARY_JOB, HOST_HISTORICAL_JOB, setLiveSince } from './src/backfill/boundary'
+import { BACKFILL_JOB, backfillJob, BOUNDARY_JOB, setLiveSince } from './src/backfill/boundary'
 import type { LiveEdge } from './src/backfill/live-edge'
 import { leaveLiveEventsToOnEvent, type AnyEvent } from './src/backfill/pages'
 import { setupBackfill } from './src/backfill/setup'
@@ -18,8 +18,8 @@ import { METRICS } from './src/health/metrics'
 import { Monitor } from './src/health/monitor'
 import { Reporter } from './src/health/report'
 import { WriteCheck } from './src/health/write-check'
-import { hostCapture, hostEnqueue, hostMetricSink, hostRunNow, type HostMeta } from './src/host/meta'
-import { hostSchedule } from './src/host/timer'
+import { hostGeneration, type HostGeneration } from './src/host/generation'
+import type { HostMeta } from './src/host/meta'
 import { APP_VERSION } from './src/pipeline'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3/client'
 
@@ -31,7 +31,7 @@ export const TEARDOWN_BUDGET_MS = 4_500
 
 /** What each copy keeps in `meta.global`. */
 interface CopyState {
-    exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; monitor?: Monitor; backfill?: Backfill
+    exporter?: Exporter; config?: Config; store?: ObjectStore; check?: WriteCheck; reporter?: Reporter; monitor?: Monitor; backfill?: Backfill; host?: HostGeneration
     /** why setup failed, for onEvent's message */
     setupError?: string
     /** the backfill's boundary as this copy read it at setup (src/backfill/backfill.ts) */
@@ -43,8 +43,8 @@ interface CopyState {
 }
 
 type AnyMeta = HostMeta<CopyState> & Partial<Omit<Meta, 'config' | 'global'>>
-
-export { hostSchedule } from './src/host/timer'
+/** What this host generation offers (src/host/generation.ts), built once per copy. */
+const hostOf = (meta: AnyMeta): HostGeneration => meta.global.host ?? (meta.global.host = hostGeneration(meta))
 
 /**
  * Parse the settings (a bad one rejects with a message naming it), start the exporter, and check that the bucket
@@ -54,9 +54,10 @@ export { hostSchedule } from './src/host/timer'
 export function setupPlugin(meta: AnyMeta): Promise<void> {
     // the host's exportEvents wrapper hands us no live event (they reach onEvent): no double count in its metrics
     leaveLiveEventsToOnEvent(meta.global)
+    const host = hostOf(meta)
     let config: Config
     try {
-        config = parseConfig(meta.config)
+        config = parseConfig(meta.config, host.codecs)
     } catch (error) {
         meta.global.setupError = String((error as Error)?.message ?? error)
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
@@ -64,16 +65,16 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
     // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
     const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
-    const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-    const storage = meta.storage
+    const { schedule, storage } = host
+    const enqueue = host.jobs?.enqueue
     // meta.storage holds the slices of a body no job can carry (src/export/spill.ts: park)
     const spill = enqueue ? (batch: Parameters<typeof spillBatch>[0]) => spillBatch(batch, enqueue, undefined, storage) : undefined
-    const exporter = new Exporter({ config, store, now: Date.now, random: Math.random, randomBytes, schedule: hostSchedule, log: console, reporter, spill })
-    const check = new WriteCheck({ store, config, schedule: hostSchedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
+    const exporter = new Exporter({ config, store, now: Date.now, random: Math.random, randomBytes, schedule, log: console, reporter, spill })
+    const check = new WriteCheck({ store, config, schedule, random: Math.random, reporter, storedSince: () => exporter.lastStoredAt > 0 })
     const { bucket, prefix, endpoint, region, alertAfterMs } = config
     const copyId = randomBytes(4).toString('hex')
     const alert = new HealthAlert({ alertAfterMs, bucket, prefix, endpoint, region, copyId, appVersion: APP_VERSION, secrets: [config.accessKeyId, config.secretAccessKey] })
-    const monitor = new Monitor({ exporter, alert, now: Date.now, schedule: hostSchedule, metrics: hostMetricSink(meta.metrics), capture: hostCapture(), log: console })
+    const monitor = new Monitor({ exporter, alert, now: Date.now, schedule, metrics: host.metrics, capture: host.capture, log: console })
     monitor.start()
     Object.assign(meta.global, { config, store, reporter, exporter, check, monitor, setupError: undefined })
     return check.setup().then((result) => {
@@ -82,10 +83,9 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
             Object.assign(meta.global, { monitor: undefined, exporter: undefined, setupError: result.message })
             throw new Error(result.message)
         }
-        // a host without storage offers no historical export either
-        if (!storage) return
-        const metrics = hostMetricSink(meta.metrics)
-        return setupBackfill({ config, store, storage, utils: meta.utils, spill, metrics, schedule: hostSchedule, now: Date.now }).then((parts) => void Object.assign(meta.global, parts))
+        // the backfill's boundary and edge notes serve the host's historical export only: without it, no storage writes
+        if (!storage || !host.historicalExport) return
+        return setupBackfill({ config, store, storage, utils: meta.utils, spill, metrics: host.metrics, schedule, now: Date.now }).then((parts) => void Object.assign(meta.global, parts))
     })
 }
 
@@ -93,14 +93,14 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
 export const jobs = {
     /** plugin.json publicJobs: a backfill of an ingestion-time range, through the host's own "Export historical events" job */
     [BACKFILL_JOB]: (payload: { dateFrom?: string; dateTo?: string } | undefined, meta: AnyMeta): Promise<void> =>
-        backfillJob(payload, { storage: meta.storage, startHostJob: hostRunNow(meta.jobs, HOST_HISTORICAL_JOB), log: console, now: Date.now() }),
+        backfillJob(payload, { storage: meta.storage, startHostJob: hostOf(meta).historicalExport, log: console, now: Date.now() }),
     /** plugin.json publicJobs: the one action that moves the backfill's boundary (src/backfill/boundary.ts setLiveSince) */
     [BOUNDARY_JOB]: (payload: { liveSince?: string } | undefined, meta: AnyMeta): Promise<void> =>
         meta.storage ? setLiveSince(payload, { storage: meta.storage, log: console, now: Date.now() }) : Promise.resolve(),
     [JOB_NAME]: (payload: SpilledBatchPayload, meta: AnyMeta): Promise<void> => {
         const { store, config } = meta.global
-        const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-        return spilledBatchJob(payload, { store, config, enqueue, storage: meta.storage, metrics: hostMetricSink(meta.metrics), random: Math.random, log: console })
+        const host = hostOf(meta)
+        return spilledBatchJob(payload, { store, config, enqueue: host.jobs?.enqueue, storage: host.storage, metrics: host.metrics, random: Math.random, log: console })
     },
 }
 

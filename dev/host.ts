@@ -6,11 +6,8 @@
  * The lifecycle follows the source of PostHog's plugin-server (v1.10.5 `src/worker/vm/lazy.ts`,
  * `src/worker/plugins/setup.ts`, `teardown.ts`, `run.ts`; later monorepo builds keep the same order):
  *
- *  - Each thread's copy is a "lazy VM": a promise that settles once the file is transformed, run, and its
- *    `setupPlugin` resolved. An event handed to a thread waits for that promise (`getOnEvent` awaits it); when the
- *    load failed the promise holds null and the event is skipped: onEvent is never called for it, nothing queues it.
- *  - A rejected setup (RetryError or Error alike) is retried after 3 s, 6 s, 12 s, ... (the n-th failure waits
- *    3 s x 2^(n-1)), each retry a full reload of the VM (Babel again); the 10th failure disables the app.
+ *  - Each thread's copy is a "lazy VM" (lazy-copy.ts: loaded, then set up; events wait for it, and are skipped when
+ *    its setup failed; a failed setup is retried with a full reload, 10 times, then the app is disabled).
  *  - A reload (config change) starts loading the new copy first, then calls teardown on the previous copy without
  *    waiting for it (`void teardownPlugins(hub, prevConfig)`), and swaps the thread over to the new copy only when
  *    the new copy's load settled. Until then the previous copy gets every event, torn down or not.
@@ -18,9 +15,12 @@
  *    thread's copy updates; here one store for all copies, reloads included, so `metrics` reads the sums PostHog
  *    shows. `posthog.capture()` (`extensions/posthog.ts`) ingests an event into the project with the plugin's
  *    name as distinct_id; PostHog then hands it to every app's onEvent like any other, and so does this host.
- *  - Jobs: v1.10.5 stores them in PostgreSQL (graphile-worker, no size limit); from late 2022 `runIn` produces
- *    `JSON.stringify({ type, payload, timestamp, pluginConfigId, pluginConfigTeam })` to the Kafka topic `jobs`,
- *    whose messages are limited to 1,000,012 bytes on PostHog Cloud (MessageSizeTooLarge past it).
+ *  - Jobs (job-queue.ts): PostgreSQL in v1.10.5, the Kafka topic `jobs` (1,000,012 bytes a message; librdkafka's
+ *    1,000,000 in 2024) from late 2022,
+ *    none in the builds after 2025-02-28 (`jobQueue: 'none'`).
+ *
+ * Under the `2024` host profile each thread's copy is a `LazyCopy2024` instead (lazy-copy-2024.ts: setup retried
+ * only after a RetryError, on the same VM, 5 attempts from 5 s; any other error disables the app at once).
  */
 import type { PluginEvent, ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { randomUUID } from 'crypto'
@@ -28,12 +28,18 @@ import { readFileSync } from 'fs'
 import path from 'path'
 import type { EventStore } from './event-store'
 import { upgradeExportEventsApp, type UpgradeHost } from './historical-export'
+import { DevJobQueue, KAFKA_JOB_MESSAGE_LIMIT_BYTES, type QueuedJob } from './job-queue'
+import { LazyCopy } from './lazy-copy'
+import { LazyCopy2024 } from './lazy-copy-2024'
 import { loadPluginInSandbox, type LoadedPlugin } from './sandbox'
 import type { CapturedEvent } from './sandbox/globals'
 import { PluginMetricsStore, type LogFn } from './sandbox/meta'
 import type { AllowlistName } from './sandbox/allowlist'
-import type { HostProfileName } from './sandbox/profile'
+import { SETUP_2024, type HostGeneration } from './sandbox/generation'
+import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
+import { stallWatch } from './stall-watch'
 import { DevStorage } from './storage'
+import type { ThreadCopy } from './thread-copy'
 
 /** The real host waits this long for teardownPlugin at shutdown, then destroys the threads. */
 export const HOST_TEARDOWN_CAP_MS = 5_000
@@ -41,16 +47,7 @@ export const HOST_TEARDOWN_CAP_MS = 5_000
 export const SETUP_RETRY_BASE_MS = 3_000
 /** lazy.ts: MAX_SETUP_RETRIES; the failure with this number disables the app */
 export const MAX_SETUP_ATTEMPTS = 10
-/** PostHog Cloud's `jobs` topic: max.message.bytes */
-export const KAFKA_JOB_MESSAGE_LIMIT_BYTES = 1_000_012
-
-const UNIT_MS: Record<string, number> = { millisecond: 1, second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 }
-
-export interface QueuedJob {
-    name: string
-    payload: unknown
-    runAt: number
-}
+export { KAFKA_JOB_MESSAGE_LIMIT_BYTES, type QueuedJob } from './job-queue'
 
 export interface DevHostOptions {
     pluginDir: string
@@ -70,15 +67,18 @@ export interface DevHostOptions {
      * with setup's message (for `npm start` and tools that want a bad setting to stop them at once).
      */
     setupFailure?: 'retry' | 'throw'
-    /** first retry delay after a failed setup (PostHog: 3,000 ms; doubles each time). Scale it down in tests. */
+    /** first retry delay after a failed setup (PostHog: 3,000 ms; 2024: 5,000 ms; doubles each time). Scale it down in tests. */
     setupRetryBaseMs?: number
-    /** the failure with this number disables the app (PostHog: 10) */
+    /** the failure with this number disables the app (PostHog: 10; 2024: 5, RetryErrors only) */
     maxSetupAttempts?: number
     /**
      * `kafka` (default): the job queue since late 2022, which refuses a job whose message is over
      * `jobMessageLimitBytes` (1,000,012) as Kafka's MessageSizeTooLarge. `postgres`: v1.10.5's graphile queue, no limit.
+     * `none`: the builds after 2025-02-28 (PR #29352): no `meta.jobs`, the app's jobs and `runEvery*` never run.
      */
-    jobQueue?: 'kafka' | 'postgres'
+    jobQueue?: 'kafka' | 'postgres' | 'none'
+    /** the 2024 host's fetch guard (loopback and private addresses refused): default S3_EXPORT_FETCH_GUARD, else on under 2024 */
+    fetchGuard?: boolean
     jobMessageLimitBytes?: number
     /**
      * `meta.storage` (and `meta.utils.cursor`): PostgreSQL rows shared by every thread and reload. Pass the previous
@@ -123,80 +123,17 @@ export interface ReloadReport {
     eventsAfterTeardown: number
 }
 
-/** One thread's copy of the app, loaded the way LazyPluginVM loads it. */
-class LazyCopy {
-    /** settles when the current attempt loaded (the plugin) or failed (null) */
-    vm: Promise<LoadedPlugin | null>
-    plugin?: LoadedPlugin
-    attempts = 0
-    disabled = false
-    tornDown = false
-    /** events handed to this copy after its teardownPlugin was called */
-    eventsAfterTeardown = 0
-    teardown?: Promise<void>
-    private retryTimer?: NodeJS.Timeout
-    /** every plugin this copy loaded, failed attempts included: disposed at shutdown */
-    readonly loads: LoadedPlugin[] = []
-
-    constructor(
-        private readonly host: DevHost,
-        readonly config: Record<string, unknown>,
-        readonly thread: number
-    ) {
-        this.vm = this.attempt()
-    }
-
-    /** One attempt: read the file (async), transform and run it (Babel, synchronous), await setupPlugin. */
-    private attempt(): Promise<LoadedPlugin | null> {
-        this.attempts++
-        return this.host.loadCopy(this).then(
-            (plugin) => {
-                this.plugin = plugin
-                return plugin
-            },
-            (error: unknown) => {
-                this.host.noteSetupFailure(this, error)
-                if (this.host.stopped || this.tornDown) return null
-                if (this.attempts >= this.host.maxSetupAttempts) {
-                    this.disabled = true
-                    this.host.disable(`setupPlugin failed ${this.attempts} times; the app is disabled (last: ${message(error)})`)
-                    return null
-                }
-                const delay = this.host.setupRetryBaseMs * 2 ** (this.attempts - 1)
-                this.host.log('error', `thread ${this.thread}: setupPlugin failed (${message(error)}); retrying in ${delay} ms`)
-                this.retryTimer = setTimeout(() => {
-                    this.retryTimer = undefined
-                    // as initVm(): a new pending promise replaces the settled null one; events wait for it again
-                    this.vm = this.attempt()
-                }, delay)
-                this.retryTimer.unref()
-                return null
-            }
-        )
-    }
-
-    clearRetry(): void {
-        if (this.retryTimer) clearTimeout(this.retryTimer)
-        this.retryTimer = undefined
-    }
-}
-
 export class DevHost {
     /** the current copy of each thread */
-    private copies: LazyCopy[] = []
+    private copies: ThreadCopy[] = []
     /** copies replaced by a reload: their teardown may still run, and they may still finish events in flight */
-    private readonly retired: LazyCopy[] = []
-    /** jobs waiting to run: the stand-in for PostHog's PostgreSQL job queue */
-    readonly jobQueue = new Set<QueuedJob>()
-    private readonly jobTimers = new Map<QueuedJob, NodeJS.Timeout>()
-    /** jobs running now: still "in the queue" until they settle (PostgreSQL keeps a job until it completes) */
-    private readonly runningJobs = new Map<QueuedJob, Promise<void>>()
+    private readonly retired: ThreadCopy[] = []
+    /** meta.jobs and what it enqueued: PostgreSQL or Kafka, by the options */
+    private readonly jobs: DevJobQueue
     private next = 0
     private scheduleTimer?: NodeJS.Timeout
     private config: Record<string, unknown>
     stopped = false
-    jobsRun = 0
-    jobErrors = 0
     /** events handed to the host that reached no onEvent: the copy's setup had failed, or the app is disabled */
     skippedEvents = 0
     /** events whose onEvent threw or rejected (PostHog records each as an error of the app) */
@@ -204,19 +141,13 @@ export class DevHost {
     /** rejected setupPlugin calls, every copy and attempt */
     setupFailures = 0
     readonly setupErrors: string[] = []
-    /** true after the 10th failed setup: PostHog disables the app, and no event reaches it any more */
+    /** true after the 10th failed setup (2024: a setup error other than RetryError, or a failed load): PostHog disables the app, and no event reaches it any more */
     disabled = false
+    /** why the app was disabled, as the host's log says it */
+    disabledReason?: string
     reloads = 0
-    /** job enqueues refused by the Kafka queue (message over the limit) */
-    refusedJobs = 0
-    /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
-    readonly jobMessageBytes: number[] = []
-    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
-    readonly jobPayloadBytes: number[] = []
-    /** jobs an app enqueued after the 5 s teardown cap had passed: the real host had destroyed its thread, so they are lost */
-    jobsAfterCap = 0
-    /** wall-clock time at which shutdown's teardown cap passes (set when shutdown starts) */
-    private capDeadline?: number
+    /** @internal wall-clock time at which shutdown's teardown cap passes (set when shutdown starts) */
+    capDeadline?: number
     readonly setupRetryBaseMs: number
     readonly maxSetupAttempts: number
     /** the plugin's metric values, summed over every thread and reload (what PostHog's app page shows) */
@@ -237,13 +168,16 @@ export class DevHost {
     readonly systemLog: string[] = []
     /** each copy's exportEvents buffer: flushed at shutdown */
     private readonly upgradeFlushes: Array<() => Promise<void>> = []
-    /** due jobs waiting for a free slot (jobConcurrency) */
-    private readonly dueJobs: QueuedJob[] = []
+
+    /** the host profile's generation: how copies load and set up, and which Kafka client refuses a big job */
+    private readonly rules: HostGeneration
 
     private constructor(private readonly opts: DevHostOptions) {
         this.config = opts.config
-        this.setupRetryBaseMs = opts.setupRetryBaseMs ?? SETUP_RETRY_BASE_MS
-        this.maxSetupAttempts = opts.maxSetupAttempts ?? MAX_SETUP_ATTEMPTS
+        this.rules = resolveHostProfile(opts.hostProfile).generation
+        const only2024 = this.rules.setup === 'retry-only-RetryError'
+        this.setupRetryBaseMs = opts.setupRetryBaseMs ?? (only2024 ? SETUP_2024.baseMs : SETUP_RETRY_BASE_MS)
+        this.maxSetupAttempts = opts.maxSetupAttempts ?? (only2024 ? SETUP_2024.maxAttempts : MAX_SETUP_ATTEMPTS)
         let name = 'plugin'
         try {
             name = JSON.parse(readFileSync(path.join(opts.pluginDir, 'plugin.json'), 'utf8')).name ?? name
@@ -253,6 +187,40 @@ export class DevHost {
         this.pluginName = name
         this.storage = opts.storage ?? new DevStorage()
         this.eventStore = opts.eventStore
+        this.jobs = new DevJobQueue(this, {
+            kind: opts.jobQueue ?? 'kafka',
+            messageLimitBytes: opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES,
+            kafkaClient: this.rules.kafkaClient,
+            concurrency: opts.jobConcurrency,
+            teardownCapMs: HOST_TEARDOWN_CAP_MS,
+        })
+    }
+
+    /** jobs waiting to run (or running): the stand-in for PostHog's job queue */
+    get jobQueue(): ReadonlySet<QueuedJob> {
+        return this.jobs.queued
+    }
+    get jobsRun(): number {
+        return this.jobs.jobsRun
+    }
+    get jobErrors(): number {
+        return this.jobs.jobErrors
+    }
+    /** job enqueues refused by the Kafka queue (message over the limit) */
+    get refusedJobs(): number {
+        return this.jobs.refusedJobs
+    }
+    /** the size of each job message enqueued (JSON of the host's job envelope), accepted or refused */
+    get jobMessageBytes(): readonly number[] {
+        return this.jobs.messageBytes
+    }
+    /** the size of each job payload enqueued (its JSON alone), accepted or refused */
+    get jobPayloadBytes(): readonly number[] {
+        return this.jobs.payloadBytes
+    }
+    /** jobs an app enqueued after the 5 s teardown cap had passed: the real host had destroyed its thread, so they are lost */
+    get jobsAfterCap(): number {
+        return this.jobs.jobsAfterCap
     }
 
     /** The app's metrics as the host holds them: one value per name, every copy's updates together. */
@@ -293,14 +261,16 @@ export class DevHost {
     static async start(opts: DevHostOptions): Promise<DevHost> {
         const host = new DevHost(opts)
         const count = opts.threads ?? 2
+        const loaded: Array<LoadedPlugin | null> = []
         for (let i = 0; i < count; i++) {
-            const copy = new LazyCopy(host, opts.config, i)
+            const copy = host.newCopy(opts.config, i)
             host.copies.push(copy)
             // loads run one after another here (Babel is synchronous, and this host is one process)
-            await copy.vm
+            loaded.push(await copy.vm)
         }
         if (opts.setupFailure === 'throw') {
-            const failed = host.copies.find((c) => !c.plugin)
+            // a 2024 copy without jobs sets up at its first event: loaded is enough
+            const failed = host.copies.find((c, i) => !c.plugin && (!loaded[i] || c.disabled))
             if (failed) {
                 const error = new Error(host.setupErrors[0] ?? 'setupPlugin failed')
                 host.stopped = true
@@ -353,7 +323,7 @@ export class DevHost {
             })
         }
         // a loaded copy runs the event now (no extra tick), as the host's resolved promise nearly does
-        return copy.plugin ? run(copy.plugin) : copy.vm.then(run)
+        return copy.plugin ? run(copy.plugin) : copy.forEvent().then(run)
     }
 
     /**
@@ -373,7 +343,7 @@ export class DevHost {
         const previous = [...this.copies]
         await Promise.all(
             previous.map(async (old, i) => {
-                const fresh = new LazyCopy(this, this.config, i)
+                const fresh = this.newCopy(this.config, i)
                 void this.teardownCopy(old)
                 await fresh.vm
                 if (!this.stopped) this.copies[i] = fresh
@@ -396,11 +366,11 @@ export class DevHost {
     }
 
     /** teardownPlugins(hub, prevConfig): clear a pending setup retry, wait for the load, call teardownPlugin. */
-    private teardownCopy(copy: LazyCopy): Promise<void> {
+    private teardownCopy(copy: ThreadCopy): Promise<void> {
         copy.clearRetry()
         copy.tornDown = true
         this.retired.push(copy)
-        copy.teardown = copy.vm.then((plugin) =>
+        copy.teardown = copy.forTeardown().then((plugin) =>
             plugin?.methods.teardownPlugin
                 ? plugin.methods.teardownPlugin().then(
                       () => undefined,
@@ -461,14 +431,7 @@ export class DevHost {
         // which onEvent already had)
         await Promise.all(this.upgradeFlushes.map((flush) => flush().catch(() => undefined)))
         // jobs already running get the rest of the cap to finish; what does not stays queued for the next start
-        const left = Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started))
-        if (this.runningJobs.size > 0 && left > 0) {
-            let jobTimer: NodeJS.Timeout | undefined
-            await Promise.race([Promise.all(this.runningJobs.values()), new Promise((r) => (jobTimer = setTimeout(r, left)))])
-            clearTimeout(jobTimer)
-        }
-        for (const timer of this.jobTimers.values()) clearTimeout(timer)
-        this.jobTimers.clear()
+        await this.jobs.stop(Math.max(0, HOST_TEARDOWN_CAP_MS - (Date.now() - started)))
         this.disposeAll()
         return { ms: Date.now() - started, teardownMs, longestStallMs, cappedAt5s: capped, errors, queuedJobs: [...this.jobQueue] }
     }
@@ -479,7 +442,7 @@ export class DevHost {
         for (const job of jobs) host.enqueue(job.name, job.payload, 0)
         // jobs may re-enqueue themselves with backoff; give them a bounded time
         const until = Date.now() + 30_000
-        while (host.jobQueue.size > 0 && Date.now() < until && ([...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000) || host.runningJobs.size > 0)) {
+        while (host.jobQueue.size > 0 && Date.now() < until && ([...host.jobQueue].some((j) => j.runAt <= Date.now() + 1_000) || host.jobs.runningCount > 0)) {
             await new Promise((r) => setTimeout(r, 50))
         }
         return host.shutdown()
@@ -488,12 +451,17 @@ export class DevHost {
     /** Wait (bounded) until no job is queued or running; true when the queue is empty. */
     async waitForJobs(timeoutMs = 30_000): Promise<boolean> {
         const until = Date.now() + timeoutMs
-        while ((this.jobQueue.size > 0 || this.runningJobs.size > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25))
-        return this.jobQueue.size === 0 && this.runningJobs.size === 0
+        while ((this.jobQueue.size > 0 || this.jobs.runningCount > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25))
+        return this.jobQueue.size === 0 && this.jobs.runningCount === 0
     }
 
-    /** @internal the load of one attempt of a copy (LazyCopy calls it) */
-    async loadCopy(copy: LazyCopy): Promise<LoadedPlugin> {
+    /** One thread's copy, as this host generation loads it. */
+    private newCopy(config: Record<string, unknown>, thread: number): ThreadCopy {
+        return this.rules.setup === 'retry-only-RetryError' ? new LazyCopy2024(this, config, thread) : new LazyCopy(this, config, thread)
+    }
+
+    /** @internal the load of one attempt of a copy (LazyCopy calls it); `setup` false: the copy runs setupPlugin itself */
+    async loadCopy(copy: ThreadCopy, setup = true): Promise<LoadedPlugin> {
         // the host reads the app's archive first (an await), so a reload's teardown call comes before the Babel work
         await new Promise((r) => setImmediate(r))
         const plugin = await loadPluginInSandbox({
@@ -503,7 +471,9 @@ export class DevHost {
             allowlist: this.opts.allowlist,
             hostProfile: this.opts.hostProfile,
             taskTimeoutMs: this.opts.taskTimeoutMs,
-            meta: { jobs: this.jobsFacade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
+            fetchGuard: this.opts.fetchGuard,
+            noJobs: this.opts.jobQueue === 'none',
+            meta: { jobs: this.jobs.facade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
             metricsStore: this.metricsStore,
             onCapture: (event) => this.ingestCaptured(event),
         })
@@ -512,7 +482,7 @@ export class DevHost {
             const upgraded = upgradeExportEventsApp(plugin, this.upgradeHost(), copy.config)
             this.upgradeFlushes.push(upgraded.flush)
         }
-        await plugin.methods.setupPlugin?.()
+        if (setup) await plugin.methods.setupPlugin?.()
         return plugin
     }
 
@@ -540,134 +510,38 @@ export class DevHost {
         this.enqueue(name, payload, 0)
     }
 
-    /** @internal */
-    noteSetupFailure(copy: LazyCopy, error: unknown): void {
+    /** @internal `reloads`: the next attempt loads a new VM (classic), so this one is dropped; a 2024 copy keeps its VM */
+    noteSetupFailure(copy: ThreadCopy, error: unknown, reloads = true): void {
         this.setupFailures++
         this.setupErrors.push(message(error))
-        // a failed attempt's VM is dropped (the next attempt loads a new one)
         const last = copy.loads[copy.loads.length - 1]
-        if (last && last !== copy.plugin) last.dispose()
+        if (reloads && last && last !== copy.plugin) last.dispose()
     }
 
     /** @internal */
     disable(why: string): void {
         if (this.disabled) return
         this.disabled = true
+        this.disabledReason = why
         this.log('error', why)
-    }
-
-    private jobsFacade(): unknown {
-        return new Proxy(
-            {},
-            {
-                get: (_target, name) => {
-                    if (typeof name !== 'string' || name === 'then') return undefined
-                    return (payload: unknown) => ({
-                        runNow: async () => this.enqueueFromApp(name, payload, 0),
-                        runIn: async (amount: number, unit: string) => {
-                            const perUnit = UNIT_MS[String(unit).replace(/s$/, '')]
-                            if (!perUnit) throw new Error(`Unknown time unit '${unit}' for job ${name}`)
-                            this.enqueueFromApp(name, payload, amount * perUnit)
-                        },
-                        runAt: async (date: Date) => this.enqueueFromApp(name, payload, new Date(date).getTime() - Date.now()),
-                    })
-                },
-            }
-        )
-    }
-
-    /** An app's runIn/runNow/runAt: through the Kafka `jobs` topic (size-limited) or straight into PostgreSQL. */
-    private enqueueFromApp(name: string, payload: unknown, delayMs: number): void {
-        // the message the host produces: its job envelope as JSON (the payload is one field of it). The payload is
-        // serialized once, as the host does (one Kafka message, one PostgreSQL row): more copies here would charge
-        // the app's teardown, whose hand-over the 5 s cap measures, for this host's own bookkeeping
-        const payloadJson: string | undefined = JSON.stringify(payload)
-        const envelope =
-            `{"type":${JSON.stringify(name)},${payloadJson === undefined ? '' : `"payload":${payloadJson},`}` +
-            `"timestamp":${Date.now() + Math.max(0, delayMs)},"pluginConfigId":1,"pluginConfigTeam":1}`
-        const bytes = Buffer.byteLength(envelope)
-        this.jobMessageBytes.push(bytes)
-        this.jobPayloadBytes.push(payloadJson === undefined ? 0 : Buffer.byteLength(payloadJson))
-        if (this.capDeadline !== undefined && Date.now() > this.capDeadline) {
-            // the real host destroyed this thread at the cap: nothing the app does after it reaches the queue
-            this.jobsAfterCap++
-            this.log('error', `the job ${name} was enqueued ${Date.now() - this.capDeadline} ms after the ${HOST_TEARDOWN_CAP_MS} ms teardown cap: lost with its thread`)
-            throw new Error(`the job ${name} came after the teardown cap: the thread was destroyed`)
-        }
-        const limit = this.opts.jobMessageLimitBytes ?? KAFKA_JOB_MESSAGE_LIMIT_BYTES
-        if ((this.opts.jobQueue ?? 'kafka') === 'kafka' && bytes > limit) {
-            this.refusedJobs++
-            throw new Error(`KafkaJSProtocolError: MessageSizeTooLarge: the job ${name} is a ${bytes}-byte message; the jobs topic takes at most ${limit} bytes`)
-        }
-        this.enqueueJson(name, payloadJson, delayMs)
     }
 
     /** Queue a job (payload copied as JSON, like PostgreSQL stores it) and run it later in some thread. */
     enqueue(name: string, payload: unknown, delayMs: number): void {
-        this.enqueueJson(name, JSON.stringify(payload), delayMs)
+        this.jobs.enqueue(name, payload, delayMs)
     }
 
-    /** The job holds its payload as the JSON text the queue stores, read back when first used (when it runs). */
-    private enqueueJson(name: string, json: string | undefined, delayMs: number): void {
-        let read = false
-        let payload: unknown
-        const job: QueuedJob = {
-            name,
-            runAt: Date.now() + Math.max(0, delayMs),
-            get payload() {
-                if (!read) payload = json === undefined ? undefined : JSON.parse(json)
-                read = true
-                return payload
-            },
-        }
-        this.jobQueue.add(job)
-        this.arm(job, delayMs)
+    /** @internal a job can run: some thread's copy is ready and the app is not disabled */
+    canRunJobs(): boolean {
+        return !this.disabled && this.copies.some((c) => c.plugin)
     }
 
-    private arm(job: QueuedJob, delayMs: number): void {
-        if (this.stopped) return
-        const timer = setTimeout(() => this.runJob(job), Math.max(0, delayMs))
-        timer.unref()
-        this.jobTimers.set(job, timer)
-    }
-
-    private runJob(job: QueuedJob): void {
-        this.jobTimers.delete(job)
-        if (this.stopped) return
-        // some thread whose copy is loaded runs it; with none (setup failing, app disabled) it waits in the queue
+    /** @internal the next ready thread, in turn with the events */
+    takeReadyThread(): LoadedPlugin {
         const ready = this.copies.filter((c) => c.plugin)
-        if (ready.length === 0 || this.disabled) return this.arm(job, 1_000)
-        if (this.opts.jobConcurrency && this.runningJobs.size >= this.opts.jobConcurrency) {
-            this.dueJobs.push(job)
-            return
-        }
         const thread = ready[this.next % ready.length].plugin!
         this.next = (this.next + 1) % this.copies.length
-        const fn = thread.jobs[job.name]
-        if (!fn) {
-            this.jobQueue.delete(job)
-            this.jobErrors++
-            this.log('error', `no job named ${job.name}`)
-            return
-        }
-        const running = fn(job.payload).then(
-            () => {
-                this.jobsRun++
-            },
-            (error: unknown) => {
-                // PostHog's queue retries a failed job later; so do we (after a stop it stays queued)
-                this.jobErrors++
-                this.log('error', `job ${job.name} failed: ${String(error)}; retrying in 5 s`)
-                this.enqueue(job.name, job.payload, 5_000)
-            }
-        )
-        this.runningJobs.set(job, running)
-        running.then(() => {
-            this.runningJobs.delete(job)
-            this.jobQueue.delete(job)
-            const nextDue = this.dueJobs.shift()
-            if (nextDue && !this.stopped) this.runJob(nextDue)
-        })
+        return thread
     }
 
     /** @internal */
@@ -678,26 +552,6 @@ export class DevHost {
 
     private disposeAll(): void {
         for (const c of [...this.copies, ...this.retired]) for (const p of c.loads) p.dispose()
-    }
-}
-
-/**
- * The longest gap between turns of the event loop from now until `stop()`, by the wall clock: a tick every 10 ms
- * notes the time, and the gap still open at `stop()` counts too (a step that blocks until then is one stall).
- */
-function stallWatch(): { stop(): number } {
-    let last = Date.now()
-    let longest = 0
-    const tick = setInterval(() => {
-        const now = Date.now()
-        longest = Math.max(longest, now - last)
-        last = now
-    }, 10)
-    return {
-        stop() {
-            clearInterval(tick)
-            return Math.max(longest, Date.now() - last)
-        },
     }
 }
 

@@ -15,6 +15,17 @@ import { readFileSync } from 'fs'
 import { DevHost, type DevHostOptions, type QueuedJob } from './host'
 
 async function main(): Promise<void> {
+    // a real plugin-server always holds sockets open; here nothing else would keep Node running while the app waits
+    // on a timer Node does not count (Atomics.waitAsync's, which the app may use in its own thread): hold one until done
+    const alive = setInterval(() => undefined, 60_000)
+    try {
+        await runOnce()
+    } finally {
+        clearInterval(alive)
+    }
+}
+
+async function runOnce(): Promise<void> {
     const [pluginDir, settingsJson, eventsFile, threads = '1'] = process.argv.slice(2)
     if (!pluginDir || !settingsJson || !eventsFile) throw new Error('usage: run-once <plugin dir> <settings JSON> <events .jsonl> [threads]')
     const errors: string[] = []

@@ -27,6 +27,7 @@ import { EventStore } from './event-store'
 import { DevHost, type ShutdownReport } from './host'
 import { KEYS } from './historical-export'
 import { DevStorage } from './storage'
+import { resolveFetchGuard } from './sandbox/fetch-guard'
 import { resolveHostProfile, type HostProfileName } from './sandbox/profile'
 import { readerClient, listKeys, readObject } from './s3-read'
 import { startS3Server, type RunningS3 } from './s3server'
@@ -47,14 +48,20 @@ interface Options {
     once: boolean
     /** reload the app every N seconds (0: never), as PostHog does on a config change */
     reloadEvery: number
-    /** whose Babel and vm2 load the app: 1.10.5 (default) or newest */
+    /** whose Babel and vm2 load the app, and that host's rules: 1.10.5 (default), newest or 2024 */
     hostProfile: HostProfileName
+    /** 2024 profile: the host's fetch guard (default on, or S3_EXPORT_FETCH_GUARD); --no-fetch-guard turns it off */
+    fetchGuard?: boolean
+    /** a build after 2025-02-28: no job queue, no schedules */
+    noJobs: boolean
     /** past events in the event store, backfilled by the app's job (0: no backfill) */
     backfill: number
+    /** the app's folder (its plugin.json names the bundle): the repository root (dist/index.js) or posthog-2024 */
+    pluginDir: string
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name, backfill: 0 }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name, backfill: 0, noJobs: false, pluginDir: ROOT }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -71,9 +78,12 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--reload-every') opts.reloadEvery = Number(value())
         else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(value()).name
         else if (arg === '--backfill') opts.backfill = Number(value())
+        else if (arg === '--no-fetch-guard') opts.fetchGuard = false
+        else if (arg === '--no-jobs') opts.noJobs = true
+        else if (arg === '--plugin-dir') opts.pluginDir = path.resolve(value())
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest (or S3_EXPORT_HOST_PROFILE)  --backfill N (past events to backfill)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest|2024 (or S3_EXPORT_HOST_PROFILE)  --no-fetch-guard (2024: reach loopback/private endpoints)  --no-jobs (a build after 2025-02-28)  --backfill N (past events to backfill)  --plugin-dir DIR (the folder of the app: . or posthog-2024, the build for PostHog Dec 2023+)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
@@ -82,7 +92,7 @@ function parseArgs(argv: string[]): Options {
 
 /** plugin.json defaults ← --config file ← S3_EXPORT_<key> environment variables */
 function loadSettings(opts: Options): Record<string, string> {
-    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'plugin.json'), 'utf8'))
+    const manifest = JSON.parse(readFileSync(path.join(opts.pluginDir, 'plugin.json'), 'utf8'))
     const settings: Record<string, string> = {}
     for (const field of manifest.config) if (field.key) settings[field.key] = field.default ?? ''
     const file = opts.config ?? process.env.S3_EXPORT_CONFIG
@@ -160,11 +170,13 @@ async function main(): Promise<void> {
         console.log(`event store: ${past.length} past events, ingested from ${new Date(dayAgo).toISOString()} on`)
     }
     const hostOptions = {
-        pluginDir: ROOT,
+        pluginDir: opts.pluginDir,
         config: settings,
         threads: opts.threads,
         setupFailure: 'throw',
         hostProfile: opts.hostProfile,
+        fetchGuard: opts.fetchGuard,
+        jobQueue: opts.noJobs ? 'none' : undefined,
         storage: new DevStorage(),
         eventStore,
         jobConcurrency: 1,
@@ -174,6 +186,8 @@ async function main(): Promise<void> {
             console.log(`  [app ${level}] ${message}`)
         },
     }
+    const guard = resolveHostProfile(opts.hostProfile).generation.trackedFetch && resolveFetchGuard(opts.fetchGuard, true)
+    if (guard) console.log(`host profile ${opts.hostProfile}: its fetch guard is on, so the sandbox's fetch refuses loopback and private endpoints (FetchError: Internal hostname); --no-fetch-guard turns it off`)
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(

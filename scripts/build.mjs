@@ -10,11 +10,14 @@
 // - every worker thread runs the host's Babel over the file at each load (~7 ms and ~0.4 MB of RSS per KB with
 //   plugin-server 1.10.5's Babel 7.13.7), so what PutObject never runs is left out (the plugins below, each with
 //   its reason); __tests__/host/bundle-requests.test.ts checks the requests the cut bundle sends
+// - two bundles from the same sources, one per generation of PostHog's plugin-server (scripts/generations.mjs says
+//   what differs): dist/index.js (classic) and posthog-2024/index.js with its folder's plugin.json
 import * as esbuild from 'esbuild'
 import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'fs'
 import path from 'path'
+import { bundledSettings, GENERATIONS, manifest2024, FOLDER_2024 } from './generations.mjs'
 
-export const HOST_MODULES = ['zlib', 'crypto', 'stream', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
+export const HOST_MODULES = GENERATIONS.classic.hostModules
 
 /**
  * client-s3's schemas_0.js describes every S3 operation (~135 KB). esbuild drops the unused ones only if it can see
@@ -259,17 +262,56 @@ const sdkPackageVersionOnly = {
  * src/config.ts reads three fields of each setting in plugin.json (key, name, default); the settings page's hints,
  * types and choices are for PostHog's UI, which reads plugin.json itself. Only those three go into the bundle.
  */
-const pluginJsonSettingsOnly = {
+const pluginJsonSettingsOnly = (generation) => ({
     name: 'plugin-json-settings-only',
     setup(build) {
         build.onLoad({ filter: /[\\/]plugin\.json$/ }, (args) => {
             if (args.path !== path.resolve('plugin.json')) return undefined
-            const manifest = JSON.parse(readFileSync(args.path, 'utf8'))
-            const config = manifest.config.filter((s) => typeof s.key === 'string').map(({ key, name, default: value }) => ({ key, name, default: value }))
+            const root = JSON.parse(readFileSync(args.path, 'utf8'))
+            // a bundle's defaults are those of the plugin.json PostHog shows beside it
+            const config = bundledSettings(root, generation.name === '2024' ? manifest2024(root) : root)
             return { contents: JSON.stringify({ config }), loader: 'json' }
         })
     },
-}
+})
+
+/**
+ * The build-time seam between generations: src/host/imports.ts stands for the generation's own module
+ * (src/host/imports-classic.ts imports zlib and plugin-contrib; src/host/imports-2024.ts neither).
+ */
+const hostImports = (generation) => ({
+    name: 'host-imports-of-the-generation',
+    setup(build) {
+        build.onResolve({ filter: /(^|[\\/])imports$/ }, (args) => {
+            if (path.resolve(args.resolveDir, args.path) !== path.resolve('src/host/imports')) return undefined
+            return { path: path.resolve(generation.imports) }
+        })
+    },
+})
+
+/**
+ * Modules a generation's host refuses to provide (its Babel fails the whole load on the import, even in code that
+ * never runs). `@posthog/plugin-contrib` is imported only by src/host/imports-classic.ts: reaching it fails the build.
+ * `zlib` is still imported by the native codecs (src/formats/codecs/zlib.ts, the one seam: the codecs, Parquet's pages, the S3 client's CRC32); there it resolves to
+ * an empty module: setup refuses every setting that would call it (src/config.ts, HostCodecs), and the probes for
+ * zstd and CRC32 find nothing.
+ */
+const refusedModules = (generation) => ({
+    name: 'modules-the-host-refuses',
+    setup(build) {
+        const refused = generation.refused ?? []
+        if (refused.length === 0) return
+        build.onResolve({ filter: /^(zlib|@posthog\/plugin-contrib)$/ }, (args) => {
+            if (!refused.includes(args.path)) return undefined
+            if (args.path === 'zlib') return { path: 'zlib', namespace: 'no-zlib' }
+            return { errors: [{ text: `${args.importer} imports ${args.path}, which the ${generation.name} hosts refuse to provide` }] }
+        })
+        build.onLoad({ filter: /.*/, namespace: 'no-zlib' }, () => ({
+            contents: '// this PostHog has no zlib (scripts/build.mjs refusedModules)\nmodule.exports = { constants: {} }',
+            loader: 'js',
+        }))
+    },
+})
 
 const cutUnusedSdkModules = {
     name: 'cut-unused-sdk-modules',
@@ -304,7 +346,9 @@ const cutUnusedSdkModules = {
     },
 }
 
-export async function build({ outfile = 'dist/index.js', write = true } = {}) {
+export async function build({ generation: name = 'classic', outfile = GENERATIONS[name].outfile, write = true } = {}) {
+    const generation = GENERATIONS[name]
+    if (!generation) throw new Error(`Unknown bundle '${name}'. Use one of: ${Object.keys(GENERATIONS).join(', ')}`)
     const result = await esbuild.build({
         entryPoints: ['index.ts'],
         bundle: true,
@@ -314,10 +358,10 @@ export async function build({ outfile = 'dist/index.js', write = true } = {}) {
         supported: { 'async-await': false, 'async-generator': false, 'for-await': false },
         minify: process.env.NOMINIFY ? false : true,
         legalComments: 'none',
-        external: HOST_MODULES,
+        external: generation.hostModules,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, replacedModules, sdkPackageVersionOnly, pluginJsonSettingsOnly, cutUnusedSdkModules],
+        plugins: [hostImports(generation), refusedModules(generation), inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, replacedModules, sdkPackageVersionOnly, pluginJsonSettingsOnly(generation), cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,
@@ -346,22 +390,45 @@ export function describeMetafile(metafile, topFiles = 25) {
     return ['by package:', ...byGroup, `largest ${topFiles} files:`, ...byFile].join('\n')
 }
 
+/** The 2024 folder's plugin.json as the root plugin.json makes it (PostHog reads it from the folder, beside index.js). */
+export function folderManifestText() {
+    return JSON.stringify(manifest2024(JSON.parse(readFileSync('plugin.json', 'utf8'))), null, 4) + '\n'
+}
+
+/** What the build writes: each bundle, and the 2024 folder's plugin.json. */
+async function outputs() {
+    const files = []
+    for (const name of Object.keys(GENERATIONS)) {
+        const { code } = await build({ generation: name, write: false })
+        files.push({ file: GENERATIONS[name].outfile, text: code })
+    }
+    files.push({ file: path.join(FOLDER_2024, 'plugin.json'), text: folderManifestText() })
+    return files
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
+    const kb = (text) => `${(text.length / 1024).toFixed(0)} KB`
     if (process.argv.includes('--meta')) {
         // what each package and file adds to the bundle, after minification: where to look for the next cut
-        const { code, metafile } = await build({ write: false })
-        console.log(`dist/index.js would be ${(code.length / 1024).toFixed(0)} KB\n${describeMetafile(metafile)}`)
+        const name = process.argv.includes('2024') ? '2024' : 'classic'
+        const { code, metafile } = await build({ generation: name, write: false })
+        console.log(`${GENERATIONS[name].outfile} would be ${kb(code)}\n${describeMetafile(metafile)}`)
     } else if (process.argv.includes('--check')) {
-        // exit 1 when the committed bundle is not what the sources build: PostHog loads dist/index.js, not index.ts
-        const { code } = await build({ write: false })
-        const committed = existsSync('dist/index.js') ? readFileSync('dist/index.js', 'utf8') : ''
-        if (committed !== code) {
-            console.error('dist/index.js is stale: run `npm run build` and commit dist/')
-            process.exit(1)
+        // exit 1 when a committed file is not what the sources build: PostHog loads the bundles, not index.ts
+        let stale = 0
+        for (const { file, text } of await outputs()) {
+            const committed = existsSync(file) ? readFileSync(file, 'utf8') : ''
+            if (committed !== text) {
+                console.error(`${file} is stale: run \`npm run build\` and commit it`)
+                stale++
+            } else console.log(`${file} is fresh (${kb(text)})`)
         }
-        console.log(`dist/index.js is fresh (${(code.length / 1024).toFixed(0)} KB)`)
+        if (stale > 0) process.exit(1)
     } else {
-        const { code } = await build()
-        console.log(`dist/index.js: ${(code.length / 1024).toFixed(0)} KB`)
+        for (const { file, text } of await outputs()) {
+            mkdirSync(path.dirname(file), { recursive: true })
+            writeFileSync(file, text)
+            console.log(`${file}: ${kb(text)}`)
+        }
     }
 }

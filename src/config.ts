@@ -11,6 +11,7 @@ import { hostHasCrc32 } from './formats/codecs/zlib'
 import { FORMATS, type FormatName } from './formats/registry'
 import { choiceOf, label, numberOf, text, type RawConfig } from './settings'
 import { MEGABYTE } from './units'
+import { NATIVE_CODECS, type HostCodecs } from './host/codecs'
 
 export type Sse = { kind: 'disabled' } | { kind: 'AES256' } | { kind: 'aws:kms'; kmsKeyId: string }
 
@@ -128,7 +129,7 @@ export function bucketNameProblem(name: string): string | undefined {
 type Choice<K extends keyof typeof CHOICES> = (typeof CHOICES)[K][keyof (typeof CHOICES)[K]]
 
 /** Parse and validate every setting. Throws one ConfigError naming every bad field and its fix. */
-export function parseConfig(raw: RawConfig): Config {
+export function parseConfig(raw: RawConfig, codecs: HostCodecs = NATIVE_CODECS): Config {
     const problems: string[] = []
     const choice = <K extends keyof typeof CHOICES>(key: K) => choiceOf(raw, key, CHOICES[key] as Record<string, Choice<K>>, problems)
     const numberIn = (key: keyof typeof LIMITS, unit: string) => numberOf(raw, key, LIMITS[key], unit, problems)
@@ -229,11 +230,15 @@ export function parseConfig(raw: RawConfig): Config {
     const format = choice('uploadFormat')
     const compression = choice('compression')
     const codec = CODECS[compression]
-    const unavailable = codec.unavailable()
+    // the plugin-servers of December 2023 on refuse an app that imports zlib (src/host/generation.ts)
+    const noZlib = codecs.nativeZlib ? undefined : `this PostHog's plugin server has no zlib (builds from December 2023 on)`
+    const usable = (c: (typeof CODECS)[Compression]) => !c.unavailable() && !(noZlib && c.levels)
+    const unavailable = noZlib && codec.levels ? noZlib : codec.unavailable()
     if (unavailable) {
-        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && !c.unavailable()).map(([name]) => name)
-        problems.push(`${label('compression')} is ${compression}, but ${unavailable}: choose ${others.join(' or ')}`)
+        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && usable(c)).map(([name]) => name)
+        problems.push(`${label('compression')} is ${compression}, but ${unavailable}: choose ${others.length ? others.join(' or ') : '"no compression"'}`)
     }
+    if (noZlib && format === 'parquet') problems.push(`${label('uploadFormat')} is parquet, whose pages are GZIP-compressed, but ${noZlib}: choose jsonl`)
     const levelText = text(raw, 'compressionLevel')
     const range = codec.levels
     let compressionLevel = range?.default ?? 0
@@ -246,7 +251,9 @@ export function parseConfig(raw: RawConfig): Config {
     const storageClass = choice('storageClass')
     const cannedAcl = choice('cannedAcl')
     const checksum = choice('checksum')
-    if (checksum === 'CRC32' && !hostHasCrc32()) {
+    if (checksum === 'CRC32' && noZlib) {
+        problems.push(`${label('checksum')} is CRC32, but ${noZlib}, whose CRC32 the app uses: choose Content-MD5 or none`)
+    } else if (checksum === 'CRC32' && !hostHasCrc32()) {
         problems.push(`${label('checksum')} is CRC32, but this plugin server's Node has no native CRC32 (Node 20.15+ has): choose Content-MD5 or none`)
     }
     const alertAfterMinutes = numberIn('alertAfterMinutes', 'minutes')

@@ -7,6 +7,7 @@ import { RetryError } from '@posthog/plugin-scaffold'
 import { faults } from '../../dev/fault-proxy'
 import { jobs, onEvent, setupPlugin, teardownPlugin, TEARDOWN_BUDGET_MS } from '../../index'
 import { spillReserveMs } from '../../src/export/exporter'
+import { HOST_HISTORICAL_JOB } from '../../src/backfill/boundary'
 import { JOB_NAME, type SpilledBatchPayload } from '../../src/export/spill'
 import { makeEvent } from '../helpers/events'
 import { proxySettings, recordMetric, startRig, tally, type Rig } from '../helpers/faults'
@@ -16,7 +17,7 @@ let caseNumber = 0
 let rig: Rig
 const logged: string[] = []
 beforeAll(async () => {
-    rig = await startRig(['hooks-hung', 'hooks-setup'])
+    rig = await startRig(['hooks-hung', 'hooks-setup', 'hooks-no-jobs'])
     // the app logs through console (the host's log); keep it for assertions instead of the test output
     for (const level of ['info', 'warn', 'error'] as const) {
         jest.spyOn(console, level).mockImplementation((...args: unknown[]) => void logged.push(`${level}: ${args.map(String).join(' ')}`))
@@ -71,6 +72,55 @@ describe('the plugin hooks against a failing S3', () => {
         const t = await tally(rig.reader, 'hooks-hung', sent.map((e) => e.uuid))
         expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
         expect(t.objects).toHaveLength(jobsRun.length)
+    })
+
+    it('without a job queue (PostHog after Feb 2025), tears down within 5 s with S3 hung and reports exactly the events it could not store, in the log and the metrics', async () => {
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        const increments: Record<string, number> = {}
+        const metrics = new Proxy({}, { get: (_t, name: string) => ({ increment: (n: number) => void (increments[name] = (increments[name] ?? 0) + n) }) })
+        // a host without meta.jobs: nothing can be handed over
+        const meta = { config: proxySettings(rig, 'hooks-no-jobs', { uploadMegabytes: '1' }), global: {} as any, metrics }
+        await setupPlugin(meta)
+        // some batches reach S3 before it hangs, the rest are in memory at teardown
+        const stored = Array.from({ length: 2000 }, (_, i) => makeEvent(500_000 + i))
+        for (const event of stored) onEvent(event, meta)
+        await meta.global.exporter.flush()
+        rig.proxy.setSchedule(() => faults.hang())
+        const held = Array.from({ length: 3000 }, (_, i) => makeEvent(600_000 + i))
+        for (const event of held) onEvent(event, meta)
+        logged.length = 0
+
+        const started = Date.now()
+        const report = await teardownPlugin(meta)
+        const ms = Date.now() - started
+        recordMetric({ name: 'hooks-teardown-hung-no-jobs', events: held.length, teardownMs: ms, report })
+        expect(ms).toBeLessThan(HOST_TEARDOWN_CAP_MS)
+        // with nothing to hand over to, no time is kept for a hand-over: the hung uploads get the whole budget
+        expect(ms).toBeGreaterThanOrEqual(TEARDOWN_BUDGET_MS - 100)
+        rig.proxy.dropHanging()
+
+        // what S3 holds: everything but exactly the number reported lost
+        const sent = [...stored, ...held].map((e) => e.uuid)
+        const t = await tally(rig.reader, 'hooks-no-jobs', sent)
+        expect({ duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ duplicated: 0, unexpected: 0 })
+        expect(t.lost).toBeGreaterThan(0)
+        expect(report).toMatchObject({ dropped: t.lost, spilled: 0, jobs: 0, pendingEvents: 0 })
+        expect(logged).toContain(`error: S3 Export teardown: ${t.lost} events could not be stored or queued and are lost`)
+        expect(increments.undelivered_events).toBe(t.lost)
+        expect(increments.events_delivered_successfully).toBe(sent.length - t.lost)
+        logged.length = 0
+    })
+
+    it('asks the host to retry setup (RetryError) when its storage does not answer, rather than be disabled', async () => {
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        const { meta } = metaFor('hooks-setup')
+        const down = () => Promise.reject(new Error('connection terminated'))
+        Object.assign(meta, { storage: { get: down, set: down, del: down } })
+        Object.assign(meta.jobs, { [HOST_HISTORICAL_JOB]: () => ({ runNow: () => Promise.resolve() }) })
+        const error = await setupPlugin(meta).then(() => undefined, (e: Error) => e)
+        expect(error?.name).toBe('RetryError')
+        expect(error?.message).toContain('connection terminated')
+        await teardownPlugin(meta)
     })
 
     it.each([

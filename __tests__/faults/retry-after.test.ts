@@ -5,7 +5,7 @@
  * check wait at most MAX_RETRY_AFTER_MS, never spin, and every event is stored exactly once.
  */
 import { faults, phases } from '../../dev/fault-proxy'
-import { hostSchedule } from '../../index'
+import { hostSchedule } from '../../src/host/generation'
 import { WriteCheck, writeCheckKey } from '../../src/health/write-check'
 import { Reporter } from '../../src/health/report'
 import { MAX_RETRY_AFTER_MS } from '../../src/export/retry-policy'

@@ -73,7 +73,8 @@ export async function shutdownAndDrain(host: DevHost, opts: DevHostOptions): Pro
     let refusedJobs = host.refusedJobs
     let jobs: QueuedJob[] = down.queuedJobs
     for (let round = 0; round < 3 && jobs.length > 0; round++) {
-        const next = await DevHost.start(opts)
+        // PostgreSQL survives the restart like the job queue: a batch whose PUT may have landed waits there, parked
+        const next = await DevHost.start({ ...opts, storage: host.storage })
         for (const job of jobs) next.enqueue(job.name, job.payload, 0)
         await next.waitForJobs(60_000)
         const report = await next.shutdown()

@@ -10,6 +10,8 @@ import { CHAIN_JOB_NAME, INTERFACE_JOB_NAME, KEYS } from '../../dev/historical-e
 import { DevStorage } from '../../dev/storage'
 import { proxySettings, startRig, tally, type Rig } from '../helpers/faults'
 import { ROOT, shutdownAndDrain, sleep, startSending } from '../helpers/lifecycle'
+import { POSTHOG_2024 } from '../helpers/bundles'
+import { BACKFILL_JOB, CANNOT_BACKFILL } from '../../src/backfill/boundary'
 
 /** A dev host with the past events in `store`, uploads every 3 s, one job at a time (the plugin-server's JOB_QUEUE_GRAPHILE_CONCURRENCY default). */
 function backfillHost(store: EventStore, storage: DevStorage, threads: number, prefix?: string): DevHostOptions {
@@ -231,3 +233,25 @@ async function waitStoredUnder(uuids: string[], prefix: string) {
     }
     return t
 }
+
+it('says, when the backfill button is pressed under the 2024 plugin server (no historical export there), that this PostHog cannot backfill, and starts nothing', async () => {
+    const lines: Array<{ level: string; message: string }> = []
+    const opts: DevHostOptions = {
+        ...backfillHost(new EventStore(), new DevStorage(), 1),
+        pluginDir: POSTHOG_2024.pluginDir,
+        config: proxySettings(rig, 'backfill', { ...POSTHOG_2024.settings, eventsToIgnore: '' }),
+        ...POSTHOG_2024.host,
+        log: (level, message) => void lines.push({ level, message }),
+    }
+    const host = await DevHost.start(opts)
+    try {
+        host.runPublicJob(BACKFILL_JOB, { dateFrom: '2024-01-01' })
+        expect(await host.waitForJobs(30_000)).toBe(true)
+        expect(lines.filter((l) => l.message.includes(CANNOT_BACKFILL))).toHaveLength(1)
+        // nothing was started: no job but the button's ran, and the app did not fail
+        expect(host.jobQueue.size).toBe(0)
+        expect(host.disabled).toBe(false)
+    } finally {
+        await host.shutdown()
+    }
+}, 120_000)

@@ -1,21 +1,23 @@
 /**
- * dist/index.js is what PostHog loads. These checks read the file itself, the way the host's Babel pass sees it.
+ * dist/index.js (the classic hosts) and posthog-2024/index.js (PostHog from December 2023 on) are what PostHog loads.
+ * These checks read the files themselves, the way the host's Babel pass sees them.
  */
 import { execFileSync } from 'child_process'
-import { readFileSync } from 'fs'
+import { readdirSync, readFileSync } from 'fs'
 import path from 'path'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const Babel = require('@babel/standalone')
 
 const ROOT = path.join(__dirname, '../..')
-const bundle = readFileSync(path.join(ROOT, 'dist/index.js'), 'utf8')
 /** the host modules a v1.10.5 plugin-server provides (shared docs: plugin-server.md) */
-const ALLOWLIST = new Set([
+const ALLOWLIST_1_10_5 = [
     '@google-cloud/bigquery', '@google-cloud/pubsub', '@google-cloud/storage', '@posthog/plugin-contrib',
     '@posthog/plugin-scaffold', 'aws-sdk', 'generic-pool', 'node-fetch', 'snowflake-sdk', 'crypto', 'jsonwebtoken',
     'faker', 'pg', 'stream', 'url', 'zlib',
-])
+]
+/** the monorepo's AVAILABLE_IMPORTS from December 2023 to 2025 (shared docs: plugin-server.md, the timeline) */
+const ALLOWLIST_2024 = ['@google-cloud/pubsub', '@google-cloud/storage', '@posthog/plugin-scaffold', 'aws-sdk', 'generic-pool', 'node-fetch', 'crypto', 'stream', 'url']
 
 function walk(node: any, visit: (node: any) => void): void {
     if (!node || typeof node.type !== 'string') return
@@ -28,12 +30,32 @@ function walk(node: any, visit: (node: any) => void): void {
     }
 }
 
-const ast = Babel.transform(bundle, { ast: true, code: false, babelrc: false, configFile: false, sourceType: 'script' }).ast
+function parse(file: string): any {
+    return Babel.transform(readFileSync(path.join(ROOT, file), 'utf8'), { ast: true, code: false, babelrc: false, configFile: false, sourceType: 'script' }).ast
+}
 
-describe('the committed bundle', () => {
-    it('is exactly what npm run build makes from the committed sources', () => {
-        expect(() => execFileSync('node', ['scripts/build.mjs', '--check'], { cwd: ROOT, stdio: 'pipe' })).not.toThrow()
+function requiredModules(ast: any): string[] {
+    const required: string[] = []
+    walk(ast.program, (node) => {
+        if (node.type === 'ImportDeclaration') required.push(node.source.value)
+        if (node.type === 'CallExpression' && node.callee.type === 'Identifier' && node.callee.name === 'require') {
+            const arg = node.arguments[0]
+            required.push(arg && arg.type === 'StringLiteral' ? arg.value : '<non-literal>')
+        }
     })
+    return required
+}
+
+it('the committed bundles and the 2024 folder are exactly what npm run build makes from the committed sources', () => {
+    expect(() => execFileSync('node', ['scripts/build.mjs', '--check'], { cwd: ROOT, stdio: 'pipe' })).not.toThrow()
+})
+
+describe.each([
+    { file: 'dist/index.js', hosts: 'the classic hosts (plugin-server 1.x to Nov 2023)', allowlist: ALLOWLIST_1_10_5 },
+    { file: 'posthog-2024/index.js', hosts: 'PostHog from Dec 2023 on', allowlist: ALLOWLIST_2024 },
+])('the committed bundle $file, for $hosts', ({ file, allowlist }) => {
+    const bundle = readFileSync(path.join(ROOT, file), 'utf8')
+    const ast = parse(file)
 
     it('stays within the 200 KB budget every worker thread pays at load', () => {
         // 177 KB with the SDK cuts of scripts/build.mjs and our PutObject protocol (387 KB before)
@@ -71,17 +93,10 @@ describe('the committed bundle', () => {
         expect(calls).toEqual([])
     })
 
-    it('requires only host modules on the allowlist, each by a literal name', () => {
-        const required: string[] = []
-        walk(ast.program, (node) => {
-            if (node.type === 'ImportDeclaration') required.push(node.source.value)
-            if (node.type === 'CallExpression' && node.callee.type === 'Identifier' && node.callee.name === 'require') {
-                const arg = node.arguments[0]
-                required.push(arg && arg.type === 'StringLiteral' ? arg.value : '<non-literal>')
-            }
-        })
+    it('requires only host modules on its hosts’ allowlist, each by a literal name', () => {
+        const required = requiredModules(ast)
         expect(required.length).toBeGreaterThan(0)
-        expect(required.filter((name) => !ALLOWLIST.has(name))).toEqual([])
+        expect(required.filter((name) => !allowlist.includes(name))).toEqual([])
     })
 
     it('runs nothing at the top level of the script but one wrapping function', () => {
@@ -89,5 +104,35 @@ describe('the committed bundle', () => {
         expect(statements).toHaveLength(1)
         expect(statements[0].type).toBe('ExpressionStatement')
         expect(statements[0].expression.type).toBe('CallExpression')
+    })
+})
+
+describe('the posthog-2024 folder PostHog installs from a URL', () => {
+    const FOLDER = path.join(ROOT, 'posthog-2024')
+
+    it('imports neither zlib nor @posthog/plugin-contrib, which those hosts refuse even in code that never runs', () => {
+        const required = requiredModules(parse('posthog-2024/index.js'))
+        expect(required).not.toContain('zlib')
+        expect(required).not.toContain('@posthog/plugin-contrib')
+        // the classic bundle still has both: the two are built from the same sources with a different host seam
+        expect(requiredModules(parse('dist/index.js'))).toEqual(expect.arrayContaining(['zlib', '@posthog/plugin-contrib']))
+    })
+
+    it('holds only the four files PostHog copies (it refuses a folder with subfolders)', () => {
+        expect(readdirSync(FOLDER).sort()).toEqual(['README.md', 'index.js', 'logo.png', 'plugin.json'])
+        expect(readFileSync(path.join(FOLDER, 'logo.png'))).toEqual(readFileSync(path.join(ROOT, 'logo.png')))
+    })
+
+    it('has a plugin.json that loads index.js and offers the root settings minus those that cannot work there', () => {
+        const root = JSON.parse(readFileSync(path.join(ROOT, 'plugin.json'), 'utf8'))
+        const folder = JSON.parse(readFileSync(path.join(FOLDER, 'plugin.json'), 'utf8'))
+        expect(folder.main).toBe('index.js')
+        const keys = (m: any) => m.config.map((s: any) => s.key).filter(Boolean)
+        expect(keys(root).filter((k: string) => !keys(folder).includes(k)).sort()).toEqual(['compressionLevel', 'exportEventsBufferSeconds'])
+        const setting = (key: string) => folder.config.find((s: any) => s.key === key)
+        expect(setting('compression')).toMatchObject({ choices: ['no compression'], default: 'no compression' })
+        expect(setting('uploadFormat').choices).toEqual(['jsonl'])
+        expect(setting('checksum').choices).toEqual(['none', 'Content-MD5'])
+        expect(Object.keys(folder.publicJobs)).toEqual(['Backfill S3 (date range)'])
     })
 })

@@ -1,4 +1,4 @@
-/** The local plugin-server loads apps with the Babel and vm2 of the host our users run, unless told otherwise. */
+/** The local plugin-server loads apps with the Babel and vm2 of the host our users run, unless told otherwise (2024: the Dec 2023 – Feb 2025 monorepo). */
 import { HOST_PROFILE_ENV, HOST_PROFILES, resolveHostProfile } from '../../dev/sandbox'
 import { packageVersion } from '../../dev/sandbox/profile'
 import { loadBabel } from '../../dev/sandbox/transform'
@@ -19,13 +19,21 @@ describe('the host profile', () => {
     })
 
     it('refuses a profile it does not know instead of falling back', () => {
-        expect(() => resolveHostProfile('1.9')).toThrow("Unknown host profile '1.9'. Use one of: 1.10.5, newest")
+        expect(() => resolveHostProfile('1.9')).toThrow("Unknown host profile '1.9'. Use one of: 1.10.5, newest, 2024")
     })
 
     it('runs 1.10.5 with the versions in that host’s yarn.lock: Babel 7.13.7 and vm2 3.9.5', () => {
         const profile = HOST_PROFILES['1.10.5']
         expect((loadBabel(profile.babelPackage) as unknown as { version: string }).version).toBe('7.13.7')
         expect(packageVersion(profile.vm2Package)).toBe('3.9.5')
+    })
+
+    it('runs 2024 with the versions in the October 2024 monorepo’s pnpm-lock.yaml: Babel 7.21.4 and vm2 3.9.18', () => {
+        const profile = HOST_PROFILES['2024']
+        expect((loadBabel(profile.babelPackage) as unknown as { version: string }).version).toBe('7.21.4')
+        expect(packageVersion(profile.vm2Package)).toBe('3.9.18')
+        expect(profile.generation.name).toBe('2024')
+        expect(resolveHostProfile('2024')).toBe(profile)
     })
 
     it('keeps today’s releases as the newest profile', () => {

@@ -1,7 +1,9 @@
 /**
  * The bundle (dist/index.js) through the real host's lifecycle, in the dev host, against the local S3 behind the
  * fault proxy: a reload with events in flight, S3 down while the app loads, a definitive refusal at setup, and a
- * 20 MB batch spilled through the 1 MB (Kafka) job queue. Every verdict is read back from S3.
+ * 20 MB batch spilled through the 1 MB (Kafka) job queue. The reload and the outage at load run for
+ * posthog-2024/index.js under the 2024 plugin server too, and that bundle's teardown with S3 hung with and without a
+ * job queue (the builds after 2025-02-28 have none). Every verdict is read back from S3.
  */
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { randomBytes } from 'crypto'
@@ -9,12 +11,13 @@ import { DevHost, type DevHostOptions } from '../../dev/host'
 import { DevStorage } from '../../dev/storage'
 import { faults, PASS } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
-import { noisyEvent, proxySettings, startRig, type Rig } from '../helpers/faults'
+import { noisyEvent, proxySettings, startRig, tally, type Rig } from '../helpers/faults'
 import { EXACTLY_ONCE, ROOT, shutdownAndDrain, sleep, startSending, verdict, waitStored } from '../helpers/lifecycle'
+import { BUNDLE_CASES, CLASSIC, POSTHOG_2024, type BundleCase } from '../helpers/bundles'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
-const BUCKETS = ['reload', 'reload-log', 'outage10', 'refused', 'spill20', 'one-big-event', 'one-big-event-503']
+const BUCKETS = ['reload', 'reload-2024', 'reload-log', 'outage10', 'outage10-2024', 'refused', 'spill20', 'one-big-event', 'one-big-event-503', 'hung-jobs-2024', 'hung-no-jobs-2024']
 let rig: Rig
 
 beforeAll(async () => {
@@ -28,18 +31,22 @@ afterEach(() => {
     rig.proxy.outage(0)
 })
 
-function hostOptions(bucket: string, settings: Record<string, string> = {}, more: Partial<DevHostOptions> = {}): DevHostOptions {
+function hostOptions(bucket: string, settings: Record<string, string> = {}, more: Partial<DevHostOptions> = {}, bundle: BundleCase = CLASSIC): DevHostOptions {
     return {
-        pluginDir: ROOT,
+        pluginDir: bundle.pluginDir,
         threads: 1,
         log: () => undefined,
-        config: proxySettings(rig, bucket, { eventsToIgnore: '', ...settings }),
+        config: proxySettings(rig, bucket, { eventsToIgnore: '', ...bundle.settings, ...settings }),
+        ...bundle.host,
         ...more,
     }
 }
 
-it('stores every event exactly once across a reload, the old copy keeping its events apart from the new one', async () => {
-    const opts = hostOptions('reload', { uploadMinutes: '0.05' })
+/** Each bundle with a bucket of its own for a test. */
+const eachBundle = (bucket: string) => BUNDLE_CASES.map((bundle) => ({ ...bundle, bucket: bundle === CLASSIC ? bucket : `${bucket}-2024` }))
+
+it.each(eachBundle('reload'))('stores every event exactly once across a reload of $name, the old copy keeping its events apart from the new one', async (bundle) => {
+    const opts = hostOptions(bundle.bucket, { uploadMinutes: '0.05' }, {}, bundle)
     const host = await DevHost.start(opts)
     const sender = startSending(host, (i) => makeEvent(i))
     await sleep(1_000)
@@ -58,7 +65,7 @@ it('stores every event exactly once across a reload, the old copy keeping its ev
 
     expect(await host.retiredTeardowns()).toBe(true)
     await shutdownAndDrain(host, opts)
-    const t = await waitStored(rig, 'reload', sender.sent, 15_000)
+    const t = await waitStored(rig, bundle.bucket, sender.sent, 15_000)
     expect(verdict(t, sender)).toEqual(EXACTLY_ONCE)
     // a batch holds the events of one copy only: the old copy's objects and the new copy's are different keys
     const oldCopy = new Set(sender.sent.slice(0, swappedAt))
@@ -69,7 +76,7 @@ it('stores every event exactly once across a reload, the old copy keeping its ev
     expect(kinds).not.toContain('mixed')
     expect(new Set(kinds)).toEqual(new Set(['old', 'new']))
     expect(new Set(t.objects.map((o) => o.key)).size).toBe(t.objects.length)
-}, 90_000)
+}, 180_000)
 
 it('logs no ERROR in a reload race where nothing is lost, and says where the events the old copy got late went', async () => {
     const lines: Array<{ level: string; message: string }> = []
@@ -98,8 +105,8 @@ it('logs no ERROR in a reload race where nothing is lost, and says where the eve
     if (promised >= 0) expect(said(promised, /S3 Export after teardown: (stored \d+ events in S3|handed \d+ events to the job queue)/)).toBe(true)
 }, 90_000)
 
-it('sets up while S3 answers 503 for the first 10 seconds of the load, skips no event, and stores them all once S3 is back', async () => {
-    const opts = hostOptions('outage10', { uploadMinutes: '0.05' })
+it.each(eachBundle('outage10'))('sets up $name while S3 answers 503 for the first 10 seconds of the load, skips no event, and stores them all once S3 is back', async (bundle) => {
+    const opts = hostOptions(bundle.bucket, { uploadMinutes: '0.05' }, {}, bundle)
     const until = Date.now() + 10_000
     rig.proxy.setSchedule((_n, now) => (now < until ? faults.slowDown() : PASS))
     const host = await DevHost.start(opts)
@@ -108,10 +115,51 @@ it('sets up while S3 answers 503 for the first 10 seconds of the load, skips no 
     await sender.stop()
     expect({ skippedEvents: host.skippedEvents, setupFailures: host.setupFailures, disabled: host.disabled }).toEqual({ skippedEvents: 0, setupFailures: 0, disabled: false })
 
-    await waitStored(rig, 'outage10', sender.sent, 30_000)
+    await waitStored(rig, bundle.bucket, sender.sent, 30_000)
     await shutdownAndDrain(host, opts)
-    expect(verdict(await waitStored(rig, 'outage10', sender.sent), sender)).toEqual(EXACTLY_ONCE)
-}, 90_000)
+    expect(verdict(await waitStored(rig, bundle.bucket, sender.sent), sender)).toEqual(EXACTLY_ONCE)
+}, 180_000)
+
+describe('posthog-2024/index.js torn down with S3 hung, under the 2024 plugin server', () => {
+    /** two threads, each holding batches S3 will not answer for: the teardown has 5 s */
+    async function hungTeardown(bucket: string, more: Partial<DevHostOptions>) {
+        const lines: Array<{ level: string; message: string }> = []
+        const opts = hostOptions(bucket, { uploadMinutes: '60', uploadMegabytes: '1' }, { threads: 2, log: (level, message) => void lines.push({ level, message }), ...more }, POSTHOG_2024)
+        const host = await DevHost.start(opts)
+        const sent = Array.from({ length: 4_000 }, (_, i) => makeEvent(i))
+        for (const event of sent) await host.onEvent(event)
+        rig.proxy.setSchedule(() => faults.hang())
+        const down = await host.shutdown()
+        rig.proxy.dropHanging()
+        rig.proxy.setSchedule(() => PASS)
+        return { opts, host, down, lines, sent: sent.map((e) => e.uuid) }
+    }
+
+    it('with the job queue: within 5 s, and nothing lost once the restarted host runs the jobs', async () => {
+        const { opts, host, down, sent } = await hungTeardown('hung-jobs-2024', {})
+        expect({ cappedAt5s: down.cappedAt5s, errors: down.errors }).toEqual({ cappedAt5s: false, errors: [] })
+        expect(down.queuedJobs.length).toBeGreaterThan(0) // the scenario: S3 took nothing, the queue took the rest
+        // the restart, on the same PostgreSQL: a batch whose PUT hung may have landed, so it waits there (parked)
+        const next = await DevHost.start({ ...opts, storage: host.storage })
+        for (const job of down.queuedJobs) next.enqueue(job.name, job.payload, 0)
+        expect(await next.waitForJobs(60_000)).toBe(true)
+        await next.shutdown()
+        expect(verdict(await waitStored(rig, 'hung-jobs-2024', sent, 20_000))).toEqual(EXACTLY_ONCE)
+    }, 180_000)
+
+    it('without a job queue (builds after 2025-02-28): within 5 s, and exactly the events its log reports lost are missing', async () => {
+        const { down, lines, sent } = await hungTeardown('hung-no-jobs-2024', { jobQueue: 'none' })
+        expect({ cappedAt5s: down.cappedAt5s, errors: down.errors, queuedJobs: down.queuedJobs.length }).toEqual({ cappedAt5s: false, errors: [], queuedJobs: 0 })
+        const t = await tally(rig.reader, 'hung-no-jobs-2024', sent)
+        expect({ duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ duplicated: 0, unexpected: 0 })
+        expect(t.lost).toBeGreaterThan(0) // the scenario: S3 hung, nowhere to hand the rest
+        // each thread says how many of its events are lost; together they are exactly the ones S3 lacks
+        const reported = lines
+            .map((l) => (l.level === 'error' ? /S3 Export teardown: (\d+) events could not be stored or queued and are lost/.exec(l.message) : null))
+            .reduce((n, m) => n + (m ? Number(m[1]) : 0), 0)
+        expect(reported).toBe(t.lost)
+    }, 180_000)
+})
 
 it('rejects setup when S3 definitively refuses, naming the setting and the fix, and the host retries then disables the app', async () => {
     const wrongSecret = await refusedSetup('refused', { awsSecretAccessKey: 'not-the-secret' })

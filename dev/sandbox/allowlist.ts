@@ -1,12 +1,29 @@
 /**
  * The module names a plugin may import, per host version.
  *
- * Why two lists: PostHog shrank the list over time. v1.10.5 (the standalone plugin-server our users run) still
+ * Why several lists: PostHog shrank the list over time. v1.10.5 (the standalone plugin-server our users run) still
  * provided `zlib` and `@posthog/plugin-contrib`; the newest monorepo hosts do not. Building against `newest` tells
  * us early whether the bundle would still load after a host upgrade.
  */
 
-export type AllowlistName = 'v1.10.5' | 'newest'
+export type AllowlistName = 'v1.10.5' | 'newest' | '2024'
+
+/**
+ * `AVAILABLE_IMPORTS` of the monorepo's `plugin-server/src/worker/vm/imports.ts` from December 2023 (zlib left
+ * with #18934, @posthog/plugin-contrib in early December) until jobs went in February 2025; the October 2024
+ * master has exactly these. (Its test builds add `test-utils/write-to-file`; production does not.)
+ */
+const IMPORTS_2024 = [
+    '@google-cloud/pubsub',
+    '@google-cloud/storage',
+    '@posthog/plugin-scaffold',
+    'aws-sdk',
+    'generic-pool',
+    'node-fetch',
+    'crypto',
+    'stream',
+    'url',
+] as const
 
 export const ALLOWLISTS: Readonly<Record<AllowlistName, readonly string[]>> = {
     'v1.10.5': [
@@ -38,6 +55,7 @@ export const ALLOWLISTS: Readonly<Record<AllowlistName, readonly string[]>> = {
         'stream',
         'url',
     ],
+    '2024': IMPORTS_2024,
 }
 
 export const DEFAULT_ALLOWLIST: AllowlistName = 'v1.10.5'

@@ -7,6 +7,8 @@
  * the timers so they never keep a test or dev process alive, and `clearAll()` drops them on dispose.
  * Method-level guards (our own host code) clear their timer once settled, for hygiene only.
  */
+import { RetryError } from '@posthog/plugin-scaffold'
+
 import { formatSeconds } from './babel/loop-timeout'
 
 export class TimeoutError extends Error {
@@ -20,8 +22,30 @@ export class TimeoutError extends Error {
     }
 }
 
+/**
+ * The 2024 host's TimeoutError extends RetryError (its vm.ts), so a setupPlugin that the guard cuts is retried
+ * there like any RetryError.
+ */
+export class RetryableTimeoutError extends RetryError {
+    name = 'TimeoutError'
+    caller?: string
+
+    constructor(message: string, caller?: string) {
+        super(message)
+        this.caller = caller
+    }
+}
+
 export function promiseTimeoutMessage(timeoutMs: number): string {
     return `Script execution timed out after promise waited for ${formatSeconds(timeoutMs)}`
+}
+
+/** How a host words its promise timeout and which error it raises. */
+export interface GuardStyle {
+    /** appended to the message: the 2024 host adds ` (plugin name, name: <guarded step>, pluginConfigId: <id>)` */
+    detail?: (name: string) => string
+    /** raise a RetryError (2024) instead of a plain Error (classic) */
+    retryable?: boolean
 }
 
 export interface AsyncGuard {
@@ -33,14 +57,15 @@ export interface AsyncGuard {
     clearAll: () => void
 }
 
-export function createAsyncGuard(timeoutMs: number): AsyncGuard {
+export function createAsyncGuard(timeoutMs: number, style: GuardStyle = {}): AsyncGuard {
     const pending = new Set<NodeJS.Timeout>()
     let calls = 0
 
-    const timer = (name: string, onTimeout: (error: TimeoutError) => void): NodeJS.Timeout => {
+    const timer = (name: string, onTimeout: (error: Error) => void): NodeJS.Timeout => {
         const handle = setTimeout(() => {
             pending.delete(handle)
-            onTimeout(new TimeoutError(promiseTimeoutMessage(timeoutMs), name))
+            const message = promiseTimeoutMessage(timeoutMs) + (style.detail?.(name) ?? '')
+            onTimeout(style.retryable ? new RetryableTimeoutError(message, name) : new TimeoutError(message, name))
         }, timeoutMs)
         handle.unref()
         pending.add(handle)

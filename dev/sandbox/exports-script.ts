@@ -13,6 +13,10 @@
  * - `metrics` objects are gathered from every destination: each string value, lowercased, is a declared metric.
  * Not a host rule: `exported` also binds every other exported function (not the global object's), so tests and
  * dev tools can call helpers the host itself would never call.
+ *
+ * Per generation (`bindExportsScript`): which lifecycle methods the host binds (the 2024 host binds no
+ * `exportEvents` or `onSnapshot`, and adds `composeWebhook`, `getSettings`), whether it reads `metrics` (the 2024
+ * host does not), and whether it collects jobs and schedules (the builds after 2025-02-28 have neither).
  */
 export const PLUGIN_METHOD_NAMES = [
     'setupPlugin',
@@ -23,7 +27,14 @@ export const PLUGIN_METHOD_NAMES = [
     'processEvent',
 ] as const
 
-export const BIND_EXPORTS_SCRIPT = `
+export interface BindRules {
+    methods: readonly string[]
+    metrics: boolean
+    tasks: boolean
+}
+
+export function bindExportsScript({ methods, metrics, tasks }: BindRules): string {
+    return `
 (() => {
     const destinations = [exports, exports.default, module.exports].filter((d) => typeof d === 'object');
     if (!destinations.find((d) => Object.keys(d).length > 0)) {
@@ -39,7 +50,7 @@ export const BIND_EXPORTS_SCRIPT = `
     }
 
     const methods = {};
-    for (const name of ${JSON.stringify(PLUGIN_METHOD_NAMES)}) {
+    for (const name of ${JSON.stringify(methods)}) {
         methods[name] = bindMeta(findExported(name));
     }
 
@@ -56,18 +67,18 @@ export const BIND_EXPORTS_SCRIPT = `
             }
         }
         for (const [name, value] of Object.entries(destination)) {
-            if (name.startsWith('runEvery') && typeof value === 'function') {
+            if (${tasks} && name.startsWith('runEvery') && typeof value === 'function') {
                 schedule[name] = bindMeta(value);
             }
         }
-        if (typeof destination.metrics === 'object' && destination.metrics) {
+        if (${metrics} && typeof destination.metrics === 'object' && destination.metrics) {
             for (const [name, value] of Object.entries(destination.metrics)) {
                 if (typeof value === 'string') {
                     metrics[name] = value.toLowerCase();
                 }
             }
         }
-        if (typeof destination.jobs === 'object' && destination.jobs) {
+        if (${tasks} && typeof destination.jobs === 'object' && destination.jobs) {
             for (const [name, value] of Object.entries(destination.jobs)) {
                 jobs[name] = bindMeta(value);
             }
@@ -76,6 +87,9 @@ export const BIND_EXPORTS_SCRIPT = `
     return { methods, schedule, jobs, exported, meta, metrics: { ...metrics } };
 })()
 `
+}
+
+export const BIND_EXPORTS_SCRIPT = bindExportsScript({ methods: PLUGIN_METHOD_NAMES, metrics: true, tasks: true })
 
 /**
  * What comes before the plugin's code in the host's first `vm.run`: the two export objects, on the same number

@@ -11,6 +11,9 @@
  * them: a global `URL` (neither vm2 3.9.5 nor 3.9.19 has one), and read-only `global` / `GLOBAL` / `root` plus
  * `isVM` (vm2 3.9.5, the host's own version, defines these non-writable itself; 3.9.19 makes them writable and
  * drops `isVM`). Read-only `root` is what silently swallows a bundled library's top-level `var root = ...`.
+ *
+ * The 2024 host (vm2 3.9.18) freezes console, posthog, fetch (its guarded `trackedFetch`), the used imports,
+ * RetryError, URL, __asyncGuard and __pluginHostMeta: no `google`, and nothing added to vm2's own `root` & co.
  */
 import { RetryError } from '@posthog/plugin-scaffold'
 import fetch from 'node-fetch'
@@ -84,19 +87,25 @@ export interface HostGlobals {
     hostImports: Record<string, unknown>
     asyncGuard: (promise: unknown, name?: unknown) => Promise<unknown>
     hostMeta: Record<string, unknown>
+    /** the global `fetch` (default: node-fetch itself, as the classic hosts) */
+    fetch?: unknown
+    /** the classic hosts' `google` global (default true) */
+    google?: boolean
+    /** vm2 3.9.5's read-only `global`/`GLOBAL`/`root` and `isVM` (default true; the 2024 host's vm2 has none) */
+    readOnlyRootGlobals?: boolean
 }
 
 /** Installs the globals in the host's order (later freezes win, as on the host). */
 export function installHostGlobals(vm: VM, globals: HostGlobals): void {
     vm.freeze(createPluginConsole(globals.log), 'console')
     vm.freeze(createPosthogStub(globals.captured, globals.log, globals.onCapture), 'posthog')
-    vm.freeze(fetch, 'fetch')
-    vm.freeze(createUnavailableModule('google'), 'google')
+    vm.freeze(globals.fetch ?? fetch, 'fetch')
+    if (globals.google !== false) vm.freeze(createUnavailableModule('google'), 'google')
     vm.freeze(globals.hostImports, '__pluginHostImports')
     vm.freeze(RetryError, 'RetryError')
     vm.freeze(globals.asyncGuard, '__asyncGuard')
     vm.freeze(globals.hostMeta, '__pluginHostMeta')
 
     vm.freeze(URL, 'URL')
-    vm.run(EMULATE_OLD_VM2_GLOBALS)
+    if (globals.readOnlyRootGlobals !== false) vm.run(EMULATE_OLD_VM2_GLOBALS)
 }

@@ -72,11 +72,19 @@ export function createUnavailableModule(name: string): unknown {
     return make(name)
 }
 
-/** Builds the table for one allowlist: every listed name is present (real module or stub), nothing else. */
-export function createHostModules(allowlist?: AllowlistName | readonly string[]): Record<string, unknown> {
+/**
+ * Builds the table for one allowlist: every listed name is present (real module or stub), nothing else.
+ * `only`: just these names (the 2024 host injects the imports the app uses); `replace`: a host's own version of a
+ * module (its guarded `node-fetch`).
+ */
+export function createHostModules(
+    allowlist?: AllowlistName | readonly string[],
+    { only, replace = {} }: { only?: ReadonlySet<string>; replace?: Record<string, unknown> } = {}
+): Record<string, unknown> {
     const table: Record<string, unknown> = {}
     for (const name of resolveAllowlist(allowlist)) {
-        table[name] = name in REAL_MODULES ? REAL_MODULES[name] : createUnavailableModule(name)
+        if (only && !only.has(name)) continue
+        table[name] = name in replace ? replace[name] : name in REAL_MODULES ? REAL_MODULES[name] : createUnavailableModule(name)
     }
     return table
 }

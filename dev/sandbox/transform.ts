@@ -17,7 +17,7 @@ import { replaceImports } from './babel/replace-imports'
 export const HOST_TASK_TIMEOUT_MS = 30_000
 
 export interface TransformPluginOptions {
-    /** Which host's import allowlist to enforce (default `v1.10.5`), or an explicit list of module names. */
+    /** Which host's import allowlist to enforce (default: the profile's, `v1.10.5` or `2024`), or an explicit list of module names. */
     allowlist?: AllowlistName | readonly string[]
     /** Loop wall-clock limit; the host uses TASK_TIMEOUT (30 s). */
     loopTimeoutMs?: number
@@ -31,6 +31,8 @@ export interface TransformResult {
     code: string
     /** Time spent in Babel's transform only (the host loads Babel once per process, not per plugin). */
     transformMs: number
+    /** The module names the code imports: what the 2024 host hands the sandbox, and nothing else. */
+    usedImports: Set<string>
 }
 
 type BabelStandalone = typeof import('@babel/standalone')
@@ -48,8 +50,10 @@ export function loadBabel(pkg: string): BabelStandalone {
 }
 
 export function transformPluginCode(code: string, opts: TransformPluginOptions = {}): TransformResult {
-    const { transform } = loadBabel(resolveHostProfile(opts.hostProfile).babelPackage)
-    const moduleNames = resolveAllowlist(opts.allowlist)
+    const profile = resolveHostProfile(opts.hostProfile)
+    const { transform } = loadBabel(profile.babelPackage)
+    const moduleNames = resolveAllowlist(opts.allowlist ?? profile.generation.allowlist)
+    const usedImports = new Set<string>()
     const loopLimitMs = opts.loopTimeoutMs ?? HOST_TASK_TIMEOUT_MS
 
     const started = performance.now()
@@ -63,12 +67,12 @@ export function transformPluginCode(code: string, opts: TransformPluginOptions =
         // `.ts` makes the typescript preset apply: the host parses every plugin file as TypeScript.
         filename: 'index.ts',
         presets: ['typescript', ['env', { targets: { node: opts.nodeVersion ?? process.versions.node } }]],
-        plugins: [replaceImports(moduleNames), loopTimeout(loopLimitMs), promiseTimeout()],
+        plugins: [replaceImports(moduleNames, usedImports), loopTimeout(loopLimitMs), promiseTimeout(profile.generation.awaitGuard)],
     })
     const transformMs = performance.now() - started
 
     if (!result.code) {
         throw new Error('Babel transform gone wrong! It produced no code.')
     }
-    return { code: result.code, transformMs }
+    return { code: result.code, transformMs, usedImports }
 }

@@ -6,6 +6,9 @@
  * What is deliberately NOT done here: calling `setupPlugin` (the host does it right after loading; our caller
  * decides when), the host's `exportEvents` buffer/retry upgrade, and any multi-thread behaviour (one load = one
  * worker thread's copy: load several times to emulate several threads).
+ *
+ * The profile's generation (`generation.ts`) decides the rest: which imports reach the sandbox, its globals, the
+ * guard's wording, which methods are bound, whether `meta.metrics` exists, and what `fetch` is.
  */
 import { promises as fs } from 'fs'
 import * as path from 'path'
@@ -14,7 +17,8 @@ import type { VM as VMType } from 'vm2'
 
 import type { AllowlistName } from './allowlist'
 import { createAsyncGuard } from './async-guard'
-import { BIND_EXPORTS_SCRIPT, PLUGIN_METHOD_NAMES, PLUGIN_SCRIPT_PREFIX } from './exports-script'
+import { bindExportsScript, PLUGIN_SCRIPT_PREFIX } from './exports-script'
+import { createHostFetch, resolveFetchGuard } from './fetch-guard'
 import { CapturedEvent, installHostGlobals } from './globals'
 import { createHostModules } from './host-modules'
 import { createDefaultMetaParts, createHostMetrics, createLocalJobs, HostMetaParts, LogFn, PluginMetricsStore } from './meta'
@@ -39,6 +43,16 @@ export interface LoadPluginOptions {
     metricsStore?: PluginMetricsStore
     /** Each `posthog.capture()` of the plugin, as it happens (the host would ingest it into the project). */
     onCapture?: (event: CapturedEvent) => void
+    /**
+     * The 2024 host's fetch guard (loopback and private addresses refused). Default: S3_EXPORT_FETCH_GUARD, else on
+     * under the 2024 profile (as the host with NODE_ENV=production); never under the classic profiles.
+     */
+    fetchGuard?: boolean
+    /**
+     * A build after 2025-02-28 (PR #29352): no `meta.jobs`, and the app's jobs and `runEvery*` are never collected
+     * (a 2025 vm.ts binds no tasks, and its meta is cache, config, attachments, storage, utils).
+     */
+    noJobs?: boolean
 }
 
 type AnyFn = (...args: any[]) => Promise<unknown>
@@ -70,6 +84,8 @@ export interface LoadedPlugin {
     transformMs: number
     /** The host profile (Babel and vm2 versions) this copy was loaded with. */
     hostProfile: HostProfileName
+    /** The module names the app's code imports (under the 2024 profile, the only ones in `__pluginHostImports`). */
+    usedImports: string[]
     /** Size of the loaded `main` file. */
     bundleBytes: number
     /** The file that was loaded (resolved `main`). */
@@ -90,9 +106,9 @@ export interface LoadedPlugin {
 
 const defaultLog: LogFn = (level, message) => console[level](`[plugin] ${message}`)
 
-async function readMainFile(pluginDir: string): Promise<{ file: string; source: Buffer }> {
+async function readMainFile(pluginDir: string): Promise<{ file: string; source: Buffer; name: string }> {
     const manifestPath = path.join(pluginDir, 'plugin.json')
-    let manifest: { main?: unknown }
+    let manifest: { main?: unknown; name?: unknown }
     try {
         manifest = JSON.parse(await fs.readFile(manifestPath, 'utf8'))
     } catch (error) {
@@ -100,23 +116,31 @@ async function readMainFile(pluginDir: string): Promise<{ file: string; source: 
     }
     const main = typeof manifest.main === 'string' && manifest.main ? manifest.main : 'index.js'
     const file = path.resolve(pluginDir, main)
-    return { file, source: await fs.readFile(file) }
+    return { file, source: await fs.readFile(file), name: typeof manifest.name === 'string' ? manifest.name : 'plugin' }
 }
+
+/** The local plugin-server runs one plugin config per load: its id in the host's messages. */
+const PLUGIN_CONFIG_ID = 1
 
 export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<LoadedPlugin> {
     const log = opts.log ?? defaultLog
     const taskTimeoutMs = opts.taskTimeoutMs ?? HOST_TASK_TIMEOUT_MS
 
     const profile = resolveHostProfile(opts.hostProfile)
+    const rules = profile.generation
+    const allowlist = opts.allowlist ?? rules.allowlist
 
-    const { file, source } = await readMainFile(opts.pluginDir)
-    const { code, transformMs } = transformPluginCode(source.toString('utf8'), {
-        allowlist: opts.allowlist,
+    const { file, source, name: pluginName } = await readMainFile(opts.pluginDir)
+    const { code, transformMs, usedImports } = transformPluginCode(source.toString('utf8'), {
+        allowlist,
         loopTimeoutMs: opts.loopTimeoutMs ?? taskTimeoutMs,
         hostProfile: profile.name,
     })
 
-    const guard = createAsyncGuard(taskTimeoutMs)
+    const guard = createAsyncGuard(taskTimeoutMs, {
+        retryable: rules.promiseTimeoutDetail,
+        detail: rules.promiseTimeoutDetail ? (name) => ` (${pluginName}, name: ${name}, pluginConfigId: ${PLUGIN_CONFIG_ID})` : undefined,
+    })
     const captured: CapturedEvent[] = []
     // Jobs scheduled with the default meta.jobs run through `jobs` below, once it exists.
     const boundJobs: Record<string, (payload: unknown) => Promise<unknown>> = {}
@@ -129,12 +153,17 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     }, log)
     const metricsStore = opts.metricsStore ?? new PluginMetricsStore()
     let declaredMetrics: Record<string, string> = {}
-    const hostMeta = {
+    const hostMeta: Record<string, unknown> = {
         ...createDefaultMetaParts(localJobs.jobs),
         metrics: createHostMetrics(() => declaredMetrics, metricsStore),
         ...opts.meta,
         config: opts.config,
     }
+    // the 2024 host's meta has no `metrics`; the builds after 2025-02-28 no `jobs` either
+    if (!rules.appMetrics) delete hostMeta.metrics
+    if (opts.noJobs) delete hostMeta.jobs
+    // there the global `fetch` and the `node-fetch` import are one guarded function; the classic hosts hand over node-fetch
+    const hostFetch = rules.trackedFetch ? createHostFetch(resolveFetchGuard(opts.fetchGuard, rules.fetchGuard)) : undefined
 
     // As the host: the sync part of each vm.run is limited to TASK_TIMEOUT (+1 ms, as there).
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -144,14 +173,20 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         log,
         captured,
         onCapture: opts.onCapture,
-        hostImports: createHostModules(opts.allowlist),
+        hostImports: createHostModules(allowlist, {
+            only: rules.injectUsedImportsOnly ? usedImports : undefined,
+            replace: hostFetch ? { 'node-fetch': hostFetch } : {},
+        }),
         asyncGuard: guard.guard,
         hostMeta,
+        fetch: hostFetch,
+        google: rules.googleGlobal,
+        readOnlyRootGlobals: rules.readOnlyRootGlobals,
     })
 
     // The plugin runs at the script's top level: its top-level `var`s are globals (see globals.ts on `root`).
     vm.run(`${PLUGIN_SCRIPT_PREFIX}${code};\n`)
-    const bound = vm.run(BIND_EXPORTS_SCRIPT) as {
+    const bound = vm.run(bindExportsScript({ methods: rules.methods, metrics: rules.appMetrics, tasks: !opts.noJobs })) as {
         methods: Record<string, ((...args: unknown[]) => unknown) | undefined>
         schedule: Record<string, (...args: unknown[]) => unknown>
         jobs: Record<string, (...args: unknown[]) => unknown>
@@ -170,7 +205,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     const wrap = (name: string, fn: (...args: unknown[]) => unknown): AnyFn => {
         return (...args: unknown[]) => guard.guardCall(name, () => fn(...args))
     }
-    for (const name of PLUGIN_METHOD_NAMES) {
+    for (const name of rules.methods) {
         const fn = bound.methods[name]
         if (fn) {
             methods[name] = wrap(name, fn)
@@ -193,6 +228,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         exported,
         transformMs,
         hostProfile: profile.name,
+        usedImports: [...usedImports],
         bundleBytes: source.length,
         mainFile: file,
         meta: bound.meta,

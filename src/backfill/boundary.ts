@@ -103,6 +103,9 @@ export function setLiveSince(payload: { liveSince?: string } | undefined, deps: 
     )
 }
 
+/** What the backfill button says on a PostHog whose plugin server has no historical export to start. */
+export const CANNOT_BACKFILL = `S3 Export cannot backfill on this PostHog: its plugin server has no "${HOST_HISTORICAL_JOB}" job (PostHog removed the historical export with exportEvents in December 2023). Live events are exported as they arrive; nothing was started.`
+
 /**
  * The "Backfill S3 (date range)" job as the host runs it: `startHostJob` is the host's own "Export historical events"
  * job, which only hosts with exportEvents apps have (plugin servers up to Nov 2023); elsewhere it says so instead of failing.
@@ -113,7 +116,7 @@ export function backfillJob(
 ): Promise<void> {
     const { storage, startHostJob } = deps
     if (!startHostJob || !storage) {
-        deps.log.error(`S3 Export: this PostHog has no "${HOST_HISTORICAL_JOB}" job, so it cannot backfill (it came with PostHog's exportEvents apps up to the Nov 2023 plugin server)`)
+        deps.log.error(CANNOT_BACKFILL)
         return Promise.resolve()
     }
     return startBackfill(payload, { storage, startHostJob, log: deps.log, now: deps.now })

@@ -115,7 +115,9 @@ export class Drain {
         let jobs = 0
         let unconfirmed = 0
         const tried = queue.beginDrain(() => batcher.sealAll())
-        const uploadsUntil = this.deadline(deadlineMs - spillReserveMs(deadlineMs - now(), ledger.in('open') + ledger.in('queued')))
+        // with no job queue to hand over to (PostHog after Feb 2025), the whole budget goes to uploads
+        const reserveMs = handOver.hasQueue ? spillReserveMs(deadlineMs - now(), ledger.in('open') + ledger.in('queued')) : 0
+        const uploadsUntil = this.deadline(deadlineMs - reserveMs)
         // 1. uploads, until each batch had its try or the upload part of the budget is over
         return Promise.race([tried.then(() => false), uploadsUntil.promise])
             .then((timedOut) => {

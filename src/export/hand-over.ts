@@ -35,6 +35,11 @@ export class HandOver {
         return new Map(this.started)
     }
 
+    /** whether there is a job queue to hand over to (none on PostHog after Feb 2025) */
+    get hasQueue(): boolean {
+        return this.deps.spill !== undefined
+    }
+
     /** Events of those spills that are still running now. */
     eventsOf(spills: Iterable<Promise<void>>): number {
         let events = 0

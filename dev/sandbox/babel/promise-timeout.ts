@@ -10,6 +10,10 @@
  *   `__asyncGuard(fetch(url)).then`, so `fetch(url)` runs twice — two requests. Same for `await a().b()`.
  *   When X has no callee (not a call / `new`), X itself is evaluated twice.
  * Node sharing is deliberate (the host does it), so whatever Babel makes of it, we make of it too.
+ *
+ * The 2024 host (`awaitGuard: 'label'`) passes a label instead: `__asyncGuard(x, 'Promise.then on line L:C').then`
+ * and `await __asyncGuard(X, 'await on line L:C')`, so nothing is evaluated twice. It reads the position of the
+ * node it rewrites unconditionally: a node without one (made by another plugin) fails the transform there, and here.
  */
 import type { NodePath, types as BabelTypes } from '@babel/core'
 
@@ -17,7 +21,16 @@ import type { BabelPlugin } from './types'
 
 export const ASYNC_GUARD_GLOBAL = '__asyncGuard'
 
-export function promiseTimeout(): BabelPlugin {
+/** How `await X` and `x.then` name what they guard: see above. */
+export type AwaitGuardStyle = 'callee' | 'label'
+
+function position(node: BabelTypes.Node): string {
+    // no `?.`: the host destructures `node.loc.start` as is
+    const { line, column } = (node.loc as BabelTypes.SourceLocation).start
+    return `${line}:${column}`
+}
+
+export function promiseTimeout(style: AwaitGuardStyle = 'callee'): BabelPlugin {
     return ({ types: t }) => {
         // Nodes we produced; without this mark the replacements would be rewritten again forever.
         const produced = new WeakSet<BabelTypes.Node>()
@@ -33,8 +46,9 @@ export function promiseTimeout(): BabelPlugin {
                         if (produced.has(node) || !t.isIdentifier(node.property) || node.property.name !== 'then') {
                             return
                         }
+                        const label = style === 'label' ? [t.stringLiteral(`Promise.then on line ${position(node)}`)] : []
                         const replacement = t.memberExpression(
-                            guard([node.object as BabelTypes.Expression]),
+                            guard([node.object as BabelTypes.Expression, ...label]),
                             t.identifier('then')
                         )
                         produced.add(replacement)
@@ -49,7 +63,10 @@ export function promiseTimeout(): BabelPlugin {
                         }
                         const awaited = node.argument
                         // Any node with a `callee` (calls, optional calls, `new`) gives its callee, as in the host.
-                        const second = (awaited as { callee?: BabelTypes.Node }).callee || awaited
+                        const second =
+                            style === 'label'
+                                ? t.stringLiteral(`await on line ${position(node)}`)
+                                : (awaited as { callee?: BabelTypes.Node }).callee || awaited
                         const replacement = t.awaitExpression(
                             guard([awaited, second as BabelTypes.Expression])
                         )

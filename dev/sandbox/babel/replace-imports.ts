@@ -9,6 +9,7 @@
  *   argument's literal `.value`; a non-literal argument has no `.value`, so it fails as `Cannot import 'undefined'!`.
  *   The binding of `require` is not looked at (a local function named `require` is rewritten too).
  * - Default and namespace imports get the whole host module; named imports get a property of it.
+ * - Each name it replaces is added to `usedImports` (the 2024 host hands the sandbox those modules alone).
  * - A bare `import 'm'` becomes a `const` declaration with no declarators, which prints as `const ;` — a
  *   SyntaxError when the host runs the file. We keep that, so such a bundle breaks here as it would there.
  */
@@ -22,7 +23,7 @@ export function cannotImportMessage(name: unknown): string {
     return `Cannot import '${String(name)}'! This package is not provided by PostHog in plugins.`
 }
 
-export function replaceImports(moduleNames: readonly string[]): BabelPlugin {
+export function replaceImports(moduleNames: readonly string[], usedImports?: Set<string>): BabelPlugin {
     // A plain object on purpose: the host looks names up in an object literal, prototype and all.
     const table: Record<string, true> = {}
     for (const name of moduleNames) {
@@ -32,6 +33,7 @@ export function replaceImports(moduleNames: readonly string[]): BabelPlugin {
         if (typeof table[name as string] === 'undefined') {
             throw new Error(cannotImportMessage(name))
         }
+        usedImports?.add(name as string)
     }
 
     return ({ types: t }) => {
