@@ -7,7 +7,7 @@ import { gunzipSync } from 'zlib'
 
 import { joinBody } from '../../src/body'
 import { MEMBER_MAX_BYTES } from '../../src/compression'
-import { createWasmCompressor, WASM_ZSTD_MAX_LEVEL, wasmLevel } from '../../src/formats/codecs/wasm/compressor'
+import { compressWholeWasm, createWasmCompressor, WASM_ZSTD_MAX_LEVEL, wasmLevel } from '../../src/formats/codecs/wasm/compressor'
 import { payloadSha256 } from '../../src/payload-hash'
 import { clientEvents } from '../../dev/client-events'
 import { makeEvent } from '../helpers/events'
@@ -121,6 +121,14 @@ describe.each<Codec>(['gzip', 'zstd'])('%s through WebAssembly', (codec) => {
         const body = await compressor.end()
         const { createHash } = await import('crypto')
         expect(payloadSha256(body)).toBe(createHash('sha256').update(joinBody(body)).digest('hex'))
+    })
+})
+
+describe.each<Codec>(['gzip', 'zstd'])('%s of a whole input at once', (codec) => {
+    it('is one member that decompresses to the input', async () => {
+        const text = lines(300).join('')
+        const body = compressWholeWasm(codec, Buffer.from(text))
+        expect(await decompress(codec, body)).toBe(text)
     })
 })
 

@@ -154,3 +154,21 @@ function countLines(text: string): number {
     }
     return text.length > 0 && text[text.length - 1] !== '\n' ? lines + 1 : lines
 }
+
+/**
+ * A whole input as one member at once, synchronously (what compressSmall and compressWhole of src/compression.ts
+ * do with the host's zlib): for a small batch sealed at once, or a Parquet batch that falls back to JSON lines.
+ * Its instance is released before it returns.
+ */
+export function compressWholeWasm(codec: WasmCodec, input: Buffer, level?: number): Buffer {
+    const pieces: Buffer[] = []
+    const stream = new WasmStream(codec, wasmLevel(codec, level), (memory, from, to) => void pieces.push(hostBufferOf(memory, from, to)), () => undefined)
+    try {
+        stream.write(input.toString('latin1'))
+        stream.endMember()
+        stream.drain()
+    } finally {
+        stream.release()
+    }
+    return pieces.length === 1 ? pieces[0] : Buffer.concat(pieces)
+}
