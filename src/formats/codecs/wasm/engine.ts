@@ -99,7 +99,15 @@ export class WasmStream {
         private readonly onMemory: (deltaBytes: number) => void
     ) {
         const api = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly
-        this.x = new api.Instance(moduleOf(codec), {}).exports
+        try {
+            this.x = new api.Instance(moduleOf(codec), {}).exports
+        } catch (error) {
+            if (error instanceof CompressionError) throw error
+            // Node 14's V8 reserves ~10 GB of address space per WebAssembly memory, so one process (all its worker
+            // threads) holds about 100 at once (measured: the 102nd failed; Node 18 and 20 held 1,000). Instances
+            // dropped earlier are freed by the garbage collection V8 runs before it gives up.
+            throw new CompressionError(codec, `no WebAssembly instance could be made (${(error as Error).message}): too many compressors open at once in this process?`)
+        }
         this.buffer = this.x.memory.buffer
         this.view = new Uint8Array(this.buffer)
         this.words = new Uint32Array(this.buffer)
