@@ -7,6 +7,7 @@
  *   compression: codec=gzip-native mb_s=<median> ratio=<x> where=outside
  *   compression: codec=gzip-native mb_s=<median> ratio=<x> where=sandbox:<profile>   (hosts that still give zlib)
  *   compression_events: profile=<p> none=<events/s> gzip_native=<events/s> gzip_wasm=<events/s> wasm_vs_native=<x>
+ *                       cpu_us_per_event: none=<µs> gzip_native=<µs> gzip_wasm=<µs>   (process CPU, zlib's threads included)
  *   compression_bundle: profile=<p> gzip_kb=<n> zstd_kb=<n> babel_ms_app=<n> babel_ms_app_gzip=<n> babel_ms_app_gzip_zstd=<n>
  * mb_s and ratio: the bench's pool of client events (10,000 of them in a quick run) as JSON lines in 64 KiB chunks of whole lines (how the jsonl format
  * hands text to its compressor), one compressor per run from the first write to the body, median of the runs.
@@ -91,20 +92,25 @@ async function throughput(probe: LoadedPlugin, events: unknown[], reps: number, 
 /** events/s of onEvent → JSON line → 64 KiB chunk → compressor, then the body, per codec (fresh events each run). */
 async function eventsPerSecond(probeDir: string, profile: HostProfileName, fresh: (n: number) => unknown[], n: number, reps: number, codecs: string[]) {
     const rates: Record<string, number[]> = {}
+    const cpuUs: Record<string, number[]> = {}
     for (let rep = 0; rep < reps; rep++) {
         for (const codec of codecs) {
             const plugin = await loadPluginInSandbox({ pluginDir: probeDir, config: { codec, coalesceBytes: String(CHUNK_BYTES) }, hostProfile: profile, log: () => undefined })
             await plugin.methods.setupPlugin!()
             const events = fresh(n)
+            const cpu = process.cpuUsage()
             const started = process.hrtime.bigint()
             for (const event of events) await plugin.methods.onEvent!(event)
             await plugin.exported.finish()
             const ms = Number(process.hrtime.bigint() - started) / 1e6
+            const used = process.cpuUsage(cpu)
             ;(rates[codec] ??= []).push(n / (ms / 1000))
+            // the whole process's CPU (zlib's thread pool included): on a shared machine steadier than wall time
+            ;(cpuUs[codec] ??= []).push((used.user + used.system) / n)
             plugin.dispose()
         }
     }
-    return rates
+    return { rates, cpuUs }
 }
 
 /** Median Babel ms of each source under the profile, in a rotating order (the first round warms up and is dropped). */
@@ -172,7 +178,7 @@ export async function measureCompression(client: EventCase, profile: HostProfile
     const { rawBytes, runs } = await throughput(probe, events, reps, hasZlib)
     probe.dispose()
     const nEvents = opts.quick ? 2_000 : 10_000
-    const rates = await eventsPerSecond(native.dir, profile, (n) => client.fresh(n), nEvents, reps, hasZlib ? ['none', 'gzip-native', 'gzip-wasm'] : ['none', 'gzip-wasm'])
+    const { rates, cpuUs } = await eventsPerSecond(native.dir, profile, (n) => client.fresh(n), nEvents, reps, hasZlib ? ['none', 'gzip-native', 'gzip-wasm'] : ['none', 'gzip-wasm'])
 
     const base = (await import('../scripts/build.mjs' as string)) as { build(o: { write: boolean }): Promise<{ code: string }> }
     const app = (await base.build({ write: false })).code
@@ -190,9 +196,11 @@ export async function measureCompression(client: EventCase, profile: HostProfile
     line('gzip-native', 'gzip-native-outside', 'outside')
     line('gzip-native', 'gzip-native', `sandbox:${profile}`)
     const rate = (codec: string) => (rates[codec] ? Math.round(med(rates[codec])) : NaN)
+    const cpu = (codec: string) => (cpuUs[codec] ? Math.round(med(cpuUs[codec])) : NaN)
     lines.push(
         `compression_events: profile=${profile} none=${rate('none')} gzip_native=${hasZlib ? rate('gzip-native') : 'n/a'} gzip_wasm=${rate('gzip-wasm')}` +
-            (hasZlib ? ` wasm_vs_native=${(rate('gzip-wasm') / rate('gzip-native')).toFixed(2)}` : '')
+            (hasZlib ? ` wasm_vs_native=${(rate('gzip-wasm') / rate('gzip-native')).toFixed(2)}` : '') +
+            ` cpu_us_per_event: none=${cpu('none')} gzip_native=${hasZlib ? cpu('gzip-native') : 'n/a'} gzip_wasm=${cpu('gzip-wasm')}`
     )
     lines.push(
         `compression_bundle: profile=${profile} gzip_kb=${Math.round(parts.gzip.length / 1024)} zstd_kb=${Math.round((parts.both.length - parts.gzip.length) / 1024)} ` +
@@ -203,7 +211,7 @@ export async function measureCompression(client: EventCase, profile: HostProfile
         results: {
             rawBytes,
             runs,
-            eventsPerSecond: { events: nEvents, rates },
+            eventsPerSecond: { events: nEvents, rates, cpuUsPerEvent: cpuUs },
             bundle: { appKb: app.length / 1024, gzipKb: parts.gzip.length / 1024, gzipZstdKb: parts.both.length / 1024, babelMs: babel },
         },
     }
