@@ -4,7 +4,8 @@
  * the bundle costs each plugin-server worker thread under the host profile (default 1.10.5: Babel 7.13.7, vm2 3.9.5).
  *
  * Writes bench/results.json (the full run; --quick writes bench/out/results-quick.json), prints the tables, and a
- * full run rewrites the README's marked section. The last two lines:
+ * full run rewrites the README's marked section. Before them, the `compression:` lines of bench/compression.ts (the
+ * WebAssembly codecs in the sandbox beside native zlib). The last two lines:
  *   host: profile=<p> bundle_kb=<n> babel_ms=<median> rss_mb_per_thread=<median> onevent_vs_floor=<x>
  *   bench: app_vs_ceiling=<x> app_vs_naive=<x> app_vs_naive_10mb=<x> cpu_vs_ceiling=<x> max_stall_ms=<n>
  *          bytes_per_buffered_event=<n> gzip_ratio=<x>
@@ -25,6 +26,7 @@ import nodeFetch from 'node-fetch'
 import type { S3StoreDeps } from '../src/s3/client'
 import { packageVersion, resolveHostProfile } from '../dev/sandbox/profile'
 import { probeLargeBody, runApp, runCeiling, runNaive, runSandbox, type CaseContext, type RunResult } from './cases'
+import { measureCompression } from './compression'
 import { eventCase, GZIP_LEVEL, POOL_SIZE } from './events'
 import { measureHostLoad } from './host-load'
 import { listStored, startS3Child, verifyStored } from './local-s3'
@@ -196,6 +198,10 @@ async function main(): Promise<void> {
     }
     sbEvents = []
 
+    // compression without the host's zlib: the WebAssembly codecs in the sandbox beside native zlib (bench/compression.ts)
+    const compression = await measureCompression(client, profile.name, opts)
+    log(compression.lines.join('; '))
+
     // ---------------------------------------------------------------------------------------------------
     const appVsCeiling = pairedRatio(app, ceiling)
     const appVsNaive = pairedRatio(app, naive)
@@ -274,6 +280,7 @@ async function main(): Promise<void> {
         stallsByCap: capSummary,
         memory: { app: { bytesPerEvent: memAppSpread, runs: memApp }, naive: { bytesPerEvent: spread(memNaive.map((m) => m.bytesPerEvent)), runs: memNaive } },
         sandboxHostCost: { noop, stringify: strf },
+        compression: compression.results,
         targets: {
             babelMs: { goal: 1000, floor: 1500, median: hostLoad.transformMs.median },
             rssMbPerThread: { goal: 40, floor: 60, median: hostLoad.rssAddedMb.median },
@@ -400,6 +407,7 @@ async function main(): Promise<void> {
         )
     }
     out.push(`results: ${path.relative(ROOT, file)}; wall time ${fmt(results.wallSeconds)} s`)
+    out.push(...compression.lines)
     out.push(
         `host: profile=${profile.name} bundle_kb=${Math.round(bundleKb)} babel_ms=${Math.round(hostLoad.transformMs.median)} rss_mb_per_thread=${hostLoad.rssAddedMb.median.toFixed(1)} onevent_vs_floor=${onEventVsFloor.median.toFixed(2)}`
     )
