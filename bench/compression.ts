@@ -20,7 +20,7 @@ import path from 'path'
 import * as esbuild from 'esbuild'
 
 import { joinBody } from '../src/body'
-import { createCompressor } from '../src/compression'
+import { CODECS } from '../src/formats/codecs/registry'
 import { loadPluginInSandbox, type LoadedPlugin } from '../dev/sandbox'
 import type { HostProfileName } from '../dev/sandbox/profile'
 import { transformPluginCode } from '../dev/sandbox/transform'
@@ -65,7 +65,7 @@ interface Finished {
 /** The host's zlib outside the sandbox: the app's streaming compressor (src/compression.ts) on the same chunks. */
 async function nativeOutside(chunks: Buffer[]): Promise<{ ms: number; bytes: number }> {
     const started = process.hrtime.bigint()
-    const compressor = createCompressor('gzip')
+    const compressor = CODECS.gzip.compressor(CODECS.gzip.levels.default)
     for (const chunk of chunks) compressor.write(chunk)
     const body = joinBody(await compressor.end())
     return { ms: Number(process.hrtime.bigint() - started) / 1e6, bytes: body.length }

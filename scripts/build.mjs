@@ -276,15 +276,17 @@ const pluginJsonSettingsOnly = (generation) => ({
 })
 
 /**
- * The build-time seam between generations: src/host/imports.ts stands for the generation's own module
- * (src/host/imports-classic.ts imports zlib and plugin-contrib; src/host/imports-2024.ts neither).
+ * The build-time seams between generations (scripts/generations.mjs `seams`): a module of the sources stands for the
+ * generation's own, e.g. src/host/imports.ts for src/host/imports-classic.ts (zlib and plugin-contrib) or
+ * src/host/imports-2024.ts (neither), and in the 2024 bundle the gzip and zstd codecs for their WebAssembly builds.
  */
-const hostImports = (generation) => ({
-    name: 'host-imports-of-the-generation',
+const generationSeams = (generation) => ({
+    name: 'seams-of-the-generation',
     setup(build) {
-        build.onResolve({ filter: /(^|[\\/])imports$/ }, (args) => {
-            if (path.resolve(args.resolveDir, args.path) !== path.resolve('src/host/imports')) return undefined
-            return { path: path.resolve(generation.imports) }
+        const seams = new Map(Object.entries(generation.seams).map(([from, to]) => [path.resolve(from), path.resolve(to)]))
+        build.onResolve({ filter: /^\./ }, (args) => {
+            const to = seams.get(path.resolve(args.resolveDir, args.path))
+            return to ? { path: to } : undefined
         })
     },
 })
@@ -361,7 +363,7 @@ export async function build({ generation: name = 'classic', outfile = GENERATION
         external: generation.hostModules,
         inject: ['src/shims/sandbox-globals.ts'],
         define: { 'process.env.NODE_ENV': '"production"' },
-        plugins: [hostImports(generation), refusedModules(generation), inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, replacedModules, sdkPackageVersionOnly, pluginJsonSettingsOnly(generation), cutUnusedSdkModules],
+        plugins: [generationSeams(generation), refusedModules(generation), inlineSchemaKeys, ownEndpointResolver, ownRequestHandlerOnly, replacedModules, sdkPackageVersionOnly, pluginJsonSettingsOnly(generation), cutUnusedSdkModules],
         write: false,
         logLevel: 'warning',
         metafile: true,

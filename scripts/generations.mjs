@@ -12,19 +12,19 @@ const CLASSIC_MODULES = ['zlib', 'crypto', 'stream', '@posthog/plugin-contrib', 
 const MODULES_2024 = ['crypto', 'stream', '@posthog/plugin-scaffold']
 
 /**
- * Settings the 2024 hosts cannot honour until the app brings its own codecs: they have no zlib, so no gzip, brotli or
- * zstd, no Parquet (its pages are GZIP) and no CRC32 (zlib's). The choices left, and the settings that mean nothing
- * there: the compression level (no codec to tune) and PostHog's exportEvents buffer (exportEvents went in Dec 2023).
+ * Settings the 2024 hosts cannot honour: they have no zlib, so gzip and zstd come compiled to WebAssembly (the same
+ * files and encodings; zstd at levels 1-4) and Parquet's pages with them, but there is no brotli and no CRC32
+ * (zlib's). PostHog's exportEvents buffer means nothing there (exportEvents went in Dec 2023).
  * src/config.ts refuses the same choices at setup (a plugin.json saved under the classic bundle may still hold them).
  */
 const WITHOUT_ZLIB = {
-    choices: { compression: ['no compression'], uploadFormat: ['jsonl'], checksum: ['none', 'Content-MD5'] },
+    choices: { compression: ['gzip', 'zstd', 'no compression'], checksum: ['none', 'Content-MD5'] },
     hints: {
-        compression: 'This PostHog (plugin server from December 2023 on) has no zlib, so files are stored uncompressed (`.jsonl`). The size limit applies to the stored file.',
-        uploadFormat: 'jsonl: text files with one event per line as JSON. (Parquet needs zlib for its pages, which this PostHog does not have.)',
+        compression: 'gzip (level 6, `.jsonl.gz`) is read by Athena, DuckDB, Spark and Snowflake. zstd (level 3, `.jsonl.zst`) is a little smaller and faster. This PostHog (plugin server from December 2023 on) has no zlib: both are compiled into the app; brotli is not offered. The size limit applies before compression.',
+        compressionLevel: 'Empty for the default: gzip 6 (1 fastest … 9 smallest), zstd 3 (1 … 4).',
         checksum: 'none works everywhere (R2, B2, MinIO). Content-MD5 is required by S3 Object Lock buckets.',
     },
-    drop: ['compressionLevel', 'exportEventsBufferSeconds'],
+    drop: ['exportEventsBufferSeconds'],
 }
 
 /** Public jobs that only serve the host's historical export: the 2024 hosts have none. The backfill button stays, to say so. */
@@ -34,13 +34,18 @@ export const GENERATIONS = {
     classic: {
         name: 'classic',
         outfile: 'dist/index.js',
-        imports: 'src/host/imports-classic.ts',
+        seams: { 'src/host/imports': 'src/host/imports-classic.ts' },
         hostModules: CLASSIC_MODULES,
     },
     2024: {
         name: '2024',
         outfile: 'posthog-2024/index.js',
-        imports: 'src/host/imports-2024.ts',
+        seams: {
+            'src/host/imports': 'src/host/imports-2024.ts',
+            // no zlib there: gzip and zstd compiled to WebAssembly, with the same settings, files and encodings
+            'src/formats/codecs/gzip': 'src/formats/codecs/wasm/codecs.ts',
+            'src/formats/codecs/zstd': 'src/formats/codecs/wasm/codecs.ts',
+        },
         hostModules: MODULES_2024,
         /** modules the bundle must not reach at all: the build fails, naming the importer */
         refused: ['zlib', '@posthog/plugin-contrib'],
@@ -56,7 +61,7 @@ export function manifest2024(root) {
         if (WITHOUT_ZLIB.drop.includes(setting.key)) continue
         const choices = WITHOUT_ZLIB.choices[setting.key]
         if (!choices) {
-            config.push(setting)
+            config.push(WITHOUT_ZLIB.hints[setting.key] ? { ...setting, hint: WITHOUT_ZLIB.hints[setting.key] } : setting)
             continue
         }
         const missing = choices.filter((c) => !setting.choices.includes(c))

@@ -230,15 +230,15 @@ export function parseConfig(raw: RawConfig, codecs: HostCodecs = NATIVE_CODECS):
     const format = choice('uploadFormat')
     const compression = choice('compression')
     const codec = CODECS[compression]
-    // the plugin-servers of December 2023 on refuse an app that imports zlib (src/host/generation.ts)
+    // the plugin-servers of December 2023 on refuse an app that imports zlib (src/host/generation.ts): their bundle
+    // brings gzip and zstd compiled to WebAssembly (formats/codecs/wasm/), but brotli has no such build
     const noZlib = codecs.nativeZlib ? undefined : `this PostHog's plugin server has no zlib (builds from December 2023 on)`
-    const usable = (c: (typeof CODECS)[Compression]) => !c.unavailable() && !(noZlib && c.levels)
-    const unavailable = noZlib && codec.levels ? noZlib : codec.unavailable()
+    const zlibOnly = (name: string) => noZlib !== undefined && name === 'brotli'
+    const unavailable = zlibOnly(compression) ? noZlib : codec.unavailable()
     if (unavailable) {
-        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && usable(c)).map(([name]) => name)
+        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && !c.unavailable() && !zlibOnly(name)).map(([name]) => name)
         problems.push(`${label('compression')} is ${compression}, but ${unavailable}: choose ${others.length ? others.join(' or ') : '"no compression"'}`)
     }
-    if (noZlib && format === 'parquet') problems.push(`${label('uploadFormat')} is parquet, whose pages are GZIP-compressed, but ${noZlib}: choose jsonl`)
     const levelText = text(raw, 'compressionLevel')
     const range = codec.levels
     let compressionLevel = range?.default ?? 0

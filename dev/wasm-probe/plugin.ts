@@ -9,7 +9,7 @@
  * time or, with `coalesceBytes`, in chunks of that many bytes of whole lines as the jsonl format hands them over;
  * `finish` ends it and hands the body back.
  */
-import type { Compressor } from '../../src/compression'
+import type { Compressor } from '../../src/formats/codecs/codec'
 import { createWasmCompressor } from '../../src/formats/codecs/wasm/compressor'
 import { pageCompressor } from '../../src/formats/codecs/wasm/page'
 import { nativeCompressor } from './native'

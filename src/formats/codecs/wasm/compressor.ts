@@ -14,8 +14,8 @@
  * tables) from creation until end(), plus the output kept as host Buffers; every change goes to `onChange`.
  */
 import { bodyOf, type Body } from '../../../body'
-import type { Compressor, Member, MemoryListener } from '../../../compression'
-import { payloadHasher } from '../../../payload-hash'
+import type { Compressor, Member, MemoryListener } from '../codec'
+import { payloadHasher } from '../../../s3/payload-hash'
 import { WasmStream, type WasmCodec } from './engine'
 import { hostBufferOf } from './latin1'
 
