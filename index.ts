@@ -11,6 +11,7 @@ import { APP_VERSION } from './src/pipeline'
 import { EdgeNotes } from './src/edge-notes'
 import { WriteCheck } from './src/health'
 import { Exporter, type CloseReport } from './src/exporter'
+import { hostV2Http } from './src/host/aws-sdk'
 import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './src/host/meta'
 import type { HostStorage } from './src/host/storage'
 import { hostSchedule } from './src/host/timer'
@@ -71,7 +72,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
     }
     // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
-    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'] }), () => meta.global.exporter?.resume())
+    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'], v2: hostV2Http }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
     const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
     const exporter = new Exporter({

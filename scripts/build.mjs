@@ -14,7 +14,7 @@ import * as esbuild from 'esbuild'
 import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'fs'
 import path from 'path'
 
-export const HOST_MODULES = ['zlib', 'crypto', 'stream', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
+export const HOST_MODULES = ['zlib', 'crypto', 'stream', 'aws-sdk', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
 
 /**
  * client-s3's schemas_0.js describes every S3 operation (~135 KB). esbuild drops the unused ones only if it can see
