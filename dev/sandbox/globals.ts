@@ -81,6 +81,8 @@ export interface HostGlobals {
     log: LogFn
     captured: CapturedEvent[]
     onCapture?: (event: CapturedEvent) => void
+    /** default: node-fetch 2 */
+    fetch?: unknown
     hostImports: Record<string, unknown>
     asyncGuard: (promise: unknown, name?: unknown) => Promise<unknown>
     hostMeta: Record<string, unknown>
@@ -90,7 +92,7 @@ export interface HostGlobals {
 export function installHostGlobals(vm: VM, globals: HostGlobals): void {
     vm.freeze(createPluginConsole(globals.log), 'console')
     vm.freeze(createPosthogStub(globals.captured, globals.log, globals.onCapture), 'posthog')
-    vm.freeze(fetch, 'fetch')
+    vm.freeze(globals.fetch ?? fetch, 'fetch')
     vm.freeze(createUnavailableModule('google'), 'google')
     vm.freeze(globals.hostImports, '__pluginHostImports')
     vm.freeze(RetryError, 'RetryError')

@@ -39,6 +39,8 @@ export interface LoadPluginOptions {
     metricsStore?: PluginMetricsStore
     /** Each `posthog.capture()` of the plugin, as it happens (the host would ingest it into the project). */
     onCapture?: (event: CapturedEvent) => void
+    /** The sandbox's `fetch` (default: node-fetch 2, unguarded), e.g. one that refuses private addresses as 2024 hosts do. */
+    fetch?: unknown
 }
 
 type AnyFn = (...args: any[]) => Promise<unknown>
@@ -144,6 +146,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
         log,
         captured,
         onCapture: opts.onCapture,
+        fetch: opts.fetch,
         hostImports: createHostModules(opts.allowlist),
         asyncGuard: guard.guard,
         hostMeta,
