@@ -43,3 +43,19 @@ it('stores 5,000 events from two worker threads exactly once on a loopback endpo
     expect([...counts.values()].every((n) => n === 1)).toBe(true)
     expect(logs.filter((l) => /^(error|warn)/.test(l))).toEqual([])
 }, 120_000)
+
+it('reads S3’s own refusal through aws-sdk v2 inside the sandbox: a wrong secret fails setup with SignatureDoesNotMatch and its fix', async () => {
+    const fetch = guardedFetch()
+    const started = DevHost.start({
+        pluginDir: ROOT,
+        config: settingsFor(s3, 'private-endpoint', { awsSecretAccessKey: 'not-the-secret' }),
+        threads: 1,
+        fetch,
+        setupFailure: 'throw',
+        log: () => undefined,
+    })
+    // S3's XML error document came back as the host's stream and was read inside the sandbox
+    await expect(started).rejects.toThrow(/SignatureDoesNotMatch/)
+    await expect(started).rejects.toThrow(/check "AWS Secret Access Key"/)
+    expect(fetch.refused.length).toBeGreaterThanOrEqual(1)
+}, 120_000)
