@@ -7,7 +7,8 @@
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
  * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
  * (node-fetch 2), whose own `timeout` option is enforced by the host's timers. Outside the sandbox (tests, bench)
- * Node's fetch is used and bounded with an AbortSignal instead.
+ * Node's fetch is used and bounded with an AbortSignal instead. Where that fetch refuses a private endpoint (PostHog's
+ * 2024 builds), requests go by aws-sdk v2's HTTP client instead (s3/private-endpoint.ts, s3/v2-http-handler.ts).
  */
 import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'

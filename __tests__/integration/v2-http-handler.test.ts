@@ -164,3 +164,28 @@ describe.each(HANDLERS)('faults a request handler meets, through %s', (_name, ma
         server.close()
     })
 })
+
+describe('the aws-sdk v2 handler alone', () => {
+    it('a request node’s http refuses before sending (a header holding a line break): it fails at once, nothing on the wire', async () => {
+        const { server, endpoint } = await badServer((_req, res) => res.end())
+        const handler = HANDLERS[1][1](5_000)
+        const request = requestTo(endpoint)
+        request.headers['x-amz-meta-note'] = 'two\r\nlines'
+        await expect(handler.handle(request)).rejects.toThrow(/header/i)
+        expect(handler.onTheWire()).toBeUndefined()
+        server.close()
+    })
+
+    it('an abort signal ends a request in flight: it fails as aborted and its connection is closed', async () => {
+        const { server, endpoint, closed } = await badServer(() => undefined)
+        const handler = createV2Handler(awsSdk, { timeoutMs: () => 30_000 })
+        const controller = new AbortController()
+        const sending = handler.handle(requestTo(endpoint) as never, { abortSignal: controller.signal })
+        setTimeout(() => controller.abort(), 100)
+        await expect(sending).rejects.toThrow(/aborted/)
+        expect(handler.onTheWire()).toBeUndefined()
+        for (let i = 0; i < 100 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 20))
+        expect(closed).toHaveLength(1)
+        server.close()
+    })
+})

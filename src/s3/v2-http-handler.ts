@@ -113,19 +113,15 @@ export class V2HttpHandler {
                 return
             }
             let answer: HostResponse | undefined
-            // `timeout` is the socket's idle timeout in v2 (a request silent this long is ended with a TimeoutError),
-            // `connectTimeout` bounds the connection: both run on the host's timers, inside v2's own code
-            const sent = this.client.handleRequest(
-                v2Request,
-                { timeout, connectTimeout: timeout },
-                (response) => {
+            let sent: { abort(): void }
+            try {
+                sent = this.send(v2Request, timeout, (response) => {
                     answer = response
                     // heard from the first moment: an error with no listener would be thrown in the host's process
                     response.on('error', (error: Error) => failedAnswers.set(response, error))
                     for (const event of ['end', 'close', 'error']) response.once(event, () => endWire())
                     resolve({ response: new HttpResponse({ statusCode: response.statusCode ?? 0, reason: response.statusMessage, headers: headersOf(response), body: response }) })
-                },
-                (error) => {
+                }, (error) => {
                     // v2 also reports errors after the answer began (a reset or a silent socket while the body comes):
                     // they end the body's stream, so its reader hears them
                     if (answer) {
@@ -135,8 +131,13 @@ export class V2HttpHandler {
                     }
                     endWire()
                     reject(error)
-                }
-            )
+                })
+            } catch (error) {
+                // node's http refused the request before sending it (an invalid header): nothing is on the wire
+                endWire()
+                reject(error)
+                return
+            }
             signal?.addEventListener?.('abort', () => {
                 if (answer) {
                     answer.destroy(abortError())
@@ -147,6 +148,14 @@ export class V2HttpHandler {
                 reject(abortError())
             })
         })
+    }
+
+    /**
+     * One request by v2's client. `timeout` is the socket's idle timeout in v2 (a request silent this long is ended
+     * with a TimeoutError), `connectTimeout` bounds the connection: both run on the host's timers, inside v2's code.
+     */
+    private send(request: V2HttpRequest, timeoutMs: number, onResponse: (response: HostResponse) => void, onError: (error: Error) => void): { abort(): void } {
+        return this.client.handleRequest(request, { timeout: timeoutMs, connectTimeout: timeoutMs }, onResponse, onError)
     }
 
     updateHttpClientConfig(): void {}
