@@ -54,7 +54,7 @@ export interface AwsSdkV2 {
     HttpClient: { getInstance(): V2HttpClient }
 }
 
-/** Whether a module is aws-sdk v2 with its low-level HTTP client (every version since 2013 has it). */
+/** Whether a module is aws-sdk v2 with its low-level HTTP client (every 2.x release has `HttpClient.getInstance`). */
 export function hasV2HttpClient(module: unknown): module is AwsSdkV2 {
     const client = (module as { HttpClient?: { getInstance?: unknown } } | undefined)?.HttpClient
     return !!client && typeof client.getInstance === 'function'
