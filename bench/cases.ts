@@ -252,6 +252,8 @@ export async function runApp(ctx: CaseContext, n: number, prefix: string, capMb 
 export interface SandboxPhase {
     phase?: 'steady' | 'first-10-minutes'
     exportEventsBuffer?: boolean
+    /** the sandbox's fetch (default node-fetch 2): bench/transport.ts's refusing one sends by aws-sdk v2 */
+    fetch?: unknown
 }
 
 function storageFor(phase: SandboxPhase['phase']): DevStorage | undefined {
@@ -273,6 +275,7 @@ export async function runSandbox(ctx: CaseContext, pluginDir: string, events: un
             hostProfile: ctx.hostProfile,
             storage: storageFor(how.phase),
             exportEventsUpgrade: how.exportEventsBuffer,
+            fetch: how.fetch,
             // a failed setup must reach withSetupRetry, not leave the host skipping the benchmark's events
             setupFailure: 'throw',
             log: (level, message) => logs.push(`${level}: ${message}`),

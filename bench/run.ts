@@ -3,6 +3,8 @@
  * naive way (the original plugin's), in one process tree and one run; every case at least 5 times, and what loading
  * the bundle costs each plugin-server worker thread under the host profile (default 1.10.5: Babel 7.13.7, vm2 3.9.5).
  *
+ * Before the closing lines, a `transport:` line: requests/s through aws-sdk v2 against fetch (bench/transport.ts).
+ *
  * Writes bench/results.json (the full run; --quick writes bench/out/results-quick.json), prints the tables, and a
  * full run rewrites the README's marked section. Before them, the `compression:` lines of bench/compression.ts (the
  * WebAssembly codecs in the sandbox beside native zlib). The last two lines:
@@ -13,7 +15,7 @@
  *
  * Files, one concern each: options.ts (flags), events.ts (the two event cases), local-s3.ts (the S3 child and
  * reading back), measure.ts (stalls, CPU, feeding), cases.ts (ceiling / naive / app / sandbox runs), memory.ts
- * (bytes per buffered event), host-load.ts (+ worker: Babel and RSS per fresh thread), plugins.ts (bundle and probe
+ * (bytes per buffered event), transport.ts (fetch vs aws-sdk v2 requests/s), host-load.ts (+ worker: Babel and RSS per fresh thread), plugins.ts (bundle and probe
  * apps), report.ts (summaries, tables, README), stats.ts (spreads). How each number is made is in METHOD below,
  * and written into results.json.
  */
@@ -36,8 +38,11 @@ import { CAPS_MB, parseArgs } from './options'
 import { preparePlugins } from './plugins'
 import { fmt, fmtSpread, mdTable, pairedRatio, ratioCells, summarize, table, writeReadmeSection, type Summary } from './report'
 import { spread } from './stats'
+import { measureTransport, refusingFetch, transportLine } from './transport'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+// aws-sdk v2 (the sandbox's, for the aws-sdk v2 road) announces its maintenance mode once loaded: noise here
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 
 const ROOT = path.join(__dirname, '..')
 const OUT = path.join(__dirname, 'out')
@@ -183,6 +188,7 @@ async function main(): Promise<void> {
     const sbStringify: RunResult[] = []
     const sbNoBuffer: RunResult[] = []
     const sbFirstMinutes: RunResult[] = []
+    const sbV2: RunResult[] = []
     await runSandbox(ctx, plugins.app, sbEvents, Math.min(1_000, nSb), 'warmup/sandbox/', true)
     for (let rep = 0; rep < opts.reps; rep++) {
         const prefix = `sandbox/${rep}/`
@@ -194,6 +200,8 @@ async function main(): Promise<void> {
         // apart: what the host's exportEvents buffer adds, and the first ten minutes after install (edge notes)
         sbNoBuffer.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-no-buffer/${rep}/`, true, { exportEventsBuffer: false }))
         sbFirstMinutes.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-first-minutes/${rep}/`, true, { phase: 'first-10-minutes' }))
+        // the same app whose sandbox fetch refuses the endpoint (a 2024 host, private endpoint): it sends by aws-sdk v2
+        sbV2.push(await runSandbox(ctx, plugins.app, sbEvents, nSb, `sandbox-v2/${rep}/`, true, { fetch: refusingFetch }))
         log(`sandbox run ${rep + 1}/${opts.reps}: app ${fmt(r.eventsPerSec)}, stringify-only ${fmt(sbStringify[rep].eventsPerSec)} events/s`)
     }
     sbEvents = []
@@ -201,6 +209,10 @@ async function main(): Promise<void> {
     // compression without the host's zlib: the WebAssembly codecs in the sandbox beside native zlib (bench/compression.ts)
     const compression = await measureCompression(client, profile.name, opts)
     log(compression.lines.join('; '))
+    // the two roads to S3: the sandbox's fetch and aws-sdk v2's HTTP client (a 2024 host's private endpoint)
+    const transport = await measureTransport(s3, { rounds: opts.reps, quick: opts.quick, log })
+    const sandboxV2VsFetch = pairedRatio(sbV2, sbApp)
+    log(`sandbox end to end, aws-sdk v2 / fetch: ${sandboxV2VsFetch.median.toFixed(2)} (events/s, paired by round)`)
 
     // ---------------------------------------------------------------------------------------------------
     const appVsCeiling = pairedRatio(app, ceiling)
@@ -278,6 +290,7 @@ async function main(): Promise<void> {
             fixture: { appVsCeiling: pairedRatio(fxApp, fxCeiling), appVsNaive: pairedRatio(fxApp, fxNaive) },
         },
         stallsByCap: capSummary,
+        transport: { requests: transport, sandboxV2VsFetch, sandboxV2: summarize(sbV2) },
         memory: { app: { bytesPerEvent: memAppSpread, runs: memApp }, naive: { bytesPerEvent: spread(memNaive.map((m) => m.bytesPerEvent)), runs: memNaive } },
         sandboxHostCost: { noop, stringify: strf },
         compression: compression.results,
@@ -408,6 +421,7 @@ async function main(): Promise<void> {
     }
     out.push(`results: ${path.relative(ROOT, file)}; wall time ${fmt(results.wallSeconds)} s`)
     out.push(...compression.lines)
+    out.push(`${transportLine(transport)} sandbox_v2_vs_fetch=${sandboxV2VsFetch.median.toFixed(2)}`)
     out.push(
         `host: profile=${profile.name} bundle_kb=${Math.round(bundleKb)} babel_ms=${Math.round(hostLoad.transformMs.median)} rss_mb_per_thread=${hostLoad.rssAddedMb.median.toFixed(1)} onevent_vs_floor=${onEventVsFloor.median.toFixed(2)}`
     )
@@ -456,6 +470,7 @@ const METHOD = {
     onEventCost: 'process.hrtime.bigint() around every 8th onEvent call: direct = the synchronous call; sandbox = call + await of its promise',
     stall: 'setInterval(…, 1) drift monitor over the whole timed run (feed, seals, compression callbacks, uploads, teardown); longest gap minus the 1 ms period',
     memory: 'heapUsed + external after onEvent of N fresh events into one open batch (100 MB cap, nothing sealed, compression settled), minus the same after setupPlugin; both after forced GCs (node --expose-gc); divided by N',
+    transport: 'bench/transport.ts: sequential PutObjects through createS3Store by each road (node-fetch 2 with the global agent; node-fetch 2 with a new agent per request, as a 2024 host\'s guarded fetch; aws-sdk v2 with its shared agent, reached by a fetch that refuses), 0 B / 160 KiB / 3 MiB bodies, to the null S3 and the local S3; rounds rotate the order; ratios paired by round',
     stalls_by_cap: 'uploadMegabytes 1 / 10 / 100 with bufferLimitMegabytes max(64, 4 × cap); the naive row uses the same cap per object; app/naive paired by round',
 }
 

@@ -97,6 +97,8 @@ export interface DevHostOptions {
     exportEventsUpgrade?: boolean
     /** jobs run at once (graphile-worker's concurrency; the plugin-server's JOB_QUEUE_GRAPHILE_CONCURRENCY is 1). Default: no limit. */
     jobConcurrency?: number
+    /** the sandbox's `fetch` (default: node-fetch 2, unguarded) */
+    fetch?: unknown
 }
 
 export interface ShutdownReport {
@@ -476,6 +478,7 @@ export class DevHost {
             meta: { jobs: this.jobs.facade(), storage: this.storage.facade(), utils: this.storage.utilsFacade() },
             metricsStore: this.metricsStore,
             onCapture: (event) => this.ingestCaptured(event),
+            fetch: this.opts.fetch,
         })
         copy.loads.push(plugin)
         if (this.opts.exportEventsUpgrade !== false && plugin.methods.exportEvents) {

@@ -8,8 +8,8 @@
 // What differs is chosen here and nowhere else: which module stands for src/host/imports.ts, which host modules stay
 // external, and which settings the folder's plugin.json offers.
 /** The module names each generation's allowlist has and the app imports (the rest of its code is bundled). */
-const CLASSIC_MODULES = ['zlib', 'crypto', 'stream', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
-const MODULES_2024 = ['crypto', 'stream', '@posthog/plugin-scaffold']
+const CLASSIC_MODULES = ['zlib', 'crypto', 'stream', 'aws-sdk', '@posthog/plugin-contrib', '@posthog/plugin-scaffold']
+const MODULES_2024 = ['crypto', 'stream', 'aws-sdk', '@posthog/plugin-scaffold']
 
 /**
  * Settings the 2024 hosts cannot honour: they have no zlib, so gzip and zstd come compiled to WebAssembly (the same

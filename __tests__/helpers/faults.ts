@@ -17,6 +17,7 @@ import { spillBatch, type SpilledBatchPayload } from '../../src/export/spill'
 import { runSpilledBatch } from '../../src/export/spill-job'
 import { DevStorage } from '../../dev/storage'
 import { makeEvent } from './events'
+import { transportDeps, type Transport } from './transports'
 
 export const T0 = Date.UTC(2026, 10, 25, 10, 0, 0, 0)
 export const KIB = 1024
@@ -204,12 +205,14 @@ export function buildExporter(
         exporter?: Partial<ExporterOptions>
         /** the fake job queue's behaviour: slow, or refusing payloads over a size (Kafka) */
         queue?: ConstructorParameters<typeof FakeJobQueue>[0]
+        /** the road to S3 (default: fetch) */
+        transport?: Transport
     }
 ): ExporterRig {
     const base = rigConfig(rig, opts.bucket, opts.credentials ? { awsAccessKey: opts.credentials.accessKeyId, awsSecretAccessKey: opts.credentials.secretAccessKey } : {})
     const config: Config = { ...base, maxBatchBytes: 64 * KIB, bufferLimitBytes: 2048 * KIB, uploadIntervalMs: 60_000, ...opts.config }
     const timeoutMs = opts.timeoutMs ?? 300
-    const store = createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'], timeoutMs: () => timeoutMs })
+    const store = createS3Store(config, transportDeps(opts.transport ?? 'fetch', { timeoutMs }))
     const log = new LogRecorder(clock.now)
     const jobs = new FakeJobQueue(opts.queue)
     const exporter = new Exporter({
@@ -364,6 +367,8 @@ export async function runScenario(
         onChunk?: (sentSoFar: number, clock: ScaledClock, x: ExporterRig) => void
         /** exporter options made with the scenario's clock (e.g. a schedule that records what is armed) */
         exporter?: (clock: ScaledClock) => Partial<ExporterOptions>
+        /** the road to S3 (default: fetch) */
+        transport?: Transport
     }
 ): Promise<ScenarioResult> {
     const clock = new ScaledClock(opts.scale)
@@ -372,7 +377,7 @@ export async function runScenario(
     const faultsBefore = rig.proxy.faultsInjected()
     const injectedBefore: Record<string, number> = { ...rig.proxy.stats.injected, refusedConnections: rig.proxy.stats.refusedConnections }
     rig.proxy.setSchedule(opts.schedule)
-    const x = buildExporter(rig, clock, { bucket: opts.bucket, timeoutMs: opts.timeoutMs, config: opts.config, credentials: opts.credentials, spill: opts.spill, exporter: opts.exporter?.(clock) })
+    const x = buildExporter(rig, clock, { bucket: opts.bucket, timeoutMs: opts.timeoutMs, config: opts.config, credentials: opts.credentials, spill: opts.spill, exporter: opts.exporter?.(clock), transport: opts.transport })
     opts.during?.(clock, x)
     const sent = await send(x, clock, {
         count: opts.count ?? 5000,

@@ -2,13 +2,15 @@
  * What each S3 answer a user meets becomes, through the app's own PutObject protocol (src/s3/protocol.ts) and the
  * real SDK client: a signature-checking local S3 for the credential and bucket errors, the fault proxy in front of it
  * for what S3 and the boxes in front of it answer under load (SlowDown with Retry-After, an empty 5xx, a proxy's
- * text). The outcome and its failure fields are what the uploader and the user-facing hints read.
+ * text). The outcome and its failure fields are what the uploader and the user-facing hints read. Every answer is
+ * read through both roads to S3: the sandbox's fetch, and aws-sdk v2's HTTP client (a 2024 host's private endpoint).
  */
 import { createS3Store } from '../../src/s3/client'
 import { classifyFailure } from '../../src/s3/failure'
 import { fixFor } from '../../src/s3/messages'
 import { faults, PASS, type Fault } from '../../dev/fault-proxy'
 import { rigConfig, startRig, type Rig } from '../helpers/faults'
+import { TRANSPORTS, transportDeps, type Transport } from '../helpers/transports'
 
 let rig: Rig
 let next: Fault = PASS
@@ -20,14 +22,20 @@ afterAll(async () => {
     await rig.close()
 })
 
+let transport: Transport = 'fetch'
+
 function put(overrides: Record<string, string> = {}, fault: Fault = PASS, bucket = 'answers') {
     next = fault
     const config = rigConfig(rig, bucket, overrides)
-    const store = createS3Store(config, { fetch: fetch as never })
+    const store = createS3Store(config, transportDeps(transport))
     return store.put({ key: `answers/${Math.random().toString(36).slice(2)}.jsonl.gz`, body: Buffer.from('{"event":"x"}\n'), contentType: 'application/x-ndjson', metadata: { 'event-count': '1' } })
 }
 
-describe('S3 answers, read through the app’s PutObject protocol', () => {
+describe.each(TRANSPORTS)('S3 answers, read through the app’s PutObject protocol, sent by %s', (road) => {
+    beforeAll(() => {
+        transport = road
+    })
+
     it('stores an object: ok with its ETag', async () => {
         const outcome = await put()
         expect(outcome).toEqual({ kind: 'ok', etag: expect.stringMatching(/^"[0-9a-f]{32}"$/) })

@@ -20,6 +20,9 @@ import { AllowlistName, resolveAllowlist } from './allowlist'
 /** The host modules we can provide for real. `stream` is only `{ PassThrough }` on the host, so here too. */
 const REAL_MODULES: Record<string, unknown> = {
     '@posthog/plugin-contrib': contrib,
+    // aws-sdk v2 as PostHog's 2024 lockfile has it (2.1366.0); required, not imported: its types are 40 MB
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    'aws-sdk': require('aws-sdk'),
     '@posthog/plugin-scaffold': scaffold,
     'node-fetch': fetch,
     crypto,

@@ -53,6 +53,8 @@ export interface LoadPluginOptions {
      * (a 2025 vm.ts binds no tasks, and its meta is cache, config, attachments, storage, utils).
      */
     noJobs?: boolean
+    /** The sandbox's `fetch` (default: node-fetch 2, unguarded), e.g. one that refuses private addresses as 2024 hosts do. */
+    fetch?: unknown
 }
 
 type AnyFn = (...args: any[]) => Promise<unknown>
@@ -163,7 +165,7 @@ export async function loadPluginInSandbox(opts: LoadPluginOptions): Promise<Load
     if (!rules.appMetrics) delete hostMeta.metrics
     if (opts.noJobs) delete hostMeta.jobs
     // there the global `fetch` and the `node-fetch` import are one guarded function; the classic hosts hand over node-fetch
-    const hostFetch = rules.trackedFetch ? createHostFetch(resolveFetchGuard(opts.fetchGuard, rules.fetchGuard)) : undefined
+    const hostFetch = opts.fetch ?? (rules.trackedFetch ? createHostFetch(resolveFetchGuard(opts.fetchGuard, rules.fetchGuard)) : undefined)
 
     // As the host: the sync part of each vm.run is limited to TASK_TIMEOUT (+1 ms, as there).
     // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -7,7 +7,8 @@
  * Why a hand-made request handler: inside PostHog's plugin sandbox there is no `setTimeout`, `AbortController`,
  * `Request` or `Headers`, so the SDK's FetchHttpHandler cannot run there. The sandbox does have `fetch`
  * (node-fetch 2), whose own `timeout` option is enforced by the host's timers. Outside the sandbox (tests, bench)
- * Node's fetch is used and bounded with an AbortSignal instead.
+ * Node's fetch is used and bounded with an AbortSignal instead. Where that fetch refuses a private endpoint (PostHog's
+ * 2024 builds), requests go by aws-sdk v2's HTTP client instead (s3/private-endpoint.ts, s3/v2-http-handler.ts).
  */
 import { PutObjectCommand, S3Client, type PutObjectCommandInput, type S3ClientConfig } from '@aws-sdk/client-s3'
 import { HttpResponse, buildQueryString } from '@smithy/core/protocols'
@@ -23,6 +24,10 @@ import { payloadSha256 } from './payload-hash'
 import { ERROR_BODY_LIMIT_CHARS, PutObjectProtocol } from './protocol'
 import { s3EndpointProvider } from './endpoint'
 import { classifyFailure, toFailure, type S3Failure } from './failure'
+import { parseRetryAfter } from './failure'
+import { EndpointRoute } from './private-endpoint'
+import { sendable, withoutExpect } from './request-body'
+import { createV2Handler, isStreamBody, readAnswer, type AwsSdkV2 } from './v2-http-handler'
 
 export interface PutObjectRequest {
     key: string
@@ -62,21 +67,11 @@ type FetchLike = (url: string, init: Record<string, unknown>) => Promise<{
 export const REQUEST_DEADLINE_MS = 25_000
 
 /**
- * The SDK asks for `Expect: 100-continue` on bodies over 2 MB; Node's own fetch refuses that header outright
- * ("expect header not supported") and node-fetch does not wait for the 100 anyway, so it is never sent.
- */
-function withoutExpect(headers: Record<string, string>): Record<string, string> {
-    const out: Record<string, string> = {}
-    for (const name of Object.keys(headers)) if (name.toLowerCase() !== 'expect') out[name] = headers[name]
-    return out
-}
-
-/**
  * A minimal SDK request handler on top of a `fetch`. Response bodies of PutObject are empty or a short XML error:
  * they are read as text (within the request's deadline) and their first ERROR_BODY_LIMIT_CHARS handed to the SDK as
  * UTF-8 bytes.
  */
-class FetchRequestHandler {
+export class FetchRequestHandler {
     constructor(
         private readonly fetchFn: FetchLike,
         private readonly timeoutMs: () => number = () => REQUEST_DEADLINE_MS
@@ -135,24 +130,13 @@ class FetchRequestHandler {
     destroy(): void {}
 }
 
-/**
- * A body in pieces goes out as a stream of its pieces, made anew for each attempt (a stream is read once); the
- * Content-Length header the SDK set from its size stays, so nothing is sent chunked. The host's `stream` module gives
- * apps `PassThrough` (and only that, in plugin-server 1.10.5): a host stream, which node-fetch pipes to the socket.
- */
-function sendable(body: unknown): unknown {
-    if (!(body instanceof PiecesBody)) return body
-    const stream = new PassThrough()
-    for (const piece of body.pieces) stream.write(piece)
-    stream.end()
-    return stream
-}
-
 export interface S3StoreDeps {
     /** the `fetch` to send requests with: the sandbox's global one in PostHog */
     fetch: FetchLike
     /** overall deadline of one request (connect, send, answer) in ms; REQUEST_DEADLINE_MS unless a test shortens it */
     timeoutMs?: () => number
+    /** the host's aws-sdk (v2), to send by if `fetch` refuses the endpoint as private (src/s3/private-endpoint.ts) */
+    v2?: () => AwsSdkV2 | undefined
 }
 
 function sseParams(config: Config): Partial<PutObjectCommandInput> {
@@ -207,7 +191,12 @@ const noS3Express = {
 const noStreamedBodies = (() => Promise.reject(new Error('S3 Export sends no streamed bodies (cut from the bundle)'))) as unknown as S3ClientConfig['streamHasher']
 
 export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
-    const handler = new FetchRequestHandler(deps.fetch, deps.timeoutMs)
+    const timeoutMs = deps.timeoutMs ?? (() => REQUEST_DEADLINE_MS)
+    const v2 = () => {
+        const awsSdk = deps.v2?.()
+        return awsSdk && createV2Handler(awsSdk, { timeoutMs })
+    }
+    const handler = new EndpointRoute(new FetchRequestHandler(deps.fetch, timeoutMs), v2, config.endpoint ?? `S3 in ${config.region}`)
     const client = new S3Client({
         region: config.region || 'us-east-1',
         endpoint: config.endpoint,
@@ -220,8 +209,9 @@ export function createS3Store(config: Config, deps: S3StoreDeps): ObjectStore {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
         requestHandler: handler,
-        // our handler answers with bytes already; the browser default would look for a ReadableStream
-        streamCollector: (body: unknown) => Promise.resolve(body instanceof Uint8Array ? body : utf8ToBytes(body == null ? '' : String(body))),
+        // the fetch handler answers with bytes already, v2's with the host's stream; the browser default would look for
+        // a ReadableStream
+        streamCollector: (body: unknown) => (isStreamBody(body) ? readAnswer(body) : Promise.resolve(body instanceof Uint8Array ? body : utf8ToBytes(body == null ? '' : String(body)))),
         // The SDK's defaults for these are cut from the bundle (scripts/build.mjs): hashes from the host's crypto,
         // our bucket's endpoint without S3's whole rule set, and no event streams (PutObject has none)
         sha256: HostSha256,

@@ -26,6 +26,7 @@ export const FATAL_CODES: Record<string, string> = {
     KMS: 'the KMS key refused the request: check "SSE KMS key ID" and that the key policy allows kms:GenerateDataKey',
     InvalidArgument: 'S3 refused a parameter (often the server-side encryption settings): check "Server-side encryption"',
     ExpiredToken: 'the credentials have expired: create a new access key',
+    PrivateEndpointRefused: 'set "S3 Bucket Endpoint" to an address this PostHog lets apps reach (a public one), or run a plugin server that does not refuse private addresses',
 }
 
 /** Codes worth trying again, even when a status code would say otherwise (400 RequestTimeout). */
