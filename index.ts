@@ -22,7 +22,6 @@ import { hostGeneration, type HostGeneration } from './src/host/generation'
 import type { HostMeta } from './src/host/meta'
 import { APP_VERSION } from './src/pipeline'
 import { createS3Store, notifyingStore, type ObjectStore, type S3StoreDeps } from './src/s3/client'
-import { hostV2Http } from './src/host/aws-sdk'
 
 /** The app metrics PostHog shows for this app (src/health/metrics.ts says what each one means). */
 export const metrics = METRICS
@@ -64,7 +63,7 @@ export function setupPlugin(meta: AnyMeta): Promise<void> {
         return Promise.reject(error) // one way to fail, whatever the cause: a rejected promise
     }
     // any object S3 takes (the write check's first of all) means it is back: the exporter stops sitting out its backoff
-    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'], v2: hostV2Http }), () => meta.global.exporter?.resume())
+    const store = notifyingStore(createS3Store(config, { fetch: fetch as unknown as S3StoreDeps['fetch'], v2: host.awsSdkV2 }), () => meta.global.exporter?.resume())
     const reporter = new Reporter(console, Date.now)
     const { schedule, storage } = host
     const enqueue = host.jobs?.enqueue

@@ -4,9 +4,10 @@
  * each part takes the capability it needs, or works without it when it is absent.
  *
  *                          classic hosts (1.x, monorepo to Nov 2023)   Dec 2023 - Feb 2025          after Feb 2025
- *   native zlib codecs     yes                                        no                           no
+ *   native zlib codecs     yes                                        no: gzip, zstd in WebAssembly  the same
+ *   private S3 endpoint    fetch                                      fetch refuses: aws-sdk v2 http the same
  *   per-thread timer       plugin-contrib's host timer                Atomics.waitAsync            Atomics.waitAsync
- *   job queue              yes (payloads <= 900,000 bytes)            yes (Kafka, 1,000,012 B)     no
+ *   job queue              yes (payloads <= 900,000 bytes)            yes (Kafka, ~1 MB a message)  no
  *   historical export      with exportEvents                          no                           no
  *   storage, capture       yes                                        yes                          yes
  *   app metrics            yes                                        where the host shows them    where it shows them
@@ -16,6 +17,7 @@ import type { MetricSink } from '../health/metrics'
 import type { HostCodecs } from './codecs'
 import type { Capture } from '../health/monitor'
 import { JOB_NAME, MAX_JOB_PAYLOAD_BYTES, type Enqueue } from '../export/spill'
+import { hostV2Http } from './aws-sdk'
 import { HOST_IMPORTS } from './imports'
 import type { HostImports } from './bundle-imports'
 import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './meta'
@@ -43,6 +45,8 @@ export interface HostGeneration {
     jobs?: JobQueue
     /** the host's historical export (exportEvents apps, up to the Nov 2023 plugin-server): the backfill needs it */
     historicalExport?: StartHistoricalExport
+    /** aws-sdk v2's HTTP client, asked for when the sandbox's fetch refuses a private endpoint (2024 hosts) */
+    awsSdkV2: typeof hostV2Http
     capture?: Capture
     storage?: HostStorage
     metrics?: MetricSink
@@ -64,6 +68,7 @@ export function hostGeneration(meta: HostMeta, imports: HostImports = HOST_IMPOR
         schedule: imports.schedule,
         jobs: enqueue ? { enqueue, payloadLimitBytes: MAX_JOB_PAYLOAD_BYTES } : undefined,
         historicalExport: historical ? (payload) => historical(payload).runNow() : undefined,
+        awsSdkV2: hostV2Http,
         capture: hostCapture(),
         storage: meta.storage,
         metrics: hostMetricSink(meta.metrics),
