@@ -18,7 +18,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 const logs: string[] = []
 
 beforeAll(async () => {
-    s3 = await withS3(['sandbox-export', 'sandbox-export-2024', 'sandbox-schedule', 'sandbox-schedule-2024', 'sandbox-parquet', 'sandbox-large', 'sandbox-surrogate'])
+    s3 = await withS3(['sandbox-export', 'sandbox-export-2024', 'sandbox-schedule', 'sandbox-schedule-2024', 'sandbox-parquet', 'sandbox-parquet-2024', 'sandbox-gzip', 'sandbox-gzip-2024', 'sandbox-large', 'sandbox-surrogate'])
 })
 afterAll(async () => {
     await s3.close()
@@ -103,8 +103,14 @@ describe('the bundle in the plugin-server sandbox', () => {
         expect(countByUuid(await readAll(s3.client, bundle.bucket)).size).toBe(6)
     }, 120_000)
 
-    it('writes Parquet from inside the sandbox that DuckDB reads back whole', async () => {
-        const opts = { pluginDir: ROOT, config: settings('sandbox-parquet', { uploadFormat: 'parquet', uploadMegabytes: '5', uploadMinutes: '10' }), threads: 1, log: () => undefined }
+    it.each(
+        BUNDLE_CASES.flatMap((c, i) => [
+            { ...c, format: 'parquet', files: '*.parquet', bucket: ['sandbox-parquet', 'sandbox-parquet-2024'][i] },
+            { ...c, format: 'jsonl', files: '*.jsonl.gz', bucket: ['sandbox-gzip', 'sandbox-gzip-2024'][i] },
+        ])
+    )('writes $format ($files) from inside the sandbox of $name that DuckDB reads back whole', async (bundle) => {
+        const config = settings(bundle.bucket, { ...bundle.settings, uploadFormat: bundle.format, compression: 'gzip', uploadMegabytes: '5', uploadMinutes: '10' })
+        const opts = { pluginDir: bundle.pluginDir, config, threads: 1, log: () => undefined, ...bundle.host }
         const host = await DevHost.start(opts)
         const sent = Array.from({ length: 2000 }, (_, i) => makeEvent(i))
         for (const event of sent) await host.onEvent(event)
@@ -112,9 +118,11 @@ describe('the bundle in the plugin-server sandbox', () => {
         // job queue, which the next start runs
         expect((await shutdownAndDrain(host, opts)).leftQueued).toBe(0)
         // one object, unless a busy machine made sending take longer than the upload window or cut it into job parts
-        const { dir, keys } = await downloadAll(s3.client, 'sandbox-parquet', (k) => k.endsWith('.parquet'))
+        const suffix = bundle.files.slice(1)
+        const { dir, keys } = await downloadAll(s3.client, bundle.bucket, (k) => k.endsWith(suffix))
         expect(keys.length).toBeGreaterThanOrEqual(1)
-        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n, min(timestamp) AS first FROM read_parquet('${dir}/*.parquet')`)
+        const read = bundle.format === 'parquet' ? `read_parquet('${dir}/${bundle.files}')` : `read_json_auto('${dir}/${bundle.files}', format = 'newline_delimited')`
+        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n, min(timestamp) AS first FROM ${read}`)
         expect(Number(row.n)).toBe(2000)
         expect(Number(row.rows)).toBe(2000)
         expect(new Date(row.first).toISOString()).toBe(sent[0].timestamp)

@@ -60,7 +60,7 @@ function runOnNode18(bucket: string, overrides: Record<string, string>, threads:
 }
 
 describe(`posthog-2024/index.js on Node ${NODE18_VERSION} under the 2024 plugin server`, () => {
-    it('loads and exports every event exactly once as uncompressed JSON lines from two worker threads', async () => {
+    it('loads and exports every event exactly once as gzip JSON lines (zlib in WebAssembly) from two worker threads', async () => {
         const result = await runOnNode18('node18-2024', {}, 2)
         expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
         expect(result.out).toMatchObject({ node: `v${NODE18_VERSION}`, events: sent.length, jobsLeft: 0, loggedErrors: [] })
@@ -69,12 +69,12 @@ describe(`posthog-2024/index.js on Node ${NODE18_VERSION} under the 2024 plugin 
         const counts = countByUuid(objects)
         expect(counts.size).toBe(sent.length)
         expect([...counts.values()].every((n) => n === 1)).toBe(true)
-        expect(objects.filter((o) => !o.key.endsWith('.jsonl')).map((o) => o.key)).toEqual([])
+        expect(objects.filter((o) => !o.key.endsWith('.jsonl.gz')).map((o) => o.key)).toEqual([])
     })
 
-    it('refuses gzip at setup, naming the setting and that this PostHog has no zlib', async () => {
-        const result = await runOnNode18('node18-2024-gzip', { compression: 'gzip' }, 1)
+    it('refuses brotli at setup, naming the setting and that this PostHog has no zlib', async () => {
+        const result = await runOnNode18('node18-2024-brotli', { compression: 'brotli' }, 1)
         expect(result.status).toBe(1)
-        expect(result.stderr).toContain('(compression) is gzip, but this PostHog\'s plugin server has no zlib')
+        expect(result.stderr).toContain('(compression) is brotli, but this PostHog\'s plugin server has no zlib')
     })
 })

@@ -1,9 +1,11 @@
 /**
  * dist/index.js in the local plugin-server's sandbox whose `fetch` refuses loopback and private addresses, as the
  * 2024 PostHog builds' does with NODE_ENV production (`FetchError: Internal hostname`), writing to the local S3 on
- * 127.0.0.1 (SigV4 checked): the app reaches it through the host's aws-sdk v2 HTTP client, exactly once.
+ * 127.0.0.1 (SigV4 checked): the app reaches it through the host's aws-sdk v2 HTTP client, exactly once; and
+ * posthog-2024/index.js under the 2024 profile, whose own guard refuses it the same way.
  */
 import { DevHost } from '../../dev/host'
+import { POSTHOG_2024 } from '../helpers/bundles'
 import { makeEvent } from '../helpers/events'
 import { guardedFetch } from '../helpers/guarded-fetch'
 import { ROOT } from '../helpers/lifecycle'
@@ -12,7 +14,7 @@ import { countByUuid, readAll, withS3 } from '../helpers/s3'
 
 let s3: Awaited<ReturnType<typeof withS3>>
 beforeAll(async () => {
-    s3 = await withS3(['private-endpoint'])
+    s3 = await withS3(['private-endpoint', 'private-endpoint-2024'])
 })
 afterAll(async () => {
     await s3.close()
@@ -58,4 +60,27 @@ it('reads S3’s own refusal through aws-sdk v2 inside the sandbox: a wrong secr
     await expect(started).rejects.toThrow(/SignatureDoesNotMatch/)
     await expect(started).rejects.toThrow(/check "AWS Secret Access Key"/)
     expect(fetch.refused.length).toBeGreaterThanOrEqual(1)
+}, 120_000)
+
+it('stores 5,000 events exactly once from posthog-2024/index.js under the 2024 plugin server with its own fetch guard on', async () => {
+    const logs: string[] = []
+    const host = await DevHost.start({
+        pluginDir: POSTHOG_2024.pluginDir,
+        config: settingsFor(s3, 'private-endpoint-2024', { uploadMegabytes: '1' }),
+        threads: 2,
+        // the profile's guard as the host runs it with NODE_ENV production: loopback and private addresses refused
+        ...POSTHOG_2024.host,
+        fetchGuard: true,
+        log: (level, message) => void logs.push(`${level}: ${message}`),
+    })
+    const sent = Array.from({ length: 5_000 }, (_, i) => makeEvent(i))
+    for (const event of sent) await host.onEvent(event)
+    const report = await host.shutdown()
+    expect(report.errors).toEqual([])
+    const objects = await readAll(s3.client, 'private-endpoint-2024')
+    const counts = countByUuid(objects)
+    expect(counts.size).toBe(5_000)
+    expect([...counts.values()].every((n) => n === 1)).toBe(true)
+    expect(objects.every((o) => o.key.endsWith('.jsonl.gz'))).toBe(true)
+    expect(logs.filter((l) => /^(error|warn)/.test(l))).toEqual([])
 }, 120_000)
