@@ -61,7 +61,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name, backfill: 0, noJobs: false, pluginDir: ROOT }
+    const opts: Options = { events: 1000, threads: 2, port: 8010, data: path.join(ROOT, '.s3-data'), once: false, reloadEvery: 0, hostProfile: resolveHostProfile().name, backfill: 0, noJobs: false, pluginDir: '' }
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]
         const value = () => {
@@ -83,10 +83,12 @@ function parseArgs(argv: string[]): Options {
         else if (arg === '--plugin-dir') opts.pluginDir = path.resolve(value())
         else if (arg === '--help' || arg === '-h') {
             console.log(readFileSync(__filename, 'utf8').split('*/')[0])
-            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest|2024 (or S3_EXPORT_HOST_PROFILE)  --no-fetch-guard (2024: reach loopback/private endpoints)  --no-jobs (a build after 2025-02-28)  --backfill N (past events to backfill)  --plugin-dir DIR (the folder of the app: . or posthog-2024, the build for PostHog Dec 2023+)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
+            console.log('Flags: --config FILE  --events N (1000)  --threads N (2)  --port N (8010)  --data DIR (.s3-data)  --once  --reload-every N (s)  --host-profile 1.10.5|newest|2024 (or S3_EXPORT_HOST_PROFILE)  --no-fetch-guard (2024: reach loopback/private endpoints)  --no-jobs (a build after 2025-02-28)  --backfill N (past events to backfill)  --plugin-dir DIR (the folder of the app: . or posthog-2024, the build for PostHog Dec 2023+; default: the one for the profile)\nPress r (in a terminal) to reload the app now, m to print its metrics.')
             process.exit(0)
         } else throw new Error(`unknown flag ${arg} (try --help)`)
     }
+    // the build for the profile's PostHog: the root (dist/index.js) for the classic hosts, posthog-2024/ for the 2024 one
+    if (!opts.pluginDir) opts.pluginDir = opts.hostProfile === '2024' ? path.join(ROOT, 'posthog-2024') : ROOT
     return opts
 }
 
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
         },
     }
     const guard = resolveHostProfile(opts.hostProfile).generation.trackedFetch && resolveFetchGuard(opts.fetchGuard, true)
-    if (guard) console.log(`host profile ${opts.hostProfile}: its fetch guard is on, so the sandbox's fetch refuses loopback and private endpoints (FetchError: Internal hostname); --no-fetch-guard turns it off`)
+    if (guard) console.log(`host profile ${opts.hostProfile}: its fetch guard is on, so the sandbox's fetch refuses loopback and private endpoints (FetchError: Internal hostname) and the app sends through the host's aws-sdk instead; --no-fetch-guard turns the guard off`)
     const host = await DevHost.start(hostOptions as any)
     const t0 = host.threads[0]
     console.log(
