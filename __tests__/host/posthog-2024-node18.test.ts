@@ -62,7 +62,10 @@ function runOnNode18(bucket: string, overrides: Record<string, string>, threads:
 describe(`posthog-2024/index.js on Node ${NODE18_VERSION} under the 2024 plugin server`, () => {
     it('loads and exports every event exactly once as gzip JSON lines (zlib in WebAssembly) from two worker threads', async () => {
         const result = await runOnNode18('node18-2024', {}, 2)
-        expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+        // the host's Babel notes (on the host's own stderr, not the app's log) that it prints a file over 500 KB compactly:
+        // the embedded WebAssembly makes this bundle 503 KB
+        const stderr = result.stderr.split('\n').filter((l) => l && !l.startsWith('[BABEL] Note: The code generator has deoptimised the styling'))
+        expect({ status: result.status, stderr }).toEqual({ status: 0, stderr: [] })
         expect(result.out).toMatchObject({ node: `v${NODE18_VERSION}`, events: sent.length, jobsLeft: 0, loggedErrors: [] })
         expect(result.out.report.errors).toEqual([])
         const objects = await readAll(s3.client, 'node18-2024')

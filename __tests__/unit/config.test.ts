@@ -662,26 +662,27 @@ describe('credentials pasted into the endpoint', () => {
 describe('on a PostHog without zlib (plugin servers from December 2023 on)', () => {
     const NO_ZLIB = { nativeZlib: false }
 
-    it('takes uncompressed JSON lines', () => {
-        const config = parseConfig({ ...REQUIRED, compression: 'no compression', checksum: 'Content-MD5' }, NO_ZLIB)
-        expect(config).toMatchObject({ format: 'jsonl', compression: 'none', checksum: 'Content-MD5' })
+    it('takes gzip and Parquet, which that build compresses with zlib compiled to WebAssembly, and uncompressed JSON lines', () => {
+        expect(parseConfig({ ...REQUIRED, compression: 'no compression', checksum: 'Content-MD5' }, NO_ZLIB)).toMatchObject({ format: 'jsonl', compression: 'none', checksum: 'Content-MD5' })
+        expect(parseConfig({ ...REQUIRED, compression: 'gzip' }, NO_ZLIB)).toMatchObject({ format: 'jsonl', compression: 'gzip', compressionLevel: 6 })
+        expect(parseConfig({ ...REQUIRED, uploadFormat: 'parquet' }, NO_ZLIB)).toMatchObject({ format: 'parquet' })
     })
 
-    it.each(['gzip', 'brotli', 'zstd'])('refuses %s, naming the field and that this PostHog has no zlib', (compression) => {
-        // on the classic hosts the same setting parses (zstd only where Node has it)
-        if (compression !== 'zstd') expect(parseConfig({ ...REQUIRED, compression }).compression).toBe(compression)
-        expect(() => parseConfig({ ...REQUIRED, compression }, NO_ZLIB)).toThrow(`"Compress uploaded files" (compression) is ${compression}, but this PostHog's plugin server has no zlib (builds from December 2023 on): choose "no compression"`)
+    it('refuses brotli, which has no WebAssembly build, naming the field, that this PostHog has no zlib, and what to choose', () => {
+        // on the classic hosts the same setting parses
+        expect(parseConfig({ ...REQUIRED, compression: 'brotli' }).compression).toBe('brotli')
+        expect(() => parseConfig({ ...REQUIRED, compression: 'brotli' }, NO_ZLIB)).toThrow(/"Compress uploaded files" \(compression\) is brotli, but this PostHog's plugin server has no zlib \(builds from December 2023 on\): choose gzip/)
     })
 
-    it('refuses Parquet, whose pages are GZIP, and CRC32 checksums, which are zlib’s', () => {
+    it('refuses CRC32 checksums, which are zlib’s', () => {
         let message = ''
         try {
-            parseConfig({ ...REQUIRED, compression: 'no compression', uploadFormat: 'parquet', checksum: 'CRC32' }, NO_ZLIB)
+            parseConfig({ ...REQUIRED, checksum: 'CRC32' }, NO_ZLIB)
         } catch (error) {
             expect(error).toBeInstanceOf(ConfigError)
             message = (error as Error).message
         }
-        expect(message).toContain('"Format of uploaded files" (uploadFormat) is parquet, whose pages are GZIP-compressed, but this PostHog\'s plugin server has no zlib')
         expect(message).toContain('(checksum) is CRC32, but this PostHog\'s plugin server has no zlib')
     })
 })
+

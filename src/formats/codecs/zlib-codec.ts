@@ -46,7 +46,7 @@ export function zlibCodec<F extends ZlibCodecFacts>(facts: F, [stream, compress,
     const oneShot = (name: string, input: Buffer, opts: object) =>
         new Promise<Buffer>((resolve, reject) => (z[name] as OneShot)(input, opts, (error, result) => (error ? reject(error) : resolve(result))))
     // the 2024 bundle's zlib is an empty stand-in (scripts/build.mjs): a codec left on it says so at setup
-    const noZlib = () => (typeof z[stream] === 'function' ? undefined : "this PostHog's plugin server has no zlib (builds from December 2023 on)")
+    const noZlib = () => (typeof z.createGzip === 'function' ? undefined : "this PostHog's plugin server has no zlib (builds from December 2023 on)")
     const { stateBytes: nativeBytes, unavailable: lacking = () => undefined, ...described } = facts
     const unavailable = () => noZlib() ?? lacking()
     const stateBytes = nativeBytes + CHUNK_BYTES
