@@ -18,7 +18,7 @@ export async function downloadAll(client: S3Client, bucket: string, keep: (key: 
     const keys = (await listKeys(client, bucket)).filter((k) => !k.endsWith(WRITE_CHECK_NAME) && keep(k))
     for (const [i, key] of keys.entries()) {
         const out = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }))
-        writeFileSync(path.join(dir, `${i}.parquet`), Buffer.from(await out.Body!.transformToByteArray()))
+        writeFileSync(path.join(dir, `${i}-${path.basename(key)}`), Buffer.from(await out.Body!.transformToByteArray()))
     }
     return { dir, keys }
 }
