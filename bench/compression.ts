@@ -1,6 +1,7 @@
 /**
  * Compression without the host's zlib: the WebAssembly codecs (src/formats/codecs/wasm/) measured where they run,
- * inside the local plugin-server's sandbox (dev/wasm-probe/, under the run's host profile), beside the host's
+ * inside the local plugin-server's sandbox (dev/wasm-probe/, under the given host profile; bench/run.ts asks for each
+ * generation's: the 2024 host refuses an app importing zlib, so there the probe is built without it), beside the host's
  * native zlib measured outside the sandbox on the same input, and what they would cost the bundle. Prints:
  *   compression: codec=gzip-wasm mb_s=<median> ratio=<x> where=sandbox:<profile>
  *   compression: codec=zstd-wasm mb_s=<median> ratio=<x> where=sandbox:<profile>
@@ -8,7 +9,7 @@
  *   compression: codec=gzip-native mb_s=<median> ratio=<x> where=sandbox:<profile>   (hosts that still give zlib)
  *   compression_events: profile=<p> none=<events/s> gzip_native=<events/s> gzip_wasm=<events/s> wasm_vs_native=<x>
  *                       cpu_us_per_event: none=<µs> gzip_native=<µs> gzip_wasm=<µs>   (process CPU, zlib's threads included)
- *   compression_bundle: profile=<p> gzip_kb=<n> zstd_kb=<n> babel_ms_app=<n> babel_ms_app_gzip=<n> babel_ms_app_gzip_zstd=<n>
+ *   compression_bundle: profile=<p> gzip_kb=<n> zstd_kb=<n> babel_ms_app=<n> babel_ms_app_gzip=<n> babel_ms_app_gzip_zstd=<n>   (same)
  * mb_s and ratio: the bench's pool of client events (10,000 of them in a quick run) as JSON lines in 64 KiB chunks of whole lines (how the jsonl format
  * hands text to its compressor), one compressor per run from the first write to the body, median of the runs.
  * compression_events: onEvent (JSON line, 64 KiB chunks, compressor) of fresh client events, each awaited, then the
@@ -22,7 +23,8 @@ import * as esbuild from 'esbuild'
 import { joinBody } from '../src/body'
 import { CODECS } from '../src/formats/codecs/registry'
 import { loadPluginInSandbox, type LoadedPlugin } from '../dev/sandbox'
-import type { HostProfileName } from '../dev/sandbox/profile'
+import { ALLOWLISTS } from '../dev/sandbox/allowlist'
+import { resolveHostProfile, type HostProfileName } from '../dev/sandbox/profile'
 import { transformPluginCode } from '../dev/sandbox/transform'
 import { buildWasmProbe } from '../dev/wasm-probe/build'
 import type { EventCase } from './events'
@@ -163,10 +165,22 @@ async function wasmBundleParts(): Promise<{ gzip: string; both: string }> {
     }
 }
 
+/** The classic bundle's Babel pass alone, with the gzip codec added, and with both codecs, under the profile. */
+async function bundleCost(profile: HostProfileName, reps: number) {
+    const base = (await import('../scripts/build.mjs' as string)) as { build(o: { write: boolean }): Promise<{ code: string }> }
+    const app = (await base.build({ write: false })).code
+    const parts = await wasmBundleParts()
+    return { app, parts, babel: babelMs({ app, appGzip: app + parts.gzip, appBoth: app + parts.both }, profile, reps) }
+}
+
 export async function measureCompression(client: EventCase, profile: HostProfileName, opts: { quick: boolean; reps: number }): Promise<CompressionFigures> {
     mkdirSync(OUT, { recursive: true })
-    const native = await buildWasmProbe(path.join(OUT, 'wasm-probe-native'), { native: true })
-    // the host's own allowlist for the profile: 1.10.5 still provides zlib, so the native codec runs beside the others
+    // the host's own allowlist for the profile: 1.10.5 still provides zlib, so the native codec runs beside the others;
+    // the 2024 host refuses to load an app importing zlib at all, so there the probe is built without it
+    const withZlib = ALLOWLISTS[resolveHostProfile(profile).generation.allowlist].includes('zlib')
+    const native = withZlib
+        ? await buildWasmProbe(path.join(OUT, 'wasm-probe-native'), { native: true })
+        : await buildWasmProbe(path.join(OUT, 'wasm-probe-no-zlib'))
     const probe = await loadPluginInSandbox({ pluginDir: native.dir, config: {}, hostProfile: profile, log: () => undefined })
     const hasZlib = await probe.exported.compressChunks('gzip-native', [Buffer.from('{}\n')], 1, 0).then(
         () => true,
@@ -180,10 +194,9 @@ export async function measureCompression(client: EventCase, profile: HostProfile
     const nEvents = opts.quick ? 2_000 : 10_000
     const { rates, cpuUs } = await eventsPerSecond(native.dir, profile, (n) => client.fresh(n), nEvents, reps, hasZlib ? ['none', 'gzip-native', 'gzip-wasm'] : ['none', 'gzip-wasm'])
 
-    const base = (await import('../scripts/build.mjs' as string)) as { build(o: { write: boolean }): Promise<{ code: string }> }
-    const app = (await base.build({ write: false })).code
-    const parts = await wasmBundleParts()
-    const babel = babelMs({ app, appGzip: app + parts.gzip, appBoth: app + parts.both }, profile, opts.quick ? 3 : 5)
+    // what the codecs would add to the classic bundle's Babel pass; a host without zlib refuses that bundle (the one it
+    // installs, posthog-2024/index.js, has them already: its load is its `host:` line)
+    const bundle = withZlib ? await bundleCost(profile, opts.quick ? 3 : 5) : undefined
 
     const med = (xs: number[]) => spread(xs).median
     const lines: string[] = []
@@ -202,17 +215,20 @@ export async function measureCompression(client: EventCase, profile: HostProfile
             (hasZlib ? ` wasm_vs_native=${(rate('gzip-wasm') / rate('gzip-native')).toFixed(2)}` : '') +
             ` cpu_us_per_event: none=${cpu('none')} gzip_native=${hasZlib ? cpu('gzip-native') : 'n/a'} gzip_wasm=${cpu('gzip-wasm')}`
     )
-    lines.push(
-        `compression_bundle: profile=${profile} gzip_kb=${Math.round(parts.gzip.length / 1024)} zstd_kb=${Math.round((parts.both.length - parts.gzip.length) / 1024)} ` +
-            `babel_ms_app=${Math.round(babel.app)} babel_ms_app_gzip=${Math.round(babel.appGzip)} babel_ms_app_gzip_zstd=${Math.round(babel.appBoth)}`
-    )
+    if (bundle) {
+        const { parts, babel } = bundle
+        lines.push(
+            `compression_bundle: profile=${profile} gzip_kb=${Math.round(parts.gzip.length / 1024)} zstd_kb=${Math.round((parts.both.length - parts.gzip.length) / 1024)} ` +
+                `babel_ms_app=${Math.round(babel.app)} babel_ms_app_gzip=${Math.round(babel.appGzip)} babel_ms_app_gzip_zstd=${Math.round(babel.appBoth)}`
+        )
+    }
     return {
         lines,
         results: {
             rawBytes,
             runs,
             eventsPerSecond: { events: nEvents, rates, cpuUsPerEvent: cpuUs },
-            bundle: { appKb: app.length / 1024, gzipKb: parts.gzip.length / 1024, gzipZstdKb: parts.both.length / 1024, babelMs: babel },
+            bundle: bundle && { appKb: bundle.app.length / 1024, gzipKb: bundle.parts.gzip.length / 1024, gzipZstdKb: bundle.parts.both.length / 1024, babelMs: bundle.babel },
         },
     }
 }

@@ -13,7 +13,7 @@ export interface Options {
     useDist: boolean
     /** the global fetch of the direct runs: 'node-fetch' (what the PostHog sandbox provides) or Node's own 'undici' */
     fetch: 'node-fetch' | 'undici'
-    /** whose Babel and vm2 the sandbox cases and the load measurement use */
+    /** whose Babel and vm2 the sandbox cases use (every host generation gets its own load and onEvent figures: bench/hosts.ts) */
     hostProfile: HostProfileName
     /** fresh worker threads the bundle is loaded in, for the Babel and RSS figures */
     hostLoads: number
@@ -42,7 +42,7 @@ export function parseArgs(argv: string[]): Options {
         else if (arg === '--dist') opts.useDist = true // use dist/index.js even when it is stale
         else if (arg === '--undici') opts.fetch = 'undici'
         else if (arg === '--host-profile') opts.hostProfile = resolveHostProfile(argv[++i]).name
-        else throw new Error(`unknown flag ${arg} (flags: --quick --reps N --events N --sandbox-events N --feed N --dist --undici --host-profile 1.10.5|newest)`)
+        else throw new Error(`unknown flag ${arg} (flags: --quick --reps N --events N --sandbox-events N --feed N --dist --undici --host-profile 1.10.5|newest|2024)`)
     }
     return opts
 }

@@ -62,3 +62,18 @@ export const ratioCells = (s: Spread, digits = 2) => [fmt(s.min, digits), fmt(s.
 
 /** Paired ratio of events/s, run by run (runs of the same index ran next to each other). */
 export const pairedRatio = (a: RunResult[], b: RunResult[]) => spread(a.map((r, i) => r.eventsPerSec / b[i].eventsPerSec))
+
+/** What one host generation's `host:` line states: its bundle's size and load cost, and onEvent against its floor. */
+export interface HostFigures {
+    profile: string
+    bundleBytes: number
+    /** median Babel pass over the bundle in a fresh thread */
+    babelMs: number
+    /** median RSS a fresh thread keeps right after the load */
+    rssMbPerThread: number
+    /** median of the app's onEvent rate / the stringify-only app's, paired by round, both under this host */
+    onEventVsFloor: number
+}
+
+export const hostLine = (h: HostFigures) =>
+    `host: profile=${h.profile} bundle_kb=${Math.round(h.bundleBytes / 1024)} babel_ms=${Math.round(h.babelMs)} rss_mb_per_thread=${h.rssMbPerThread.toFixed(1)} onevent_vs_floor=${h.onEventVsFloor.toFixed(2)}`

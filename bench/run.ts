@@ -1,13 +1,15 @@
 /**
  * npm run bench [-- --quick]: S3 Export against the ceiling (JSON.stringify + gzip, no app, no network) and the
  * naive way (the original plugin's), in one process tree and one run; every case at least 5 times, and what loading
- * the bundle costs each plugin-server worker thread under the host profile (default 1.10.5: Babel 7.13.7, vm2 3.9.5).
+ * the bundle costs each plugin-server worker thread under each host generation (bench/hosts.ts: dist/index.js under
+ * 1.10.5, Babel 7.13.7 and vm2 3.9.5; posthog-2024/index.js under 2024, Babel 7.21.4 and vm2 3.9.18).
  *
  * Before the closing lines, a `transport:` line: requests/s through aws-sdk v2 against fetch (bench/transport.ts).
  *
  * Writes bench/results.json (the full run; --quick writes bench/out/results-quick.json), prints the tables, and a
  * full run rewrites the README's marked section. Before them, the `compression:` lines of bench/compression.ts (the
- * WebAssembly codecs in the sandbox beside native zlib). The last two lines:
+ * WebAssembly codecs in the sandbox beside native zlib), under each generation's profile. The closing lines, a `host:` line per host generation
+ * (1.10.5 then 2024, each measured under its own profile with its own bundle), then the `bench:` line:
  *   host: profile=<p> bundle_kb=<n> babel_ms=<median> rss_mb_per_thread=<median> onevent_vs_floor=<x>
  *   bench: app_vs_ceiling=<x> app_vs_naive=<x> app_vs_naive_10mb=<x> cpu_vs_ceiling=<x> max_stall_ms=<n>
  *          bytes_per_buffered_event=<n> gzip_ratio=<x>
@@ -15,8 +17,8 @@
  *
  * Files, one concern each: options.ts (flags), events.ts (the two event cases), local-s3.ts (the S3 child and
  * reading back), measure.ts (stalls, CPU, feeding), cases.ts (ceiling / naive / app / sandbox runs), memory.ts
- * (bytes per buffered event), transport.ts (fetch vs aws-sdk v2 requests/s), host-load.ts (+ worker: Babel and RSS per fresh thread), plugins.ts (bundle and probe
- * apps), report.ts (summaries, tables, README), stats.ts (spreads). How each number is made is in METHOD below,
+ * (bytes per buffered event), transport.ts (fetch vs aws-sdk v2 requests/s), host-load.ts (+ worker: Babel and RSS per fresh thread), plugins.ts (bundles and probe
+ * apps), hosts.ts (the host generations and the bundle each loads), report.ts (summaries, tables, README), stats.ts (spreads). How each number is made is in METHOD below,
  * and written into results.json.
  */
 import { spawnSync } from 'child_process'
@@ -30,13 +32,14 @@ import { packageVersion, resolveHostProfile } from '../dev/sandbox/profile'
 import { probeLargeBody, runApp, runCeiling, runNaive, runSandbox, type CaseContext, type RunResult } from './cases'
 import { measureCompression } from './compression'
 import { eventCase, GZIP_LEVEL, POOL_SIZE } from './events'
-import { measureHostLoad } from './host-load'
+import { measureHostLoad, type HostLoadSummary } from './host-load'
+import { benchHosts, type BenchHost } from './hosts'
 import { listStored, startS3Child, verifyStored } from './local-s3'
 import { gc } from './measure'
 import { memoryApp, memoryNaive } from './memory'
 import { CAPS_MB, parseArgs } from './options'
 import { preparePlugins } from './plugins'
-import { fmt, fmtSpread, mdTable, pairedRatio, ratioCells, summarize, table, writeReadmeSection, type Summary } from './report'
+import { fmt, fmtSpread, hostLine, mdTable, pairedRatio, ratioCells, summarize, table, writeReadmeSection, type HostFigures, type Summary } from './report'
 import { spread } from './stats'
 import { measureTransport, refusingFetch, transportLine } from './transport'
 
@@ -63,15 +66,21 @@ async function main(): Promise<void> {
     mkdirSync(OUT, { recursive: true })
     const plugins = preparePlugins(opts.useDist)
     const profile = resolveHostProfile(opts.hostProfile)
+    const { hosts, primary } = benchHosts(plugins, profile.name)
 
-    // first, while nothing else of ours runs: what loading the bundle costs one worker thread
-    // (and, SETTLE_MS later, what V8 has handed back), then the same for a no-op app: the host's own share
-    const hostLoad = await measureHostLoad(plugins.app, profile.name, opts.hostLoads, SETTLE_MS)
-    const noopLoad = await measureHostLoad(plugins.noop, profile.name, opts.hostLoads)
-    log(
-        `host load (${profile.name}): Babel ${fmt(hostLoad.transformMs.median)} ms, RSS +${fmt(hostLoad.rssAddedMb.median, 1)} MB per thread, ` +
-            `+${fmt(hostLoad.rssSettledMb!.median, 1)} MB after ${SETTLE_MS / 1000} s idle (no-op app: ${fmt(noopLoad.transformMs.median)} ms, +${fmt(noopLoad.rssAddedMb.median, 1)} MB; medians of ${opts.hostLoads} fresh threads)`
-    )
+    // first, while nothing else of ours runs: what loading each generation's bundle costs one worker thread under its
+    // profile (and, SETTLE_MS later, what V8 has handed back), then the same for a no-op app: the host's own share
+    const loads = new Map<BenchHost, { app: HostLoadSummary; noop: HostLoadSummary }>()
+    for (const h of hosts) {
+        const appLoad = await measureHostLoad(h.pluginDir, h.profile, opts.hostLoads, SETTLE_MS)
+        const noop = await measureHostLoad(plugins.noop, h.profile, opts.hostLoads)
+        loads.set(h, { app: appLoad, noop })
+        log(
+            `host load (${h.profile}, ${fmt(appLoad.bundleBytes / 1024)} KB): Babel ${fmt(appLoad.transformMs.median)} ms, RSS +${fmt(appLoad.rssAddedMb.median, 1)} MB per thread, ` +
+                `+${fmt(appLoad.rssSettledMb!.median, 1)} MB after ${SETTLE_MS / 1000} s idle (no-op app: ${fmt(noop.transformMs.median)} ms, +${fmt(noop.rssAddedMb.median, 1)} MB; medians of ${opts.hostLoads} fresh threads)`
+        )
+    }
+    const { app: hostLoad, noop: noopLoad } = loads.get(primary)!
 
     const s3 = await startS3Child()
     log(`local S3 at ${s3.endpoint} (child process ${s3.proc.pid}); ${opts.quick ? 'quick' : 'full'} run, ${opts.reps} runs per case, feed ${opts.feed} events per macrotask`)
@@ -88,7 +97,7 @@ async function main(): Promise<void> {
     const client = eventCase('client')
     const fixture = eventCase('fixture')
     const counters = { setupRetries: 0, naivePutRetries: 0 }
-    const ctx: CaseContext = { s3, events: client, feed: opts.feed, hostProfile: profile.name, counters }
+    const ctx: CaseContext = { s3, events: client, feed: opts.feed, hostProfile: primary.profile, hostOptions: primary.host, counters }
     const fixtureCtx: CaseContext = { ...ctx, events: fixture }
     log(`events: client ${fmt(client.meanLineBytes)} B, gzip ${client.gzipRatio.toFixed(2)}×; fixture ${fmt(fixture.meanLineBytes)} B, gzip ${fixture.gzipRatio.toFixed(2)}×`)
 
@@ -189,26 +198,44 @@ async function main(): Promise<void> {
     const sbNoBuffer: RunResult[] = []
     const sbFirstMinutes: RunResult[] = []
     const sbV2: RunResult[] = []
-    await runSandbox(ctx, plugins.app, sbEvents, Math.min(1_000, nSb), 'warmup/sandbox/', true)
+    // the other generation(s): the app against the same floor, under its own profile and bundle, in the same rounds
+    const others = hosts.filter((h) => h !== primary).map((h) => ({ h, ctx: { ...ctx, hostProfile: h.profile, hostOptions: h.host } as CaseContext, app: [] as RunResult[], floor: [] as RunResult[] }))
+    await runSandbox(ctx, primary.pluginDir, sbEvents, Math.min(1_000, nSb), 'warmup/sandbox/', true)
+    for (const o of others) await runSandbox(o.ctx, o.h.pluginDir, sbEvents, Math.min(1_000, nSb), `warmup/sandbox-${o.h.profile}/`, true)
     for (let rep = 0; rep < opts.reps; rep++) {
         const prefix = `sandbox/${rep}/`
-        const r = await runSandbox(ctx, plugins.app, sbEvents, nSb, prefix, true)
+        const r = await runSandbox(ctx, primary.pluginDir, sbEvents, nSb, prefix, true)
         await (rep === 0 ? verifyFirst(r, prefix) : listOnly(r, prefix))
         sbApp.push(r)
         sbNoop.push(await runSandbox(ctx, plugins.noop, sbEvents, nProbe, 'probe/', false))
         sbStringify.push(await runSandbox(ctx, plugins.stringify, sbEvents, nProbe, 'probe/', false))
         // apart: what the host's exportEvents buffer adds, and the first ten minutes after install (edge notes)
-        sbNoBuffer.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-no-buffer/${rep}/`, true, { exportEventsBuffer: false }))
-        sbFirstMinutes.push(await runSandbox(ctx, plugins.app, sbEvents, nProbe, `sandbox-first-minutes/${rep}/`, true, { phase: 'first-10-minutes' }))
+        sbNoBuffer.push(await runSandbox(ctx, primary.pluginDir, sbEvents, nProbe, `sandbox-no-buffer/${rep}/`, true, { exportEventsBuffer: false }))
+        sbFirstMinutes.push(await runSandbox(ctx, primary.pluginDir, sbEvents, nProbe, `sandbox-first-minutes/${rep}/`, true, { phase: 'first-10-minutes' }))
         // the same app whose sandbox fetch refuses the endpoint (a 2024 host, private endpoint): it sends by aws-sdk v2
-        sbV2.push(await runSandbox(ctx, plugins.app, sbEvents, nSb, `sandbox-v2/${rep}/`, true, { fetch: refusingFetch }))
+        sbV2.push(await runSandbox(ctx, primary.pluginDir, sbEvents, nSb, `sandbox-v2/${rep}/`, true, { fetch: refusingFetch }))
         log(`sandbox run ${rep + 1}/${opts.reps}: app ${fmt(r.eventsPerSec)}, stringify-only ${fmt(sbStringify[rep].eventsPerSec)} events/s`)
+        for (const o of others) {
+            const prefixOther = `sandbox-${o.h.profile}/${rep}/`
+            const ro = await runSandbox(o.ctx, o.h.pluginDir, sbEvents, nSb, prefixOther, true)
+            await (rep === 0 ? verifyFirst(ro, prefixOther) : listOnly(ro, prefixOther))
+            o.app.push(ro)
+            o.floor.push(await runSandbox(o.ctx, plugins.stringify, sbEvents, nProbe, `probe-${o.h.profile}/`, false))
+            log(`sandbox run ${rep + 1}/${opts.reps} under ${o.h.profile}: app ${fmt(ro.eventsPerSec)}, stringify-only ${fmt(o.floor[rep].eventsPerSec)} events/s`)
+        }
     }
     sbEvents = []
 
-    // compression without the host's zlib: the WebAssembly codecs in the sandbox beside native zlib (bench/compression.ts)
-    const compression = await measureCompression(client, profile.name, opts)
-    log(compression.lines.join('; '))
+    // compression without the host's zlib: the WebAssembly codecs in the sandbox beside native zlib (bench/compression.ts),
+    // under each generation's profile: the 2024 bundle is the one that compresses with them (issue 22's targets are
+    // there), the classic host still gives zlib, so its lines also hold native zlib inside the sandbox
+    const compressions = []
+    for (const h of hosts) {
+        const c = await measureCompression(client, h.profile, opts)
+        compressions.push({ profile: h.profile, ...c })
+        log(c.lines.join('; '))
+    }
+    const compression = compressions.find((c) => c.profile === primary.profile)!
     // the two roads to S3: the sandbox's fetch and aws-sdk v2's HTTP client (a 2024 host's private endpoint)
     const transport = await measureTransport(s3, { rounds: opts.reps, quick: opts.quick, log })
     const sandboxV2VsFetch = pairedRatio(sbV2, sbApp)
@@ -241,11 +268,18 @@ async function main(): Promise<void> {
     const sbSummary = summarize(sbApp)
     // onEvent's own rate (the feed until the last call returned, uploads meanwhile included), paired by round
     const feedRate = (r: RunResult) => Number(r.extra?.feedEventsPerSec)
-    const vsFloor = (runs: RunResult[]) => spread(runs.map((r, i) => feedRate(r) / feedRate(sbStringify[i])))
+    const vsFloor = (runs: RunResult[], floor = sbStringify) => spread(runs.map((r, i) => feedRate(r) / feedRate(floor[i])))
     const onEventVsFloor = vsFloor(sbApp)
     const noBufferVsFloor = vsFloor(sbNoBuffer)
     const firstMinutesVsFloor = vsFloor(sbFirstMinutes)
-    const bundleKb = hostLoad.bundleBytes / 1024
+    // every generation under its own profile, bundle and floor, in the order of bench/hosts.ts
+    const perHost = hosts.map((h) => {
+        const runs = h === primary ? { app: sbApp, floor: sbStringify } : others.find((o) => o.h === h)!
+        const load = loads.get(h)!
+        const vs = vsFloor(runs.app, runs.floor)
+        const figures: HostFigures = { profile: h.profile, bundleBytes: load.app.bundleBytes, babelMs: load.app.transformMs.median, rssMbPerThread: load.app.rssAddedMb.median, onEventVsFloor: vs.median }
+        return { h, load, runs, vs, figures }
+    })
 
     const results = {
         generatedAt: new Date().toISOString(),
@@ -254,14 +288,27 @@ async function main(): Promise<void> {
         machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1e9), node: process.version, platform: `${os.platform()} ${os.release()}` },
         git: { commit: git(['rev-parse', '--short', 'HEAD']), uncommitted: git(['status', '--porcelain', '--', 'index.ts', 'src', 'dev']).split('\n').filter(Boolean) },
         hostProfile: { name: profile.name, babel: packageVersion(profile.babelPackage), vm2: packageVersion(profile.vm2Package) },
-        hostLoad: { ...hostLoad, bundle: plugins.bundle },
+        hostLoad: { ...hostLoad, bundle: primary.bundle },
+        hosts: perHost.map(({ h, load, runs, vs, figures }) => ({
+            profile: h.profile,
+            babel: packageVersion(resolveHostProfile(h.profile).babelPackage),
+            vm2: packageVersion(resolveHostProfile(h.profile).vm2Package),
+            bundle: h.bundle,
+            devHostOptions: h.host,
+            figures,
+            hostLoad: { ...load.app, perLoad: undefined },
+            noopAppLoad: { ...load.noop, perLoad: undefined },
+            sandbox: summarize(runs.app),
+            sandboxStringifyOnlyApp: summarize(runs.floor),
+            onEventVsFloor: vs,
+        })),
         noopAppLoad: { ...noopLoad, perLoad: undefined },
         largeBodyPut: largeBody,
         events: {
             client: { describe: client.describe, meanLineBytes: client.meanLineBytes, gzipRatio: client.gzipRatio },
             fixture: { describe: fixture.describe, meanLineBytes: fixture.meanLineBytes, gzipRatio: fixture.gzipRatio },
         },
-        options: { ...opts, gzipLevel: GZIP_LEVEL, poolSize: POOL_SIZE, sandboxBundle: plugins.bundle },
+        options: { ...opts, gzipLevel: GZIP_LEVEL, poolSize: POOL_SIZE, sandboxBundle: primary.bundle },
         method: METHOD,
         throughput: {
             ceiling: summarize(ceiling),
@@ -294,6 +341,7 @@ async function main(): Promise<void> {
         memory: { app: { bytesPerEvent: memAppSpread, runs: memApp }, naive: { bytesPerEvent: spread(memNaive.map((m) => m.bytesPerEvent)), runs: memNaive } },
         sandboxHostCost: { noop, stringify: strf },
         compression: compression.results,
+        compressionByProfile: Object.fromEntries(compressions.map((c) => [c.profile, c.results])),
         targets: {
             babelMs: { goal: 1000, floor: 1500, median: hostLoad.transformMs.median },
             rssMbPerThread: { goal: 40, floor: 60, median: hostLoad.rssAddedMb.median },
@@ -337,6 +385,7 @@ async function main(): Promise<void> {
         row(`app in the sandbox (${profile.name}, 1 thread)`, thr.sandbox),
         row('no-op app in the sandbox', thr.sandboxNoopApp),
         row('stringify-only app in the sandbox (floor)', thr.sandboxStringifyOnlyApp),
+        ...others.flatMap((o) => [row(`app in the sandbox (${o.h.profile}, its bundle, 1 thread)`, summarize(o.app)), row(`stringify-only app in the sandbox (${o.h.profile}, floor)`, summarize(o.floor))]),
         row('fixture events: ceiling', thr.fixture.ceiling, fixture.meanLineBytes),
         row('fixture events: naive', thr.fixture.naive, fixture.meanLineBytes),
         row('fixture events: app', thr.fixture.app, fixture.meanLineBytes),
@@ -363,6 +412,7 @@ async function main(): Promise<void> {
         ['app / ceiling, null S3', ...ratioCells(results.ratios.appVsCeilingNullS3)],
         ['app / naive, both to null S3', ...ratioCells(results.ratios.appVsNaiveNullS3)],
         ['sandbox app / sandbox stringify-only', ...ratioCells(onEventVsFloor)],
+        ...perHost.filter((p) => p.h !== primary).map((p) => [`sandbox app / sandbox stringify-only, under ${p.h.profile} with its bundle`, ...ratioCells(p.vs)]),
         ["sandbox app without the host's exportEvents buffer / stringify-only", ...ratioCells(noBufferVsFloor)],
         ['sandbox app in its first 10 minutes (every event noted for the backfill) / stringify-only', ...ratioCells(firstMinutesVsFloor)],
         ['fixture events: app / ceiling', ...ratioCells(results.ratios.fixture.appVsCeiling)],
@@ -404,15 +454,16 @@ async function main(): Promise<void> {
         `S3 Export bench (${results.mode}, ${opts.reps} runs per case; ${results.machine.cpus} × ${results.machine.cpuModel}, Node ${process.version}; gzip level ${GZIP_LEVEL}; ` +
         `client events ~${fmt(client.meanLineBytes)} B, gzip ${client.gzipRatio.toFixed(2)}× (fixture ~${fmt(fixture.meanLineBytes)} B, ${fixture.gzipRatio.toFixed(2)}×); ` +
         `host profile ${profile.name} (Babel ${results.hostProfile.babel}, vm2 ${results.hostProfile.vm2}); load average ${loadAtStart[0]} at start, ${results.loadAverage.atEnd[0]} at end)`
-    const hostNote =
-        `loading the bundle (${fmt(bundleKb)} KB, ${plugins.bundle}) in ${opts.hostLoads} fresh worker threads: Babel ${fmtSpread(hostLoad.transformMs)} ms, ` +
-        `RSS +${fmtSpread(hostLoad.rssAddedMb, 1)} MB right after the load, +${fmtSpread(hostLoad.rssSettledMb!, 1)} MB after ${SETTLE_MS / 1000} s idle ` +
-        `(V8's memory reducer), +${fmtSpread(hostLoad.rssSettledGcMb!, 1)} MB after a full GC on top; heap kept +${fmt(hostLoad.heapAddedMb.median, 1)} MB per thread (min / median / max). ` +
-        `A no-op app in the same threads: Babel ${fmt(noopLoad.transformMs.median)} ms, RSS +${fmt(noopLoad.rssAddedMb.median, 1)} MB.`
+    const hostNoteOf = ({ h, load }: (typeof perHost)[number]) =>
+        `loading the bundle under ${h.profile} (${fmt(load.app.bundleBytes / 1024)} KB, ${h.bundle}) in ${opts.hostLoads} fresh worker threads: Babel ${fmtSpread(load.app.transformMs)} ms, ` +
+        `RSS +${fmtSpread(load.app.rssAddedMb, 1)} MB right after the load, +${fmtSpread(load.app.rssSettledMb!, 1)} MB after ${SETTLE_MS / 1000} s idle ` +
+        `(V8's memory reducer), +${fmtSpread(load.app.rssSettledGcMb!, 1)} MB after a full GC on top; heap kept +${fmt(load.app.heapAddedMb.median, 1)} MB per thread (min / median / max). ` +
+        `A no-op app in the same threads: Babel ${fmt(load.noop.transformMs.median)} ms, RSS +${fmt(load.noop.rssAddedMb.median, 1)} MB.`
+    const hostNotes = perHost.map(hostNoteOf)
 
     const out: string[] = ['', heading, '', table(['target', 'measured', 'goal', ''], targetRows), '', table(throughputHeaders, throughputRows), '']
     out.push(table(['ratio (paired runs)', 'min', 'median', 'max'], ratioRows), '', table(['onEvent cost (every 8th call)', 'p50 µs', 'p99 µs', 'max µs', 'samples'], costRows), '')
-    out.push(table(capHeaders, capRows), '', table(memHeaders, memRows), '', hostNote)
+    out.push(table(capHeaders, capRows), '', table(memHeaders, memRows), '', ...hostNotes)
     out.push(`PutObject of a 3 MB body via createS3Store: Node's built-in fetch → ${largeBody.builtinFetch}; node-fetch 2 → ${largeBody.nodeFetch}; direct runs use ${opts.fetch === 'node-fetch' ? "node-fetch 2 (the sandbox's fetch)" : "Node's built-in fetch"}`)
     if (results.setupRetries > 0 || results.uploadRetries > 0 || results.naivePutRetries > 0) {
         out.push(
@@ -420,11 +471,9 @@ async function main(): Promise<void> {
         )
     }
     out.push(`results: ${path.relative(ROOT, file)}; wall time ${fmt(results.wallSeconds)} s`)
-    out.push(...compression.lines)
+    out.push(...compressions.flatMap((c) => c.lines))
     out.push(`${transportLine(transport)} sandbox_v2_vs_fetch=${sandboxV2VsFetch.median.toFixed(2)}`)
-    out.push(
-        `host: profile=${profile.name} bundle_kb=${Math.round(bundleKb)} babel_ms=${Math.round(hostLoad.transformMs.median)} rss_mb_per_thread=${hostLoad.rssAddedMb.median.toFixed(1)} onevent_vs_floor=${onEventVsFloor.median.toFixed(2)}`
-    )
+    out.push(...perHost.map((p) => hostLine(p.figures)))
     out.push(
         `bench: app_vs_ceiling=${appVsCeiling.median.toFixed(2)} app_vs_naive=${appVsNaive.median.toFixed(2)} app_vs_naive_10mb=${appVsNaive10.median.toFixed(2)} cpu_vs_ceiling=${cpuVsCeiling.median.toFixed(2)} ` +
             `max_stall_ms=${Math.round(maxStallMs)} bytes_per_buffered_event=${Math.round(memAppSpread.median)} gzip_ratio=${client.gzipRatio.toFixed(2)}`
@@ -445,7 +494,7 @@ async function main(): Promise<void> {
             '',
             mdTable(memHeaders, memRows),
             '',
-            `${hostNote}.`,
+            hostNotes.join('\n\n'),
         ].join('\n')
         if (writeReadmeSection(path.join(ROOT, 'README.md'), section)) log('README.md: the bench section is rewritten')
         else log('README.md has no bench markers: not rewritten')
@@ -463,8 +512,8 @@ const METHOD = {
     naive: "the original plugin's pipeline: event objects kept in an array; every K events (cap MiB of raw JSON / mean line size) events.map(JSON.stringify).join('\\n'), gzipSync(level GZIP_LEVEL), one PutObject via createS3Store, fire-and-forget; ends when all PutObjects answered",
     app: 'index.ts setupPlugin (outside the timing) → onEvent for every event → teardownPlugin, which resolves when every batch is stored; plugin.json defaults (gzip, 1 MB cap, 64 MB memory limit)',
     cpu: "main thread CPU: utime + stime of the main thread from /proc/self/task/<pid>/stat (10 ms ticks) over the timed run / events (cpu_vs_ceiling, paired with the ceiling run of the same round); main thread busy: performance.eventLoopUtilization() active time, which is wall time and so also counts the thread's waits for one of the 2 cores (zlib's threads, GC helpers and the local S3 share them); process: process.cpuUsage(), every thread (zlib pool, network) included",
-    sandbox: 'dist/index.js (a fresh build of the working tree into bench/out/plugin/ when dist is stale) in dev/host.ts DevHost with 1 thread under the host profile (vm2 + that Babel), each onEvent awaited; teardownPlugin through the host; the stringify-only probe app is the floor (onevent_vs_floor = the app\'s onEvent rate / the probe\'s, paired by round; the rate counts until the last onEvent returned, uploads sealed meanwhile included, not the drain at teardown), the no-op app the host per-call cost',
-    hostLoad: 'bench/host-load.ts: each load in a fresh worker thread that first loads the profile\'s Babel and vm2, then loadPluginInSandbox (Babel pass + VM run of the bundle); babel_ms = the transform alone; RSS added = process RSS after the load and a forced GC minus before (rss_mb_per_thread); then, the app still loaded, RSS again after SETTLE_MS idle with no forced GC (V8\'s memory reducer) and after one more forced GC; one thread at a time; median of 5; the same for the no-op probe app as the host\'s own share',
+    sandbox: 'dist/index.js (a fresh build of the working tree into bench/out/plugin/ when dist is stale) in dev/host.ts DevHost with 1 thread under the host profile (vm2 + that Babel), each onEvent awaited; the same with posthog-2024/index.js (bench/out/plugin-2024/ when stale) under the 2024 profile, fetch guard off (the local S3 is on loopback), against the stringify-only app under 2024, in the same rounds (hosts[].onEventVsFloor); teardownPlugin through the host; the stringify-only probe app is the floor (onevent_vs_floor = the app\'s onEvent rate / the probe\'s, paired by round; the rate counts until the last onEvent returned, uploads sealed meanwhile included, not the drain at teardown), the no-op app the host per-call cost',
+    hostLoad: 'bench/host-load.ts: each load in a fresh worker thread that first loads the profile\'s Babel and vm2, then loadPluginInSandbox (Babel pass + VM run of the bundle); babel_ms = the transform alone; RSS added = process RSS after the load and a forced GC minus before (rss_mb_per_thread); then, the app still loaded, RSS again after SETTLE_MS idle with no forced GC (V8\'s memory reducer) and after one more forced GC; one thread at a time; median of 5; the same for the no-op probe app as the host\'s own share; once per host generation (bench/hosts.ts), each bundle under its own profile',
     fetch: "direct runs (app and naive) set the global fetch to node-fetch 2, the fetch PostHog's sandbox gives the app (index.ts passes the global fetch to createS3Store); --undici keeps Node's built-in fetch, which rejects the SDK's Expect: 100-continue header on bodies over 2 MB",
     localS3: 'dev/s3server.ts (@20minutes/s3rver, SigV4 checked) in a child process; its CPU is reported separately (it shares the 2 cores)',
     onEventCost: 'process.hrtime.bigint() around every 8th onEvent call: direct = the synchronous call; sandbox = call + await of its promise',
