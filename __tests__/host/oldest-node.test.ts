@@ -4,37 +4,24 @@
  * the Node that runs jest: a built-in or a syntax that only newer Node has (a bundled library's `.at()` once made
  * every Parquet batch fall back to JSON lines there) fails only here.
  */
-import { spawn } from 'child_process'
-import { mkdtempSync, writeFileSync } from 'fs'
-import { tmpdir } from 'os'
-import path from 'path'
-
-import * as esbuild from 'esbuild'
-
 import { faults, PASS, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
 import { ensureNode14, NODE14_VERSION } from '../helpers/node14'
 import { downloadAll, query } from '../helpers/parquet'
+import { prepareRunOnce, ROOT, runOnce, type RunOnce } from '../helpers/run-once'
 import { settingsFor } from '../helpers/plugin'
 import { countByUuid, readAll, withS3 } from '../helpers/s3'
 
 jest.setTimeout(180_000)
 
-const ROOT = path.join(__dirname, '../..')
-const work = mkdtempSync(path.join(tmpdir(), 's3-export-node14-'))
 let s3: Awaited<ReturnType<typeof withS3>>
 let node14: string
-let runner: string
-let eventsFile: string
+let run: RunOnce
 const sent = Array.from({ length: 3_000 }, (_, i) => makeEvent(i))
 
 beforeAll(async () => {
     node14 = ensureNode14(ROOT)
-    // dev/run-once.ts drives the local plugin-server; built for Node 14, its packages from this project's node_modules
-    runner = path.join(work, 'run-once.js')
-    await esbuild.build({ entryPoints: [path.join(ROOT, 'dev/run-once.ts')], bundle: true, platform: 'node', target: 'node14', format: 'cjs', packages: 'external', outfile: runner, logLevel: 'warning' })
-    eventsFile = path.join(work, 'events.jsonl')
-    writeFileSync(eventsFile, sent.map((e) => JSON.stringify(e)).join('\n'))
+    run = await prepareRunOnce('node14', 'node14', sent)
     s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-crc32', 'node14-hung'])
 })
 afterAll(async () => {
@@ -54,33 +41,16 @@ interface RunResult {
     out?: { node: string; events: number; report: Report; jobsLeft: number; loggedErrors: string[] }
 }
 
-/**
- * Asynchronous: the local S3 answers from this process, so it must not be blocked while the child runs.
- * `onShutDown`: called when the child's host has shut down, before its next start runs the queued jobs.
- */
+/** `onShutDown`: called when the child's host has shut down, before its next start runs the queued jobs. */
 function runOnNode14(bucket: string, overrides: Record<string, string>, threads = 1, target: { endpoint: string } = s3, onShutDown?: () => void): Promise<RunResult> {
     const settings = settingsFor({ ...s3, endpoint: target.endpoint }, bucket, overrides)
-    const child = spawn(node14, [runner, ROOT, JSON.stringify(settings), eventsFile, String(threads)], {
-        env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => {
-        stdout += chunk
+    const onStdout = (stdout: string) => {
         if (onShutDown && stdout.includes('"shutDown"')) {
             onShutDown()
             onShutDown = undefined
         }
-    })
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    return new Promise((resolve, reject) => {
-        child.on('error', reject)
-        child.on('close', (status) => {
-            const line = stdout.trim().split('\n').pop()
-            resolve({ status, stderr, out: line ? JSON.parse(line) : undefined })
-        })
-    })
+    }
+    return runOnce<RunResult['out']>(node14, run, { pluginDir: ROOT, settings, threads, onStdout })
 }
 
 function expectCleanRun(result: RunResult): void {
