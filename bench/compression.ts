@@ -130,7 +130,8 @@ function babelMs(sources: Record<string, string>, profile: HostProfileName, reps
 
 /** The codecs as they would enter the bundle (minified as scripts/build.mjs does), gzip alone and with zstd. */
 async function wasmBundleParts(): Promise<{ gzip: string; both: string }> {
-    const part = async (contents: string) =>
+    // minified as scripts/build.mjs does; `plugins` may swap a module
+    const part = async (contents: string, plugins: esbuild.Plugin[] = []) =>
         (
             await esbuild.build({
                 stdin: { contents, resolveDir: ROOT, loader: 'ts' },
@@ -143,24 +144,14 @@ async function wasmBundleParts(): Promise<{ gzip: string; both: string }> {
                 external: ['crypto'],
                 write: false,
                 logLevel: 'warning',
+                plugins,
             })
         ).outputFiles[0].text
     // gzip alone: the zstd module replaced by an empty string
-    const gzipOnly = await esbuild.build({
-        stdin: { contents: `import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'\nexport { createWasmCompressor }`, resolveDir: ROOT, loader: 'ts' },
-        bundle: true,
-        platform: 'browser',
-        format: 'iife',
-        target: 'es2020',
-        minify: true,
-        legalComments: 'none',
-        external: ['crypto'],
-        write: false,
-        logLevel: 'warning',
-        plugins: [{ name: 'no-zstd', setup: (b) => b.onLoad({ filter: /zstd-wasm\.ts$/ }, () => ({ contents: "export const ZSTD_WASM = ''", loader: 'ts' })) }],
-    })
+    const noZstd: esbuild.Plugin = { name: 'no-zstd', setup: (b) => void b.onLoad({ filter: /zstd-wasm\.ts$/ }, () => ({ contents: "export const ZSTD_WASM = ''", loader: 'ts' })) }
+    const gzipOnly = await part(`import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'\nexport { createWasmCompressor }`, [noZstd])
     return {
-        gzip: gzipOnly.outputFiles[0].text,
+        gzip: gzipOnly,
         both: await part(`import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'\nimport { pageCompressor } from './src/formats/codecs/wasm/page'\nexport { createWasmCompressor, pageCompressor }`),
     }
 }
