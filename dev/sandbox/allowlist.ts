@@ -44,17 +44,8 @@ export const ALLOWLISTS: Readonly<Record<AllowlistName, readonly string[]>> = {
         'url',
         'zlib',
     ],
-    newest: [
-        '@google-cloud/pubsub',
-        '@google-cloud/storage',
-        '@posthog/plugin-scaffold',
-        'aws-sdk',
-        'generic-pool',
-        'node-fetch',
-        'crypto',
-        'stream',
-        'url',
-    ],
+    // the newest monorepo hosts kept the 2024 list until apps from a URL went (2025)
+    newest: IMPORTS_2024,
     '2024': IMPORTS_2024,
 }
 
