@@ -6,6 +6,7 @@
 import { ConfigError } from './errors'
 import { utf8Length } from './event/json-line'
 import { LAYOUTS, longestKeyBytes, S3_KEY_MAX_BYTES, templateProblem, UNSAFE_KEY_CHARACTER } from './event/keys'
+import type { Codec } from './formats/codecs/codec'
 import { CODECS, type Compression } from './formats/codecs/registry'
 import { hostHasCrc32 } from './formats/codecs/zlib'
 import { FORMATS, type FormatName } from './formats/registry'
@@ -231,12 +232,12 @@ export function parseConfig(raw: RawConfig, codecs: HostCodecs = NATIVE_CODECS):
     const compression = choice('compression')
     const codec = CODECS[compression]
     // the plugin-servers of December 2023 on refuse an app that imports zlib (src/host/generation.ts): their bundle
-    // brings gzip and zstd compiled to WebAssembly (formats/codecs/wasm/), but brotli has no such build
+    // brings gzip and zstd compiled to WebAssembly (formats/codecs/wasm/); a codec marked hostZlibOnly has no such build
     const noZlib = codecs.nativeZlib ? undefined : `this PostHog's plugin server has no zlib (builds from December 2023 on)`
-    const zlibOnly = (name: string) => noZlib !== undefined && name === 'brotli'
-    const unavailable = zlibOnly(compression) ? noZlib : codec.unavailable()
+    const zlibOnly = (c: Codec) => noZlib !== undefined && c.hostZlibOnly === true
+    const unavailable = zlibOnly(codec) ? noZlib : codec.unavailable()
     if (unavailable) {
-        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && !c.unavailable() && !zlibOnly(name)).map(([name]) => name)
+        const others = Object.entries(CODECS).filter(([name, c]) => name !== compression && c.levels && !c.unavailable() && !zlibOnly(c)).map(([name]) => name)
         problems.push(`${label('compression')} is ${compression}, but ${unavailable}: choose ${others.length ? others.join(' or ') : '"no compression"'}`)
     }
     const levelText = text(raw, 'compressionLevel')

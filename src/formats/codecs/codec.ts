@@ -49,6 +49,8 @@ export interface Codec {
     readonly concatenates: boolean
     /** native memory one open stream holds besides its output (counted against the memory limit) */
     readonly streamStateBytes: number
+    /** it runs only on the host's zlib (no WebAssembly build stands in for it where a PostHog has none) */
+    readonly hostZlibOnly?: boolean
     /** why this host cannot use the codec (named at setup), or undefined when it can */
     unavailable(): string | undefined
     /** a streaming compressor at `level` (a level from `levels`: the config parser resolved it) */

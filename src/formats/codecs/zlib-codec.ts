@@ -27,7 +27,7 @@ type OneShot = (input: Buffer, options: object, callback: (error: Error | null, 
 type Sync = (input: Buffer, options: object) => Buffer
 
 /** What an object says of a zlib codec's bodies, and what its streams cost (Codec's fields of the same names). */
-type ZlibCodecFacts = Pick<Codec, 'setting' | 'extension' | 'contentEncoding' | 'levels' | 'concatenates'> & {
+type ZlibCodecFacts = Pick<Codec, 'setting' | 'extension' | 'contentEncoding' | 'levels' | 'concatenates' | 'hostZlibOnly'> & {
     /** native memory an open stream holds besides its output, at 64 KiB chunks */
     stateBytes: number
     /** why this host's zlib lacks the codec, or undefined */
