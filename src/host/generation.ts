@@ -20,7 +20,7 @@ import { JOB_NAME, MAX_JOB_PAYLOAD_BYTES, type Enqueue } from '../export/spill'
 import { hostV2Http } from './aws-sdk'
 import { HOST_IMPORTS } from './imports'
 import type { HostImports } from './bundle-imports'
-import { hostCapture, hostEnqueue, hostMetricSink, type HostJobs } from './meta'
+import { hostCapture, hostEnqueue, hostMetricSink, hostRunNow, type HostJobs } from './meta'
 import type { HostStorage } from './storage'
 import type { Schedule } from './timer'
 
@@ -61,13 +61,12 @@ export interface HostMeta {
 
 export function hostGeneration(meta: HostMeta, imports: HostImports = HOST_IMPORTS): HostGeneration {
     const enqueue = hostEnqueue(meta.jobs, JOB_NAME)
-    const historical = imports.historicalExport ? meta.jobs?.[HOST_HISTORICAL_JOB] : undefined
     return {
         bundle: imports.bundle,
         codecs: { nativeZlib: imports.nativeZlib },
         schedule: imports.schedule,
         jobs: enqueue ? { enqueue, payloadLimitBytes: MAX_JOB_PAYLOAD_BYTES } : undefined,
-        historicalExport: historical ? (payload) => historical(payload).runNow() : undefined,
+        historicalExport: imports.historicalExport ? hostRunNow(meta.jobs, HOST_HISTORICAL_JOB) : undefined,
         awsSdkV2: hostV2Http,
         capture: hostCapture(),
         storage: meta.storage,
