@@ -55,12 +55,15 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Poll S3 until every uuid in `sent` is stored (or `timeoutMs` passes); returns the last tally. */
 export async function waitStored(rig: Rig, bucket: string, sent: string[], timeoutMs = 30_000): Promise<Tally> {
     const until = Date.now() + timeoutMs
-    let t = await tally(rig.reader, bucket, sent)
-    while (t.lost > 0 && Date.now() < until) {
+    // the app may overwrite an object (a retry under its key) while this reads it: the local S3 then cuts the read
+    // ("aborted"), which says nothing about what is stored; read again
+    const read = (): Promise<Tally | undefined> => tally(rig.reader, bucket, sent).catch((error: unknown) => (Date.now() < until ? undefined : Promise.reject(error)))
+    let t = await read()
+    while ((t === undefined || t.lost > 0) && Date.now() < until) {
         await sleep(250)
-        t = await tally(rig.reader, bucket, sent)
+        t = await read()
     }
-    return t
+    return t ?? tally(rig.reader, bucket, sent)
 }
 
 /**
