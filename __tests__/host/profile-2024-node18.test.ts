@@ -37,6 +37,7 @@ function runPlugin(code: string): { status: number | null; stderr: string; out?:
         env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules'), S3_EXPORT_HOST_PROFILE: '2024' },
         encoding: 'utf8',
     })
+    if (result.error) throw result.error
     const line = result.stdout.trim().split('\n').pop()
     return { status: result.status, stderr: result.stderr, out: line ? JSON.parse(line) : undefined }
 }
