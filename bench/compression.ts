@@ -130,8 +130,8 @@ function babelMs(sources: Record<string, string>, profile: HostProfileName, reps
 
 /** The codecs as they would enter the bundle (minified as scripts/build.mjs does), gzip alone and with zstd. */
 async function wasmBundleParts(): Promise<{ gzip: string; both: string }> {
-    // minified as scripts/build.mjs does; `plugins` may swap a module
-    const part = async (contents: string, plugins: esbuild.Plugin[] = []) =>
+    // minified as scripts/build.mjs does
+    const part = async (contents: string) =>
         (
             await esbuild.build({
                 stdin: { contents, resolveDir: ROOT, loader: 'ts' },
@@ -144,15 +144,12 @@ async function wasmBundleParts(): Promise<{ gzip: string; both: string }> {
                 external: ['crypto'],
                 write: false,
                 logLevel: 'warning',
-                plugins,
             })
         ).outputFiles[0].text
-    // gzip alone: the zstd module replaced by an empty string
-    const noZstd: esbuild.Plugin = { name: 'no-zstd', setup: (b) => void b.onLoad({ filter: /zstd-wasm\.ts$/ }, () => ({ contents: "export const ZSTD_WASM = ''", loader: 'ts' })) }
-    const gzipOnly = await part(`import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'\nexport { createWasmCompressor }`, [noZstd])
+    // each codec carries its own module (wasm/gzip.ts, wasm/zstd.ts): gzip alone leaves zstd's out
     return {
-        gzip: gzipOnly,
-        both: await part(`import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'\nimport { pageCompressor } from './src/formats/codecs/wasm/page'\nexport { createWasmCompressor, pageCompressor }`),
+        gzip: await part(`export { gzip } from './src/formats/codecs/wasm/gzip'`),
+        both: await part(`export { gzip } from './src/formats/codecs/wasm/gzip'\nexport { zstd } from './src/formats/codecs/wasm/zstd'`),
     }
 }
 

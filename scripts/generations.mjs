@@ -43,8 +43,8 @@ export const GENERATIONS = {
         seams: {
             'src/host/imports': 'src/host/imports-2024.ts',
             // no zlib there: gzip and zstd compiled to WebAssembly, with the same settings, files and encodings
-            'src/formats/codecs/gzip': 'src/formats/codecs/wasm/codecs.ts',
-            'src/formats/codecs/zstd': 'src/formats/codecs/wasm/codecs.ts',
+            'src/formats/codecs/gzip': 'src/formats/codecs/wasm/gzip.ts',
+            'src/formats/codecs/zstd': 'src/formats/codecs/wasm/zstd.ts',
         },
         hostModules: MODULES_2024,
         /** modules the bundle must not reach at all: the build fails, naming the importer */

@@ -246,7 +246,8 @@ export function parseConfig(raw: RawConfig, codecs: HostCodecs = NATIVE_CODECS):
     if (levelText !== '' && range) {
         const level = /^[+-]?\d+$/.test(levelText) ? Number(levelText) : NaN
         if (!Number.isInteger(level) || level < range.min || level > range.max) {
-            problems.push(`${label('compressionLevel')} is "${levelText}": enter a whole number from ${range.min} to ${range.max} for ${compression}, or leave it empty for ${range.default}`)
+            const why = codec.levelsNote ? ` (${codec.levelsNote})` : ''
+            problems.push(`${label('compressionLevel')} is "${levelText}": enter a whole number from ${range.min} to ${range.max} for ${compression}${why}, or leave it empty for ${range.default}`)
         } else compressionLevel = level
     }
     const storageClass = choice('storageClass')

@@ -22,7 +22,7 @@ const sent = Array.from({ length: 3_000 }, (_, i) => makeEvent(i))
 beforeAll(async () => {
     node14 = ensureNode14(ROOT)
     run = await prepareRunOnce('node14', 'node14', sent)
-    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-crc32', 'node14-hung'])
+    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-zstd', 'node14-crc32', 'node14-hung'])
 })
 afterAll(async () => {
     await s3?.close()
@@ -83,6 +83,15 @@ describe(`the bundle on Node ${NODE14_VERSION}`, () => {
         expect(keys.length).toBeGreaterThan(0)
         expect(keys.filter((k) => !k.endsWith('.parquet'))).toEqual([])
         const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_parquet('${dir}/*.parquet')`)
+        expect({ rows: Number(row.rows), n: Number(row.n) }).toEqual({ rows: sent.length, n: sent.length })
+    })
+
+    it('exports every event exactly once with zstd compiled to WebAssembly (Node 14 has no zstd), which DuckDB reads back', async () => {
+        expectCleanRun(await runOnNode14('node14-zstd', { compression: 'zstd', compressionLevel: '4' }))
+        const { dir, keys } = await downloadAll(s3.client, 'node14-zstd')
+        expect(keys.length).toBeGreaterThan(0)
+        expect(keys.filter((k) => !k.endsWith('.jsonl.zst'))).toEqual([])
+        const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_json_auto('${dir}/*.jsonl.zst', format = 'newline_delimited')`)
         expect({ rows: Number(row.rows), n: Number(row.n) }).toEqual({ rows: sent.length, n: sent.length })
     })
 

@@ -18,7 +18,7 @@ let s3: Awaited<ReturnType<typeof withS3>>
 const logs: string[] = []
 
 beforeAll(async () => {
-    s3 = await withS3(['sandbox-export', 'sandbox-export-2024', 'sandbox-schedule', 'sandbox-schedule-2024', 'sandbox-parquet', 'sandbox-parquet-2024', 'sandbox-gzip', 'sandbox-gzip-2024', 'sandbox-large', 'sandbox-surrogate'])
+    s3 = await withS3(['sandbox-export', 'sandbox-export-2024', 'sandbox-schedule', 'sandbox-schedule-2024', 'sandbox-parquet', 'sandbox-parquet-2024', 'sandbox-gzip', 'sandbox-gzip-2024', 'sandbox-zstd', 'sandbox-zstd-2024', 'sandbox-large', 'sandbox-surrogate'])
 })
 afterAll(async () => {
     await s3.close()
@@ -105,11 +105,13 @@ describe('the bundle in the plugin-server sandbox', () => {
 
     it.each(
         BUNDLE_CASES.flatMap((c, i) => [
-            { ...c, format: 'parquet', files: '*.parquet', bucket: ['sandbox-parquet', 'sandbox-parquet-2024'][i] },
-            { ...c, format: 'jsonl', files: '*.jsonl.gz', bucket: ['sandbox-gzip', 'sandbox-gzip-2024'][i] },
+            { ...c, format: 'parquet', compression: 'gzip', files: '*.parquet', bucket: ['sandbox-parquet', 'sandbox-parquet-2024'][i] },
+            { ...c, format: 'jsonl', compression: 'gzip', files: '*.jsonl.gz', bucket: ['sandbox-gzip', 'sandbox-gzip-2024'][i] },
+            // zstd compiled to WebAssembly in both bundles here (this Node has no zstd of its own)
+            { ...c, format: 'jsonl', compression: 'zstd', files: '*.jsonl.zst', bucket: ['sandbox-zstd', 'sandbox-zstd-2024'][i] },
         ])
     )('writes $format ($files) from inside the sandbox of $name that DuckDB reads back whole', async (bundle) => {
-        const config = settings(bundle.bucket, { ...bundle.settings, uploadFormat: bundle.format, compression: 'gzip', uploadMegabytes: '5', uploadMinutes: '10' })
+        const config = settings(bundle.bucket, { ...bundle.settings, uploadFormat: bundle.format, compression: bundle.compression, uploadMegabytes: '5', uploadMinutes: '10' })
         const opts = { pluginDir: bundle.pluginDir, config, threads: 1, log: () => undefined, ...bundle.host }
         const host = await DevHost.start(opts)
         const sent = Array.from({ length: 2000 }, (_, i) => makeEvent(i))

@@ -22,12 +22,15 @@ const ROOT = path.join(__dirname, '../..')
 const SCRIPT = `
 import { createWasmCompressor } from './src/formats/codecs/wasm/compressor'
 import { pageCompressor } from './src/formats/codecs/wasm/page'
+import { GZIP_MODULE } from './src/formats/codecs/wasm/gzip-module'
+import { ZSTD_MODULE } from './src/formats/codecs/wasm/zstd-module'
+const MODULES = { gzip: GZIP_MODULE, zstd: ZSTD_MODULE }
 const lines = JSON.parse(require('fs').readFileSync(0, 'utf8'))
 const out = { node: process.version, bodies: {}, pages: {} }
 const done = ['gzip', 'zstd'].map((codec) => {
-    const compressor = createWasmCompressor(codec, undefined, () => undefined, 16 * 1024)
+    const compressor = createWasmCompressor(MODULES[codec], undefined, () => undefined, 16 * 1024)
     for (const line of lines) compressor.write(Buffer.from(line), 1)
-    out.pages[codec] = Buffer.from(pageCompressor(codec)(new Uint8Array(Buffer.from(lines.join(''))))).toString('base64')
+    out.pages[codec] = Buffer.from(pageCompressor(MODULES[codec])(new Uint8Array(Buffer.from(lines.join(''))))).toString('base64')
     return compressor.end().then((body) => {
         out.bodies[codec] = Buffer.concat(body.pieces || [body]).toString('base64')
     })
@@ -35,13 +38,13 @@ const done = ['gzip', 'zstd'].map((codec) => {
 // how many compressors can be open at once in one process, and what the next one does
 const open = []
 try {
-    for (let i = 0; i < 400; i++) open.push(createWasmCompressor('gzip', undefined, () => undefined, 16 * 1024))
+    for (let i = 0; i < 400; i++) open.push(createWasmCompressor(GZIP_MODULE, undefined, () => undefined, 16 * 1024))
 } catch (error) {
     out.refused = { name: error.name, message: error.message }
 }
 out.openAtOnce = open.length
 open.length = 0
-const again = createWasmCompressor('gzip', undefined, () => undefined, 16 * 1024)
+const again = createWasmCompressor(GZIP_MODULE, undefined, () => undefined, 16 * 1024)
 again.write(Buffer.from('{"after":1}\\n'), 1)
 done.push(again.end().then((body) => { out.afterRelease = Buffer.concat(body.pieces || [body]).toString('base64') }))
 Promise.all(done).then(() => console.log(JSON.stringify(out)))

@@ -176,9 +176,11 @@ describe('a valid config', () => {
         expect(parseConfig({ ...REQUIRED, alertAfterMinutes: '2.5' }).alertAfterMs).toBe(150_000)
     })
 
-    it('takes zstd only where the host Node has it built in, and otherwise says which Node does', () => {
-        if (hostHasZstd()) expect(parseConfig({ ...REQUIRED, compression: 'zstd' }).compression).toBe('zstd')
-        else expect(configError({ ...REQUIRED, compression: 'zstd' }).message).toMatch(/\(compression\) is zstd.*Node 22\.15\+/)
+    it('takes zstd on every Node: levels 1 to 19 where the host Node has it built in, 1 to 4 in WebAssembly before', () => {
+        expect(parseConfig({ ...REQUIRED, compression: 'zstd' })).toMatchObject({ compression: 'zstd', compressionLevel: 3 })
+        expect(parseConfig({ ...REQUIRED, compression: 'zstd', compressionLevel: '4' }).compressionLevel).toBe(4)
+        if (hostHasZstd()) expect(parseConfig({ ...REQUIRED, compression: 'zstd', compressionLevel: '19' }).compressionLevel).toBe(19)
+        else expect(configError({ ...REQUIRED, compression: 'zstd', compressionLevel: '5' }).message).toMatch(/\(compressionLevel\) is "5": enter a whole number from 1 to 4 for zstd \(the zstd built into the app keeps levels 1 to 4\)/)
     })
 
     it('offers exactly the formats and codecs of the registries, each codec by its setting text', () => {

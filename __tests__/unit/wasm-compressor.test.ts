@@ -7,10 +7,11 @@ import { gunzipSync } from 'zlib'
 
 import { joinBody } from '../../src/body'
 import { MEMBER_MAX_BYTES } from '../../src/formats/codecs/codec'
-import { compressWholeWasm, createWasmCompressor, WASM_ZSTD_MAX_LEVEL, wasmLevel } from '../../src/formats/codecs/wasm/compressor'
+import { compressWholeWasm, createWasmCompressor, wasmLevel } from '../../src/formats/codecs/wasm/compressor'
 import { payloadSha256 } from '../../src/s3/payload-hash'
 import { clientEvents } from '../../dev/client-events'
 import { makeEvent } from '../helpers/events'
+import { WASM } from '../helpers/wasm-modules'
 import { zstdText } from '../helpers/zstd'
 
 type Codec = 'gzip' | 'zstd'
@@ -20,7 +21,7 @@ const decompress = async (codec: Codec, body: Buffer): Promise<string> => (codec
 /** a compressor and the running total of its onChange deltas */
 function counted(codec: Codec, memberMaxBytes = MEMBER_MAX_BYTES) {
     const ledger = { total: 0, peak: 0 }
-    const compressor = createWasmCompressor(codec, undefined, (delta) => {
+    const compressor = createWasmCompressor(WASM[codec], undefined, (delta) => {
         ledger.total += delta
         ledger.peak = Math.max(ledger.peak, ledger.total)
     }, memberMaxBytes)
@@ -127,20 +128,20 @@ describe.each<Codec>(['gzip', 'zstd'])('%s through WebAssembly', (codec) => {
 describe.each<Codec>(['gzip', 'zstd'])('%s of a whole input at once', (codec) => {
     it('is one member that decompresses to the input', async () => {
         const text = lines(300).join('')
-        const body = compressWholeWasm(codec, Buffer.from(text))
+        const body = compressWholeWasm(WASM[codec], Buffer.from(text))
         expect(await decompress(codec, body)).toBe(text)
     })
 })
 
 describe('levels', () => {
     it('compresses gzip at the configured level, 6 by default', () => {
-        expect(wasmLevel('gzip')).toBe(6)
-        expect(wasmLevel('gzip', 9)).toBe(9)
+        expect(wasmLevel(WASM.gzip)).toBe(6)
+        expect(wasmLevel(WASM.gzip, 9)).toBe(9)
     })
 
     it('compresses zstd at level 3 by default and at most at level 4, the highest the module has match finders for', () => {
-        expect(wasmLevel('zstd')).toBe(3)
-        expect(wasmLevel('zstd', 1)).toBe(1)
-        expect(wasmLevel('zstd', 19)).toBe(WASM_ZSTD_MAX_LEVEL)
+        expect(wasmLevel(WASM.zstd)).toBe(3)
+        expect(wasmLevel(WASM.zstd, 1)).toBe(1)
+        expect(wasmLevel(WASM.zstd, 19)).toBe(4)
     })
 })

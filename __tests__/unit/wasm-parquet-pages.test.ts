@@ -13,13 +13,14 @@ import { parquetWriteBuffer } from 'hyparquet-writer'
 import { pageCompressor } from '../../src/formats/codecs/wasm/page'
 import { makeEvent } from '../helpers/events'
 import { query } from '../helpers/parquet'
+import { WASM } from '../helpers/wasm-modules'
 import { zstdText } from '../helpers/zstd'
 
 const dir = mkdtempSync(path.join(tmpdir(), 'wasm-pages-'))
 
 describe('pageCompressor', () => {
     it('compresses each page as a gzip member of its own, bytes of this realm in and out', () => {
-        const compress = pageCompressor('gzip')
+        const compress = pageCompressor(WASM.gzip)
         for (const text of ['first page', 'second page, longer: ' + 'x'.repeat(100_000)]) {
             const out = compress(new Uint8Array(Buffer.from(text)))
             expect(out).toBeInstanceOf(Uint8Array)
@@ -28,14 +29,14 @@ describe('pageCompressor', () => {
     })
 
     it('compresses each page as a zstd frame of its own', async () => {
-        const compress = pageCompressor('zstd')
+        const compress = pageCompressor(WASM.zstd)
         const out = compress(new Uint8Array(Buffer.from('a line\n'.repeat(20_000))))
         expect(await zstdText(Buffer.from(out))).toBe('a line\n'.repeat(20_000))
     })
 
     it('reports the memory of the one instance it keeps for all pages', () => {
         let held = 0
-        const compress = pageCompressor('gzip', undefined, (delta) => void (held += delta))
+        const compress = pageCompressor(WASM.gzip, undefined, (delta) => void (held += delta))
         const before = held
         expect(before).toBeGreaterThan(128 * 1024)
         for (let i = 0; i < 20; i++) compress(new Uint8Array(Buffer.from(JSON.stringify(makeEvent(i)).repeat(50))))
@@ -55,7 +56,7 @@ describe('pageCompressor', () => {
                 { name: 'properties', data: events.map((e) => JSON.stringify(e.properties)), type: 'STRING' },
             ],
             codec: parquetCodec,
-            compressors: { [parquetCodec]: pageCompressor(codec) },
+            compressors: { [parquetCodec]: pageCompressor(WASM[codec]) },
             rowGroupSize: 1_000,
         } as any)
         writeFileSync(file, Buffer.from(buffer))

@@ -11,6 +11,8 @@
  */
 import type { Compressor } from '../../src/formats/codecs/codec'
 import { createWasmCompressor } from '../../src/formats/codecs/wasm/compressor'
+import { GZIP_MODULE } from '../../src/formats/codecs/wasm/gzip-module'
+import { ZSTD_MODULE } from '../../src/formats/codecs/wasm/zstd-module'
 import { pageCompressor } from '../../src/formats/codecs/wasm/page'
 import { nativeCompressor } from './native'
 
@@ -32,8 +34,8 @@ function open(codec: string, memberMaxBytes: number, state: { memory: number; pe
         state.memory += delta
         if (state.memory > state.peak) state.peak = state.memory
     }
-    if (codec === 'gzip-wasm') return createWasmCompressor('gzip', undefined, onChange, memberMaxBytes)
-    if (codec === 'zstd-wasm') return createWasmCompressor('zstd', undefined, onChange, memberMaxBytes)
+    if (codec === 'gzip-wasm') return createWasmCompressor(GZIP_MODULE, undefined, onChange, memberMaxBytes)
+    if (codec === 'zstd-wasm') return createWasmCompressor(ZSTD_MODULE, undefined, onChange, memberMaxBytes)
     if (codec === 'gzip-native' && nativeCompressor) return nativeCompressor('gzip', onChange, memberMaxBytes)
     if (codec === 'none') return dropping()
     throw new Error(`this probe has no codec ${codec}`)
@@ -131,7 +133,7 @@ export function compressChunks(codec: string, chunks: Buffer[], eventsPerChunk: 
 export function compressPage(codec: 'gzip' | 'zstd', text: string): string {
     const page = new Uint8Array(text.length)
     for (let i = 0; i < text.length; i++) page[i] = text.charCodeAt(i)
-    const out = pageCompressor(codec)(page)
+    const out = pageCompressor(codec === 'gzip' ? GZIP_MODULE : ZSTD_MODULE)(page)
     let binary = ''
     for (let i = 0; i < out.length; i++) binary += String.fromCharCode(out[i])
     return binary

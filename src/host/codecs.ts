@@ -1,6 +1,6 @@
 /** Which codecs a host generation can run (src/host/generation.ts builds it; parseConfig refuses the others). */
 export interface HostCodecs {
-    /** gzip and brotli (zstd and CRC32 too on a new enough Node) by the host's native zlib; Parquet's GZIP pages too */
+    /** gzip and brotli (CRC32 and its own zstd too on a new enough Node) by the host's native zlib; Parquet's GZIP pages too */
     nativeZlib: boolean
 }
 

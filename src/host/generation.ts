@@ -4,7 +4,7 @@
  * each part takes the capability it needs, or works without it when it is absent.
  *
  *                          classic hosts (1.x, monorepo to Nov 2023)   Dec 2023 - Feb 2025          after Feb 2025
- *   native zlib codecs     yes                                        no: gzip, zstd in WebAssembly  the same
+ *   native zlib codecs     yes (zstd in WebAssembly before Node 22.15) no: gzip, zstd in WebAssembly  the same
  *   private S3 endpoint    fetch                                      fetch refuses: aws-sdk v2 http the same
  *   per-thread timer       plugin-contrib's host timer                Atomics.waitAsync            Atomics.waitAsync
  *   job queue              yes (payloads <= 900,000 bytes)            yes (Kafka, ~1 MB a message)  no

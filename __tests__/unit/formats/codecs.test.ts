@@ -3,12 +3,13 @@ import { joinBody, type Body } from '../../../src/body'
 import { brotliCompressSync, brotliDecompressSync, gunzipSync } from 'zlib'
 import { MEMBER_MAX_BYTES, type MemoryListener } from '../../../src/formats/codecs/codec'
 import { CODECS, type Compression } from '../../../src/formats/codecs/registry'
+import { zstdText } from '../../helpers/zstd'
 
 /** A codec's compressor at its default level. */
 const createCompressor = (compression: Compression, onChange?: MemoryListener, memberMaxBytes?: number) =>
     CODECS[compression].compressor(CODECS[compression].levels?.default ?? 0, onChange, memberMaxBytes)
 
-// zstd needs Node 22.15+ and is refused by the config parser elsewhere (tested in config.test.ts)
+// zstd is read back by DuckDB (Node 20 cannot): its own describe below
 const decompress: Record<Exclude<Compression, 'zstd'>, (body: Body) => Buffer> = {
     gzip: (body) => gunzipSync(joinBody(body)),
     brotli: (body) => brotliDecompressSync(joinBody(body)),
@@ -82,8 +83,28 @@ describe('compression memory while writing', () => {
 })
 
 describe('zstd', () => {
-    // Node 20 has no zstd: the config parser refuses it there. Where the host's Node has one (22.15+), the stream is
-    // made with the configured level and our chunk size; a stand-in zlib.createZstdCompress shows what is asked of it.
+    it('is compressed by zstd compiled to WebAssembly where the host Node has no zstd, levels 1 to 4, and DuckDB reads it', async () => {
+        const zlib = require('zlib')
+        const saved = zlib.createZstdCompress
+        delete zlib.createZstdCompress
+        try {
+            let zstd: (typeof CODECS)['zstd'] | undefined
+            jest.isolateModules(() => {
+                zstd = require('../../../src/formats/codecs/registry').CODECS.zstd
+            })
+            expect(zstd!.unavailable()).toBeUndefined()
+            expect(zstd!.levels).toEqual({ min: 1, max: 4, default: 3 })
+            const compressor = zstd!.compressor(3)
+            const text = Array.from({ length: 2_000 }, (_, i) => `{"i":${i},"é":"ü"}\n`).join('')
+            compressor.write(Buffer.from(text), 2_000)
+            expect(await zstdText(joinBody(await compressor.end()))).toBe(text)
+        } finally {
+            if (saved) zlib.createZstdCompress = saved
+        }
+    })
+
+    // Where the host's Node has zstd (22.15+), the stream is made with the configured level and our chunk size; a
+    // stand-in zlib.createZstdCompress shows what is asked of it.
     it('asks the host zlib for a zstd stream with the configured level and names the file .jsonl.zst', async () => {
         const zlib = require('zlib')
         const asked: any[] = []

@@ -45,6 +45,8 @@ export interface Codec {
     readonly contentEncoding?: string
     /** the levels the `compressionLevel` setting accepts and its default; undefined: the codec has none */
     readonly levels?: { readonly min: number; readonly max: number; readonly default: number }
+    /** why the levels stop where they do, when a user might expect more (told with a level out of range) */
+    readonly levelsNote?: string
     /** decoders read concatenated members as one stream: a body is cut into members, and split by slicing */
     readonly concatenates: boolean
     /** native memory one open stream holds besides its output (counted against the memory limit) */

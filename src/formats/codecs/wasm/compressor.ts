@@ -19,22 +19,16 @@ import { payloadHasher } from '../../../s3/payload-hash'
 import { WasmStream, type WasmCodec } from './engine'
 import { hostBufferOf } from './latin1'
 
-export const WASM_GZIP_LEVEL = 6
-export const WASM_ZSTD_LEVEL = 3
 /**
- * The zstd module has only the fast and double-fast match finders (levels 1-4; scripts/build-wasm.mjs says why):
- * a higher level is compressed at level 4.
+ * The level the module compresses at for a configured one (undefined: the module's default). Above the levels its
+ * build keeps, its highest (the zstd module keeps levels 1-4: zstd-module.ts says why).
  */
-export const WASM_ZSTD_MAX_LEVEL = 4
-
-/** The level the module compresses at for a configured one (undefined: the codec's default). */
 export function wasmLevel(codec: WasmCodec, level?: number): number {
-    if (codec === 'gzip') return level ?? WASM_GZIP_LEVEL
-    return Math.min(level ?? WASM_ZSTD_LEVEL, WASM_ZSTD_MAX_LEVEL)
+    return Math.min(level ?? codec.levels.default, codec.levels.max)
 }
 
 /**
- * `level`: gzip 1-9 (default 6), zstd 1-4 (default 3; higher is taken as 4); validated by the config parser.
+ * `level`: within the module's levels (gzip 1-9, zstd 1-4), validated by the config parser; undefined for its default.
  * Throws CompressionError (engine.ts) only when the module cannot start; later failures reject end().
  */
 export function createWasmCompressor(codec: WasmCodec, level: number | undefined, onChange: MemoryListener, memberMaxBytes: number): Compressor {

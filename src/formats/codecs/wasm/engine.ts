@@ -11,11 +11,18 @@
  * says (reported to `onMemory` as it grows), so the exporter's memory ledger counts what the stream really holds.
  * The compiled module is shared: instantiating one is cheap next to compiling it.
  */
-import { GZIP_WASM } from './gzip-wasm'
 import { latin1Into } from './latin1'
-import { ZSTD_WASM } from './zstd-wasm'
 
-export type WasmCodec = 'gzip' | 'zstd'
+/**
+ * A compression module as a value: its name, its WebAssembly as base64, the levels its build keeps. gzip-module.ts
+ * and zstd-module.ts make one each, so a bundle carries only the modules its codecs import (the classic bundle
+ * takes zstd's alone, for the Nodes before 22.15; the 2024 bundle both).
+ */
+export interface WasmCodec {
+    readonly name: 'gzip' | 'zstd'
+    readonly base64: string
+    readonly levels: { readonly min: number; readonly max: number; readonly default: number }
+}
 
 /** The calls scripts/wasm/gzip.c and zstd.c export (the C files describe them). */
 interface Exports {
@@ -43,29 +50,29 @@ const MODE_END = 2
 
 /** The compressor failed inside its C code, or its memory could not grow. */
 export class CompressionError extends Error {
-    constructor(readonly codec: WasmCodec, message: string) {
+    constructor(readonly codec: WasmCodec['name'], message: string) {
         super(`${codec} compression failed: ${message}`)
         this.name = 'CompressionError'
     }
 }
 
-const compiled: Partial<Record<WasmCodec, object>> = {}
+const compiled: Partial<Record<WasmCodec['name'], object>> = {}
 
 /**
  * The codec's compiled module, made at its first use, once per worker thread: decoding and compiling took 20-25 ms
  * per module on a loaded 2-core machine (V8 compiles lazily, function by function); a further instance 0.1 ms.
  */
 function moduleOf(codec: WasmCodec): object {
-    const known = compiled[codec]
+    const known = compiled[codec.name]
     if (known) return known
     const api = (globalThis as unknown as { WebAssembly?: WebAssemblyApi }).WebAssembly
-    if (!api) throw new CompressionError(codec, 'this JavaScript engine has no WebAssembly')
+    if (!api) throw new CompressionError(codec.name, 'this JavaScript engine has no WebAssembly')
     // base64 → bytes through the host's Buffer and a latin1 string (the sandbox has no atob)
-    const binary = Buffer.from(codec === 'gzip' ? GZIP_WASM : ZSTD_WASM, 'base64').toString('latin1')
+    const binary = Buffer.from(codec.base64, 'base64').toString('latin1')
     const bytes = new Uint8Array(binary.length)
     latin1Into(binary, 0, binary.length, bytes, new Uint32Array(bytes.buffer, 0, binary.length >> 2), 0)
     const module = new api.Module(bytes)
-    compiled[codec] = module
+    compiled[codec.name] = module
     return module
 }
 
@@ -106,7 +113,7 @@ export class WasmStream {
             // Node 14's V8 reserves ~10 GB of address space per WebAssembly memory, so one process (all its worker
             // threads) holds about 100 at once (measured: the 102nd failed; Node 18 and 20 held 1,000). Instances
             // dropped earlier are freed by the garbage collection V8 runs before it gives up.
-            throw new CompressionError(codec, `no WebAssembly instance could be made (${(error as Error).message}): too many compressors open at once in this process?`)
+            throw new CompressionError(codec.name, `no WebAssembly instance could be made (${(error as Error).message}): too many compressors open at once in this process?`)
         }
         this.buffer = this.x.memory.buffer
         this.view = new Uint8Array(this.buffer)
@@ -209,6 +216,6 @@ export class WasmStream {
     }
 
     private fail(message: string): never {
-        throw new CompressionError(this.codec, message)
+        throw new CompressionError(this.codec.name, message)
     }
 }
