@@ -33,6 +33,8 @@ const MODULES = {
         files: ['deflate.c', 'trees.c', 'zutil.c', 'adler32.c', 'crc32.c'],
         includes: ['.'],
         defines: [],
+        // gzip is the default codec, so its speed comes first (-Os: 6 KB smaller, ~4% slower)
+        optimize: '-O2',
     },
     zstd: {
         source: 'zstd',
@@ -52,12 +54,15 @@ const MODULES = {
             'ZSTD_EXCLUDE_GREEDY_BLOCK_COMPRESSOR', 'ZSTD_EXCLUDE_LAZY_BLOCK_COMPRESSOR', 'ZSTD_EXCLUDE_LAZY2_BLOCK_COMPRESSOR',
             'ZSTD_EXCLUDE_BTLAZY2_BLOCK_COMPRESSOR', 'ZSTD_EXCLUDE_BTOPT_BLOCK_COMPRESSOR', 'ZSTD_EXCLUDE_BTULTRA_BLOCK_COMPRESSOR',
         ],
+        // -Os: 161 KB instead of 182 KB at -O2 for ~1.5% of speed (measured on client events, 140 MB/s either way),
+        // which keeps the posthog-2024 bundle under the 500,000 characters past which the host's Babel prints a
+        // "deoptimised the styling" note on every load (-Oz: 138 KB, but 10% slower)
+        optimize: '-Os',
     },
 }
 
 const COMMON_FLAGS = [
     '--target=wasm32-wasi',
-    '-O2',
     // no start function, no main: a library whose exports the driver calls
     '-nostartfiles',
     '-Wl,--no-entry',
@@ -137,6 +142,7 @@ function buildModule(name, pins, tmp, sysroot) {
     const out = path.join(tmp, `${name}.wasm`)
     const args = [
         ...COMMON_FLAGS,
+        spec.optimize,
         `--sysroot=${sysroot}`,
         // paths of this machine stay out of the module
         `-ffile-prefix-map=${src}=${spec.source}`,
