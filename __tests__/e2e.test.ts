@@ -4,7 +4,7 @@
  */
 import path from 'path'
 import { PostHog } from 'posthog-node'
-import { startCaptureServer } from '../dev/capture'
+import { startCaptureServer } from '../dev/capture/server'
 import { DevHost } from '../dev/host'
 import { sampleEvents } from '../dev/sample-events'
 import { withS3, readAll } from './helpers/s3'

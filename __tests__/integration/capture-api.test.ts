@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib'
 import type { ProcessedPluginEvent } from '@posthog/plugin-scaffold'
 import { PostHog } from 'posthog-node'
 
-import { CaptureAnswer, CaptureServer, startCaptureServer } from '../../dev/capture'
+import { CaptureAnswer, CaptureServer, startCaptureServer } from '../../dev/capture/server'
 import { SampleEvent, sampleEvents } from '../../dev/sample-events'
 import { waitFor } from '../helpers/s3'
 
