@@ -1,7 +1,7 @@
 /**
  * Compression without the host's zlib: the WebAssembly codecs (src/formats/codecs/wasm/) measured where they run,
- * inside the local plugin-server's sandbox (dev/wasm-probe/, under the given host profile; bench/run.ts asks for each
- * generation's: the 2024 host refuses an app importing zlib, so there the probe is built without it), beside the host's
+ * inside the local plugin-server's sandbox (dev/wasm-probe/, under the given host profile; measureCompressions asks for
+ * each generation's: the 2024 host refuses an app importing zlib, so there the probe is built without it), beside the host's
  * native zlib measured outside the sandbox on the same input, and what they would cost the bundle. Prints:
  *   compression: codec=gzip-wasm mb_s=<median> ratio=<x> where=sandbox:<profile>
  *   compression: codec=zstd-wasm mb_s=<median> ratio=<x> where=sandbox:<profile>
@@ -30,6 +30,7 @@ import { resolveHostProfile, type HostProfileName } from '../dev/sandbox/profile
 import { transformPluginCode } from '../dev/sandbox/transform'
 import { buildWasmProbe } from '../dev/wasm-probe/build'
 import type { EventCase } from './events'
+import type { BenchHost } from './hosts'
 import { spread } from './stats'
 
 const OUT = path.join(__dirname, 'out')
@@ -218,4 +219,19 @@ export async function measureCompression(client: EventCase, profile: HostProfile
             bundle: bundle && { appKb: bundle.app.length / 1024, gzipKb: bundle.gzip.length / 1024, babelMs: bundle.babel },
         },
     }
+}
+
+/**
+ * Compression without the host's zlib, under each generation's profile: the 2024 bundle is the one that compresses
+ * with the WebAssembly codecs (issue 22's targets are there), the classic host still gives zlib, so its lines also
+ * hold native zlib inside the sandbox.
+ */
+export async function measureCompressions(client: EventCase, hosts: BenchHost[], opts: { quick: boolean; reps: number }, log: (message: string) => void) {
+    const compressions = []
+    for (const h of hosts) {
+        const c = await measureCompression(client, h.profile, opts)
+        compressions.push({ profile: h.profile, ...c })
+        log(c.lines.join('; '))
+    }
+    return compressions
 }

@@ -7,7 +7,12 @@ import path from 'path'
 import { Worker } from 'worker_threads'
 
 import type { HostLoadRequest, HostLoadResult } from './host-load-worker'
+import type { BenchHost } from './hosts'
+import { fmt } from './report'
 import { spread, type Spread } from './stats'
+
+/** how long a loaded thread idles before RSS is read again (V8's memory reducer needs ~10 s; measured +52 MB at 5 s, +47 MB from 15 s on) */
+export const SETTLE_MS = 15_000
 
 export interface HostLoadSummary {
     hostProfile: string
@@ -51,6 +56,27 @@ export async function measureHostLoad(pluginDir: string, hostProfile: string, lo
         settleMs,
         perLoad,
     }
+}
+
+export type HostLoads = Map<BenchHost, { app: HostLoadSummary; noop: HostLoadSummary }>
+
+/**
+ * The bench's first phase, while nothing else of ours runs: what loading each generation's bundle costs one worker
+ * thread under its profile (and, SETTLE_MS later, what V8 has handed back), then the same for a no-op app: the host's
+ * own share.
+ */
+export async function measureHostLoads(hosts: BenchHost[], noopDir: string, loads: number, log: (message: string) => void): Promise<HostLoads> {
+    const out: HostLoads = new Map()
+    for (const h of hosts) {
+        const appLoad = await measureHostLoad(h.pluginDir, h.profile, loads, SETTLE_MS)
+        const noop = await measureHostLoad(noopDir, h.profile, loads)
+        out.set(h, { app: appLoad, noop })
+        log(
+            `host load (${h.profile}, ${fmt(appLoad.bundleBytes / 1024)} KB): Babel ${fmt(appLoad.transformMs.median)} ms, RSS +${fmt(appLoad.rssAddedMb.median, 1)} MB per thread, ` +
+                `+${fmt(appLoad.rssSettledMb!.median, 1)} MB after ${SETTLE_MS / 1000} s idle (no-op app: ${fmt(noop.transformMs.median)} ms, +${fmt(noop.rssAddedMb.median, 1)} MB; medians of ${loads} fresh threads)`
+        )
+    }
+    return out
 }
 
 // npx tsx bench/host-load.ts [pluginDir] [profile]: just this measurement

@@ -88,3 +88,23 @@ export async function verifyStored(s3: S3Child, keys: string[], expectedEvents: 
     }
     return { events, rawBytes, ok: events === expectedEvents }
 }
+
+/** What reading a run back fills in (a RunResult of bench/cases.ts). */
+export interface StoredRun {
+    events: number
+    stored?: Stored
+    verified?: { events: number; rawBytes: number; ok: boolean }
+}
+
+/** The first run of a case: list its objects and count every event in them (a missing or extra one stops the bench). */
+export async function verifyFirst(s3: S3Child, run: StoredRun, prefix: string): Promise<void> {
+    const { stored, keys } = await listStored(s3, prefix)
+    run.stored = stored
+    run.verified = await verifyStored(s3, keys, run.events)
+    if (!run.verified.ok) throw new Error(`${prefix}: ${run.verified.events} events read back, expected ${run.events}`)
+}
+
+/** The other runs: only what was stored (objects and bytes). */
+export async function listOnly(s3: S3Child, run: StoredRun, prefix: string): Promise<void> {
+    run.stored = (await listStored(s3, prefix)).stored
+}

@@ -7,6 +7,29 @@ import { setImmediate as nextMacrotask } from 'timers/promises'
 import { setupPlugin, onEvent, teardownPlugin } from '../index'
 import { settingsFor, type AppMeta, type CaseContext } from './cases'
 import { gc } from './measure'
+import type { Options } from './options'
+import { fmt } from './report'
+import { spread } from './stats'
+
+export interface MemoryRuns {
+    memApp: Array<Record<string, number>>
+    memNaive: Array<Record<string, number>>
+}
+
+/** Both ways, opts.reps times each, on the client events (ctx.events). */
+export async function measureMemory(ctx: CaseContext, opts: Options, log: (message: string) => void): Promise<MemoryRuns> {
+    // memory per buffered event: as many events as fit one open 100 MB batch (90 MB of them, so none is sealed)
+    const memoryEvents = Math.min(opts.memoryEvents, Math.floor((90 * 1024 * 1024) / ctx.events.meanLineBytes))
+    const memApp: Array<Record<string, number>> = []
+    const memNaive: Array<Record<string, number>> = []
+    for (let rep = 0; rep < opts.reps; rep++) {
+        memApp.push(await memoryApp(ctx, memoryEvents, `memory/app/${rep}/`))
+        memNaive.push(await memoryNaive(ctx, memoryEvents))
+        gc()
+    }
+    log(`memory: app ${fmt(spread(memApp.map((m) => m.bytesPerEvent)).median)} B/event, naive ${fmt(spread(memNaive.map((m) => m.bytesPerEvent)).median)} B/event`)
+    return { memApp, memNaive }
+}
 
 /**
  * 4c. Memory per buffered event: one open batch, nothing sealed. Measured twice: right after the last onEvent

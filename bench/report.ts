@@ -1,5 +1,6 @@
 /**
- * Reporting: run summaries, the printed tables, the two closing lines, and the README section a full run rewrites.
+ * Reporting helpers: run summaries, numbers and tables formatted for the console and the README, the `host:` line,
+ * and writing the README's marked section (bench/tables.ts puts the run's tables and closing lines together).
  */
 import { readFileSync, writeFileSync } from 'fs'
 
