@@ -17,6 +17,10 @@ import { partKey, spillBatch, toPayloads, MAX_JOB_PAYLOAD_BYTES, type SpillableB
 import { runSpilledBatch } from '../../src/export/spill-job'
 import { MEMBER_MAX_BYTES } from '../../src/formats/codecs/codec'
 import { CODECS } from '../../src/formats/codecs/registry'
+import type { Codec } from '../../src/formats/codecs/codec'
+import { CompressionError } from '../../src/formats/codecs/wasm/engine'
+import { createFormat } from '../../src/formats/registry'
+import type { BodyPart, FileFormat } from '../../src/formats/format'
 import { jsonLinesFile } from '../../src/formats/jsonl'
 import { DevStorage } from '../../dev/storage'
 import { randomBytes } from 'crypto'
@@ -103,6 +107,21 @@ describe('a batch whose body cannot be made', () => {
         }
     })
 
+    it('is handed to the job queue as parts of gzipped JSON lines when Parquet refused a value and S3 is down', async () => {
+        const handed: BodyPart[][] = []
+        const store = { put: () => Promise.resolve<PutOutcome>({ kind: 'retry', failure: { code: 'SlowDown', statusCode: 503, message: '' } }) }
+        const spill = (b: SpillableBatch) => b.split(b.body, 3_000).then((parts) => (handed.push(parts), { accepted: b.events, refused: 0, jobs: parts.length }))
+        const { exporter } = rig({ format: 'parquet' }, { store, spill })
+        const noisy = (i: number, extra = {}) => makeEvent(i, { ...extra, properties: { i, noise: randomBytes(300).toString('base64') } } as any)
+        const sent = [noisy(0, { team_id: 2 ** 40 }), ...Array.from({ length: 40 }, (_, i) => noisy(i + 1))]
+        for (const event of sent) exporter.add(event)
+        expect(await exporter.close(T0 + 4_500)).toMatchObject({ spilled: 41, dropped: 0 })
+        expect(handed).toHaveLength(1)
+        expect(handed[0].length).toBeGreaterThan(1)
+        const uuids = handed[0].flatMap((part) => gunzipSync(part.body).toString().trim().split('\n').map((l) => JSON.parse(l).uuid))
+        expect(uuids).toEqual(sent.map((e) => e.uuid))
+    })
+
     it('is set aside, counted and reported when nothing can re-encode it, and the queue moves on', async () => {
         const real = configuredFormat({ format: 'jsonl', compression: 'gzip', compressionLevel: 6, maxBatchBytes: 1_048_576 })
         let failNext = true
@@ -127,6 +146,59 @@ describe('a batch whose body cannot be made', () => {
         expect(exporter.stats).toMatchObject({ delivered: 1, dropped: 1 })
         expect(lines.join('\n')).toMatch(/could not make the body .*compressor exploded.*1 events are dropped/)
         expect(exporter.pendingEvents()).toBe(0)
+    })
+})
+
+describe('a batch whose compressor cannot start', () => {
+    // what a WebAssembly codec does past the instances a process can hold (a Node 14 process: ~100)
+    const cannotStart = () => {
+        throw new CompressionError('zstd', 'no WebAssembly instance could be made (Out of memory): too many compressors open at once in this process?')
+    }
+    const codec: Codec = { ...CODECS.gzip, compressor: cannotStart, compressNow: cannotStart }
+    const format = createFormat('jsonl', { codec, level: 6, maxBatchBytes: 1_000_000, createdBy: 'test' })
+    const big = (i: number) => makeEvent(i, { properties: { i, noise: randomBytes(600).toString('base64') } } as any)
+
+    it.each([
+        ['a batch past the size compressed at once, whose stream never starts', 400],
+        ['a small batch compressed at once', 3],
+    ])('stores %s as uncompressed JSON lines, every event once, and says so', async (_what, count) => {
+        const { exporter, puts, lines } = rig({}, { format })
+        const sent = Array.from({ length: count }, (_, i) => big(i))
+        for (const event of sent) exporter.add(event) // never throws, though each chunk's start fails
+        await exporter.flush()
+        expect(puts).toHaveLength(1)
+        expect(puts[0].key).toMatch(/\.jsonl$/)
+        expect(puts[0].contentEncoding).toBeUndefined()
+        const stored = joinBody(puts[0].body).toString('utf8').trim().split('\n').map((l) => JSON.parse(l).uuid)
+        expect(stored).toEqual(sent.map((e) => e.uuid))
+        expect(lines.join('\n')).toMatch(/could not encode .*\.jsonl\.gz \(zstd compression failed: no WebAssembly instance.*\); its \d+ events are stored as JSON lines in .*\.jsonl instead/)
+        expect(exporter.stats).toMatchObject({ delivered: count, dropped: 0 })
+    })
+
+    it('hands such a batch to the job queue in parts of whole lines when S3 is down, every event once', async () => {
+        const handed: Array<{ key: string; file: FileFormat; parts: BodyPart[] }> = []
+        const store = { put: () => Promise.resolve<PutOutcome>({ kind: 'retry', failure: { code: 'SlowDown', statusCode: 503, message: '' } }) }
+        const spill = (b: SpillableBatch) =>
+            b.split(b.body, 20_000).then((parts) => {
+                handed.push({ key: b.key, file: b.file, parts })
+                return { accepted: b.events, refused: 0, jobs: parts.length }
+            })
+        const { exporter } = rig({}, { format, store, spill })
+        const sent = Array.from({ length: 400 }, (_, i) => big(i))
+        for (const event of sent) exporter.add(event)
+        expect(await exporter.close(T0 + 4_500)).toMatchObject({ spilled: 400, dropped: 0 })
+        expect(handed).toHaveLength(1)
+        expect(handed[0].key).toMatch(/\.jsonl$/)
+        expect(handed[0].file).toEqual({ extension: '.jsonl', contentType: 'application/x-ndjson' })
+        expect(handed[0].parts.length).toBeGreaterThan(1)
+        const uuids: string[] = []
+        for (const part of handed[0].parts) {
+            expect(part.body.length).toBeLessThanOrEqual(20_000)
+            const read = part.body.toString('utf8').trim().split('\n').map((l) => JSON.parse(l).uuid)
+            expect(read).toHaveLength(part.events)
+            uuids.push(...read)
+        }
+        expect(uuids).toEqual(sent.map((e) => e.uuid))
     })
 })
 

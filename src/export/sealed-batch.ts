@@ -122,10 +122,12 @@ function recover(batch: SealedBatch, error: unknown, deps: SealDeps): Promise<vo
         return Promise.resolve()
     }
     return fallback().then(
-        ({ body, file }) => {
+        ({ body, file, split }) => {
             const oldKey = batch.key
             batch.key = (batch.key.endsWith(batch.file.extension) ? batch.key.slice(0, -batch.file.extension.length) : batch.key) + file.extension
             batch.file = file
+            // a hand-over cuts this body, not the one that could not be made
+            batch.sealed = { ...batch.sealed, split }
             gotBody(batch, body, 0, deps.ledger)
             deps.reporter.report(
                 'fallback',

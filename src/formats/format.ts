@@ -29,8 +29,8 @@ export interface SealedBody {
     keptBytes: number
     /** the same events as bodies of at most `maxBodyBytes` each, in order (a single event larger than that goes alone) */
     split(body: Body, maxBodyBytes: number): Promise<BodyPart[]>
-    /** when `body` rejected: the events in another format, if they can still be had */
-    fallback?(): Promise<{ body: Buffer; file: FileFormat }>
+    /** when `body` rejected: the events in another format, if they can still be had, and how to cut that body */
+    fallback?(): Promise<{ body: Buffer; file: FileFormat; split(body: Body, maxBodyBytes: number): Promise<BodyPart[]> }>
 }
 
 /** An open batch of any format. */

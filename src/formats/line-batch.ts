@@ -55,6 +55,14 @@ export class OpenBatch {
     private pendingHeld = 0
     /** created with the first chunk handed over */
     private compressor?: Compressor
+    /**
+     * Why the codec's stream could not start, while it cannot (a WebAssembly compressor needs an instance, and a
+     * Node 14 process holds ~100 at once): the text stays pending, counted, and the start is tried again once
+     * another chunk's worth has arrived (each try may cost V8 a full GC). If it never starts, the body is rejected
+     * at seal and the lines are stored as they are (uncompressedLines, lines.ts).
+     */
+    private startFailure?: unknown
+    private retryStartAt = 0
     /** size of a body compressed at once (compressNow) */
     private body = 0
     private sealed = false
@@ -99,9 +107,19 @@ export class OpenBatch {
         this.sealed = true
         this.onChange(-BATCH_OVERHEAD_BYTES)
         if (!this.compressor && this.pendingBytes <= SMALL_BODY_BYTES) return this.compressNow()
-        if (!this.compressor) this.compressor = this.codec.compressor(this.level, this.onChange)
+        // a rejected body, never a throw: the batcher has already taken the batch out of its partitions
+        if (!this.startCompressor(true)) return Promise.reject(this.startFailure)
         this.handOver()
-        return this.compressor.end()
+        return this.compressor!.end()
+    }
+
+    /**
+     * The lines as they were added, when none ever reached a compressor (its stream never started): what the
+     * format stores instead of a body that could not be made. Undefined once any chunk was compressed.
+     */
+    uncompressedLines(): Buffer | undefined {
+        if (this.compressor || this.body > 0 || this.pendingEvents !== this.events) return undefined
+        return Buffer.from(this.pending, 'utf8')
     }
 
     /** The sealed body's members in order (codecs/codec.ts MEMBER_MAX_BYTES), once seal() resolved. */
@@ -111,26 +129,39 @@ export class OpenBatch {
 
     /** A small batch that never started a stream: compressed in one go, so it holds no stream state (SMALL_BODY_BYTES). */
     private compressNow(): Promise<Buffer> {
-        const text = this.pending
         const held = this.pendingHeld
-        this.pending = ''
-        this.pendingHeld = 0
-        this.pendingBytes = 0
-        this.pendingEvents = 0
         try {
-            const body = this.codec.compressNow(Buffer.from(text, 'utf8'), this.level)
+            const body = this.codec.compressNow(Buffer.from(this.pending, 'utf8'), this.level)
+            this.pending = ''
+            this.pendingHeld = 0
+            this.pendingBytes = 0
+            this.pendingEvents = 0
             this.body = body.length
             this.onChange(body.length - held)
             return Promise.resolve(body)
         } catch (error) {
-            this.onChange(-held)
+            // the text stays, still counted, for uncompressedLines
             return Promise.reject(error)
         }
     }
 
+    /** Whether a stream is open now, starting it if it may be tried (`now`: at seal, whatever the last try). */
+    private startCompressor(now = false): boolean {
+        if (this.compressor) return true
+        if (!now && this.startFailure !== undefined && this.pendingBytes < this.retryStartAt) return false
+        try {
+            this.compressor = this.codec.compressor(this.level, this.onChange)
+            this.startFailure = undefined
+            return true
+        } catch (error) {
+            this.startFailure = error
+            this.retryStartAt = this.pendingBytes + this.coalesceBytes
+            return false
+        }
+    }
+
     private handOver(): void {
-        if (this.pendingBytes === 0) return
-        if (!this.compressor) this.compressor = this.codec.compressor(this.level, this.onChange)
+        if (this.pendingBytes === 0 || !this.startCompressor()) return
         const chunk = Buffer.from(this.pending, 'utf8')
         const handed = this.pendingHeld
         const events = this.pendingEvents
@@ -140,6 +171,6 @@ export class OpenBatch {
         this.pendingEvents = 0
         // the compressor counts the chunk from here on
         this.onChange(-handed)
-        this.compressor.write(chunk, events)
+        this.compressor!.write(chunk, events)
     }
 }

@@ -7,6 +7,7 @@
 import { joinBody, sliceBody, type Body } from '../body'
 import type { ExportableEvent } from '../event/select'
 import type { Codec, Member } from './codecs/codec'
+import { none } from './codecs/none'
 import { CountedBatch, type BatchEncoder, type BodyPart, type FileFormat, type Format, type FormatOptions } from './format'
 import { MAX_COALESCE_BYTES, OpenBatch } from './line-batch'
 import { packRuns, splitRuns } from './split'
@@ -51,6 +52,17 @@ function lineStarts(raw: Buffer): number[] {
 }
 
 /**
+ * Lines (`raw`: `events` of them, each ending in its only "\n") as parts of at most `maxBodyBytes`, each run of whole
+ * lines compressed on its own; `storedBytes` is what they take stored whole, for the first guess of a run's size.
+ */
+export function linesInParts(raw: Buffer, events: number, storedBytes: number, maxBodyBytes: number, codec: Codec, level: number): Promise<BodyPart[]> {
+    const starts = lineStarts(raw)
+    return splitRuns(Math.min(starts.length, events), storedBytes, maxBodyBytes, (from, to) =>
+        codec.compress(raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)
+    )
+}
+
+/**
  * A format of one line per event. `line` gives an event (and its checked UTC ISO time) as one line ending in its only
  * "\n" (values that hold a newline escaped), and the line's UTF-8 size: the size caps are counted in it.
  */
@@ -62,18 +74,35 @@ export function lineFormat({ codec, level, maxBatchBytes }: FormatOptions, file:
             const measured = line(event, isoTime)
             return { payload: measured.line, bytes: measured.bytes }
         },
-        open: (now, onChange) => new CountedBatch(now, encoder(new OpenBatch(codec, level, now, coalesce, onChange), codec, level)),
+        open: (now, onChange) => new CountedBatch(now, encoder(new OpenBatch(codec, level, now, coalesce, onChange), file, codec, level)),
     }
 }
 
 /** The compressed output so far plus the text not yet compressed bound what will be stored. */
-function encoder(batch: OpenBatch, codec: Codec, level: number): BatchEncoder<string> {
+function encoder(batch: OpenBatch, file: FileFormat, codec: Codec, level: number): BatchEncoder<string> {
     return {
         add: (line, bytes) => batch.add(line, bytes),
         memoryBytes: () => batch.memoryBytes(),
         storedBoundBytes: () => batch.memoryBytes(),
-        seal: () => ({ body: batch.seal(), keptBytes: 0, split: (body, maxBodyBytes) => split(batch, codec, level, body, maxBodyBytes) }),
+        seal: () => ({
+            body: batch.seal(),
+            keptBytes: 0,
+            split: (body, maxBodyBytes) => split(batch, codec, level, body, maxBodyBytes),
+            fallback: () => uncompressed(batch, file, codec),
+        }),
     }
+}
+
+/**
+ * When the codec's stream never started (line-batch.ts: a WebAssembly compressor past the process's instances), the
+ * lines are stored as they are, in the same format without the codec's extension and encoding: every reader takes
+ * them, and nothing is lost. Cut for the job queue at line starts.
+ */
+function uncompressed(batch: OpenBatch, file: FileFormat, codec: Codec) {
+    const raw = batch.uncompressedLines()
+    if (!raw) return Promise.reject(new Error('part of its lines went into the compressor before it failed'))
+    const plain: FileFormat = { extension: file.extension.slice(0, file.extension.length - codec.extension.length), contentType: file.contentType }
+    return Promise.resolve({ body: raw, file: plain, split: (body: Body, maxBodyBytes: number) => linesInParts(joinBody(body), batch.events, body.length, maxBodyBytes, none, 0) })
 }
 
 /**
@@ -83,12 +112,7 @@ function encoder(batch: OpenBatch, codec: Codec, level: number): BatchEncoder<st
  */
 function split(batch: OpenBatch, codec: Codec, level: number, body: Body, maxBodyBytes: number): Promise<BodyPart[]> {
     const recompress = (whole: Buffer, events: number): Promise<BodyPart[]> =>
-        codec.decompress(whole).then((raw) => {
-            const starts = lineStarts(raw)
-            return splitRuns(Math.min(starts.length, events), whole.length, maxBodyBytes, (from, to) =>
-                codec.compress(raw.subarray(starts[from], to < starts.length ? starts[to] : raw.length), level)
-            )
-        })
+        codec.decompress(whole).then((raw) => linesInParts(raw, events, whole.length, maxBodyBytes, codec, level))
     if (!codec.concatenates) return recompress(joinBody(body), batch.events)
     // a member larger than a part (only with a limit below MEMBER_MAX_BYTES, or one huge line) is cut alone
     return memberParts(batch.members(), maxBodyBytes).reduce<Promise<BodyPart[]>>((done, p) => {

@@ -5,10 +5,12 @@
  * by the gzip codec. The `compression` setting does not apply. A batch Parquet cannot encode (a value it refuses) is
  * stored as gzipped JSON lines instead of lost.
  */
+import type { Body } from '../body'
 import { CODECS } from './codecs/registry'
 import type { MemoryListener } from './codecs/codec'
 import { CountedBatch, type BatchEncoder, type Format, type FormatOptions } from './format'
 import { jsonLinesFile } from './jsonl'
+import { linesInParts } from './lines'
 import { ParquetRowGroups } from './parquet-file'
 import { toParquetRow, type ParquetRow } from './parquet-rows'
 
@@ -71,7 +73,15 @@ class ParquetEncoder implements BatchEncoder<ParquetRow> {
             keptBytes: this.heldBytes,
             // the batch's own row groups, a footer per part: nothing is encoded again (but a group too big for a part)
             split: (_body: unknown, maxBodyBytes: number) => Promise.resolve().then(() => file.parts(maxBodyBytes)),
-            fallback: () => gzip.compress(Buffer.from(rows.toJsonLines(), 'utf8'), gzip.levels.default).then((body) => ({ body, file: jsonLinesFile(gzip) })),
+            fallback: () => {
+                const lines = () => Buffer.from(rows.toJsonLines(), 'utf8')
+                return gzip.compress(lines(), gzip.levels.default).then((body) => ({
+                    body,
+                    file: jsonLinesFile(gzip),
+                    // as JSON lines, cut at line starts: the Parquet parts above are no longer this body's
+                    split: (whole: Body, maxBodyBytes: number) => linesInParts(lines(), rows.length, whole.length, maxBodyBytes, gzip, gzip.levels.default),
+                }))
+            },
         }
     }
 }
