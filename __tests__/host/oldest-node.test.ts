@@ -4,6 +4,8 @@
  * the Node that runs jest: a built-in or a syntax that only newer Node has (a bundled library's `.at()` once made
  * every Parquet batch fall back to JSON lines there) fails only here.
  */
+import { randomBytes } from 'crypto'
+
 import { faults, PASS, startFaultProxy, type FaultProxy } from '../../dev/fault-proxy'
 import { makeEvent } from '../helpers/events'
 import { ensureNode14, NODE14_VERSION } from '../helpers/node14'
@@ -22,7 +24,7 @@ const sent = Array.from({ length: 3_000 }, (_, i) => makeEvent(i))
 beforeAll(async () => {
     node14 = ensureNode14(ROOT)
     run = await prepareRunOnce('node14', 'node14', sent)
-    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-zstd', 'node14-crc32', 'node14-hung'])
+    s3 = await withS3(['node14-jsonl', 'node14-parquet', 'node14-brotli', 'node14-zstd', 'node14-many', 'node14-crc32', 'node14-hung'])
 })
 afterAll(async () => {
     await s3?.close()
@@ -93,6 +95,33 @@ describe(`the bundle on Node ${NODE14_VERSION}`, () => {
         expect(keys.filter((k) => !k.endsWith('.jsonl.zst'))).toEqual([])
         const [row] = await query(`SELECT count(*) AS rows, count(DISTINCT uuid) AS n FROM read_json_auto('${dir}/*.jsonl.zst', format = 'newline_delimited')`)
         expect({ rows: Number(row.rows), n: Number(row.n) }).toEqual({ rows: sent.length, n: sent.length })
+    })
+
+    it('stores every event once with zstd when more partitions are open than Node 14 has WebAssembly instances for', async () => {
+        // a Node 14 process holds ~100 WebAssembly memories (wasm-oldest-node.test.ts): 130 event names, each past the
+        // 256 KiB chunk that starts a stream, want 130 zstd streams at once; those that cannot start keep their lines
+        // and are stored uncompressed (.jsonl) instead
+        const names = Array.from({ length: 130 }, (_, i) => `event-${i}`)
+        const many = Array.from({ length: 130 * 36 }, (_, i) => makeEvent(10_000 + i, { event: names[i % 130], properties: { noise: randomBytes(6_000).toString('base64') } } as any))
+        const manyRun = await prepareRunOnce('node14-many', 'node14', many)
+        const settings = settingsFor(s3, 'node14-many', { compression: 'zstd', compressionLevel: '1', keyLayout: 'custom', keyTemplate: 'event={event}/{upload_time}-{batch_id}', uploadMinutes: '60', bufferLimitMegabytes: '1024' })
+        const result = await runOnce<RunResult['out']>(node14, manyRun, { pluginDir: ROOT, settings, threads: 1 })
+        expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' })
+        expect(result.out!.events).toBe(many.length)
+        // teardown seals 130 batches at once: a stream that could not start is not tried again there (each failed
+        // try may cost a full GC), so the host's 5 s hold
+        expect(result.out!.report).toMatchObject({ cappedAt5s: false, errors: [] })
+        // read back by DuckDB (this Node has no zstd): each uuid once over both kinds of object
+        const { dir, keys } = await downloadAll(s3.client, 'node14-many')
+        const plain = keys.filter((k) => k.endsWith('.jsonl')).length
+        const zst = keys.filter((k) => k.endsWith('.jsonl.zst')).length
+        expect({ plain: plain > 0, zst: zst > 0, other: keys.length - plain - zst }).toEqual({ plain: true, zst: true, other: 0 })
+        const rows = await query(
+            `SELECT uuid, count(*) AS n FROM read_json_auto(['${dir}/**/*.jsonl', '${dir}/**/*.jsonl.zst'], format = 'newline_delimited', union_by_name = true) GROUP BY uuid`
+        )
+        expect(rows.length).toBe(many.length)
+        expect(rows.filter((r) => Number(r.n) !== 1)).toEqual([])
+        expect(result.out!.loggedErrors.concat(result.out!.report.errors).join('\n')).toMatch(/no WebAssembly instance could be made.*stored as JSON lines in .*\.jsonl instead/)
     })
 
     it('exports every event exactly once with brotli and a Content-MD5 on each upload', async () => {

@@ -58,8 +58,8 @@ export class OpenBatch {
     /**
      * Why the codec's stream could not start, while it cannot (a WebAssembly compressor needs an instance, and a
      * Node 14 process holds ~100 at once): the text stays pending, counted, and the start is tried again once
-     * another chunk's worth has arrived (each try may cost V8 a full GC). If it never starts, the body is rejected
-     * at seal and the lines are stored as they are (uncompressedLines, lines.ts).
+     * another chunk's worth has arrived (each try may cost V8 a full GC). If it has not started by the seal, the body
+     * is rejected and the lines are stored as they are (uncompressedLines, lines.ts).
      */
     private startFailure?: unknown
     private retryStartAt = 0
@@ -107,8 +107,11 @@ export class OpenBatch {
         this.sealed = true
         this.onChange(-BATCH_OVERHEAD_BYTES)
         if (!this.compressor && this.pendingBytes <= SMALL_BODY_BYTES) return this.compressNow()
-        // a rejected body, never a throw: the batcher has already taken the batch out of its partitions
-        if (!this.startCompressor(true)) return Promise.reject(this.startFailure)
+        // a rejected body, never a throw: the batcher has already taken the batch out of its partitions. A stream that
+        // failed to start is not tried again here: each failed try may cost a full GC, and a teardown seals every
+        // batch at once within the host's 5 s (on Node 14, 30 such tries at teardown took it past 6 s)
+        if (this.startFailure !== undefined && !this.compressor) return Promise.reject(this.startFailure)
+        if (!this.startCompressor()) return Promise.reject(this.startFailure)
         this.handOver()
         return this.compressor!.end()
     }
@@ -145,10 +148,10 @@ export class OpenBatch {
         }
     }
 
-    /** Whether a stream is open now, starting it if it may be tried (`now`: at seal, whatever the last try). */
-    private startCompressor(now = false): boolean {
+    /** Whether a stream is open now, starting it unless a start failed less than a chunk ago. */
+    private startCompressor(): boolean {
         if (this.compressor) return true
-        if (!now && this.startFailure !== undefined && this.pendingBytes < this.retryStartAt) return false
+        if (this.startFailure !== undefined && this.pendingBytes < this.retryStartAt) return false
         try {
             this.compressor = this.codec.compressor(this.level, this.onChange)
             this.startFailure = undefined
