@@ -12,6 +12,7 @@ import { gunzipSync } from 'zlib'
 import { loadPluginInSandbox, type LoadedPlugin } from '../../dev/sandbox'
 import type { HostProfileName } from '../../dev/sandbox/profile'
 import { buildWasmProbe } from '../../dev/wasm-probe/build'
+import type { Finished } from '../../dev/wasm-probe/plugin'
 import { clientEvents } from '../../dev/client-events'
 import { makeEvent } from '../helpers/events'
 import { zstdText } from '../helpers/zstd'
@@ -32,15 +33,6 @@ async function load(hostProfile: HostProfileName, config: Record<string, string>
     loaded.push(plugin)
     await plugin.methods.setupPlugin!()
     return plugin
-}
-
-interface Finished {
-    body: Buffer
-    members: Array<{ bytes: number; events: number }>
-    peakBytes: number
-    heldBytes: number
-    countedBytes: number
-    events: number
 }
 
 const decompress = (codec: string, body: Buffer) => (codec.startsWith('gzip') ? Promise.resolve(gunzipSync(body).toString('utf8')) : zstdText(body))

@@ -78,7 +78,8 @@ export function onEvent(event: unknown, meta: Meta): void {
     if (state.pending.length >= coalesce) handOver(meta)
 }
 
-interface Finished {
+/** What finish() and compressChunks() hand back (tests and the bench read it). */
+export interface Finished {
     body: Buffer
     members: Array<{ bytes: number; events: number }>
     peakBytes: number
