@@ -19,7 +19,7 @@
 import { RetryError } from '@posthog/plugin-scaffold'
 
 import type { LoadedPlugin } from './sandbox'
-import type { CopyHost } from './thread-copy'
+import { ThreadCopy, type CopyHost } from './thread-copy'
 
 /** lazy.ts: what `_setupPlugin` throws once the copy is in its errored state */
 export class SetupPluginError extends Error {
@@ -30,26 +30,14 @@ function describe(error: unknown): string {
     return error instanceof Error ? `${error.name}: ${error.message}` : String(error)
 }
 
-export class LazyCopy2024 {
+export class LazyCopy2024 extends ThreadCopy {
     /** settles when the load (and a setup run at load) is done: the VM, or null when the load failed */
     readonly vm: Promise<LoadedPlugin | null>
-    /** set once the copy is ready (the host's `ready`): events, jobs and teardown go to it */
-    plugin?: LoadedPlugin
-    attempts = 0
-    /** the host's `inErroredState`: setup will not be tried again */
-    disabled = false
-    tornDown = false
-    eventsAfterTeardown = 0
-    teardown?: Promise<void>
-    readonly loads: LoadedPlugin[] = []
+    /** the loaded VM, ready or not (`plugin` is set once it is ready: the host's `ready`) */
     private loaded?: LoadedPlugin
-    private retryTimer?: NodeJS.Timeout
 
-    constructor(
-        private readonly host: CopyHost,
-        readonly config: Record<string, unknown>,
-        readonly thread: number
-    ) {
+    constructor(host: CopyHost, config: Record<string, unknown>, thread: number) {
+        super(host, config, thread)
         this.vm = this.initialize()
     }
 
@@ -90,11 +78,9 @@ export class LazyCopy2024 {
             if (error instanceof RetryError && this.attempts < this.host.maxSetupAttempts) {
                 const delay = this.host.setupRetryBaseMs * 2 ** (this.attempts - 1)
                 this.host.log('error', `thread ${this.thread}: setupPlugin failed with ${describe(error)}. Retrying in ${delay / 1000} s...`)
-                this.retryTimer = setTimeout(() => {
-                    this.retryTimer = undefined
+                this.retryIn(delay, () => {
                     if (!this.host.stopped && !this.tornDown) this.setupPlugin().catch(() => undefined)
-                }, delay)
-                this.retryTimer.unref()
+                })
                 return
             }
             this.disabled = true
@@ -123,8 +109,4 @@ export class LazyCopy2024 {
         return this.vm.then((plugin) => (this.plugin ? plugin : null))
     }
 
-    clearRetry(): void {
-        if (this.retryTimer) clearTimeout(this.retryTimer)
-        this.retryTimer = undefined
-    }
 }

@@ -9,35 +9,28 @@
  *    3 s x 2^(n-1)), each retry a full reload of the VM (Babel again); the 10th failure disables the app.
  */
 import type { LoadedPlugin } from './sandbox'
-import type { CopyHost } from './thread-copy'
+import { ThreadCopy, type CopyHost } from './thread-copy'
 
 function message(error: unknown): string {
     return error instanceof Error ? error.message : String(error)
 }
 
-export class LazyCopy {
-    /** the copy an event goes to (a classic copy sets up at load: nothing more to do) */
-    forEvent = (): Promise<LoadedPlugin | null> => this.vm
-    forTeardown = (): Promise<LoadedPlugin | null> => this.vm
-    /** settles when the current attempt loaded (the plugin) or failed (null) */
+export class LazyCopy extends ThreadCopy {
+    /** settles when the current attempt loaded (the plugin) or failed (null); a retry replaces it */
     vm: Promise<LoadedPlugin | null>
-    plugin?: LoadedPlugin
-    attempts = 0
-    disabled = false
-    tornDown = false
-    /** events handed to this copy after its teardownPlugin was called */
-    eventsAfterTeardown = 0
-    teardown?: Promise<void>
-    private retryTimer?: NodeJS.Timeout
-    /** every plugin this copy loaded, failed attempts included: disposed at shutdown */
-    readonly loads: LoadedPlugin[] = []
 
-    constructor(
-        private readonly host: CopyHost,
-        readonly config: Record<string, unknown>,
-        readonly thread: number
-    ) {
+    constructor(host: CopyHost, config: Record<string, unknown>, thread: number) {
+        super(host, config, thread)
         this.vm = this.attempt()
+    }
+
+    /** a classic copy sets up at load: nothing more to do before an event or the teardown */
+    forEvent(): Promise<LoadedPlugin | null> {
+        return this.vm
+    }
+
+    forTeardown(): Promise<LoadedPlugin | null> {
+        return this.vm
     }
 
     /** One attempt: read the file (async), transform and run it (Babel, synchronous), await setupPlugin. */
@@ -58,19 +51,10 @@ export class LazyCopy {
                 }
                 const delay = this.host.setupRetryBaseMs * 2 ** (this.attempts - 1)
                 this.host.log('error', `thread ${this.thread}: setupPlugin failed (${message(error)}); retrying in ${delay} ms`)
-                this.retryTimer = setTimeout(() => {
-                    this.retryTimer = undefined
-                    // as initVm(): a new pending promise replaces the settled null one; events wait for it again
-                    this.vm = this.attempt()
-                }, delay)
-                this.retryTimer.unref()
+                // as initVm(): a new pending promise replaces the settled null one; events wait for it again
+                this.retryIn(delay, () => (this.vm = this.attempt()))
                 return null
             }
         )
-    }
-
-    clearRetry(): void {
-        if (this.retryTimer) clearTimeout(this.retryTimer)
-        this.retryTimer = undefined
     }
 }

@@ -1,10 +1,5 @@
 /** What the local plugin-server and a thread's copy of the app ask of each other, for either host generation. */
-import type { LazyCopy } from './lazy-copy'
-import type { LazyCopy2024 } from './lazy-copy-2024'
 import type { LoadedPlugin } from './sandbox'
-
-/** A thread's copy: classic (lazy-copy.ts) or 2024 (lazy-copy-2024.ts). */
-export type ThreadCopy = LazyCopy | LazyCopy2024
 
 /** What a copy needs from the host that runs it. */
 export interface CopyHost {
@@ -17,4 +12,51 @@ export interface CopyHost {
     noteSetupFailure(copy: ThreadCopy, error: unknown, reloads?: boolean): void
     disable(why: string): void
     log(level: 'error' | 'info', message: string): void
+}
+
+/**
+ * A thread's copy of the app: what the host reads of it under either generation. Each generation's class (classic:
+ * lazy-copy.ts, 2024: lazy-copy-2024.ts) decides when the VM is loaded, when setupPlugin runs and how it is retried.
+ */
+export abstract class ThreadCopy {
+    /** settles when the load is done: the VM, or null when the load (or, classic, its setup) failed */
+    abstract readonly vm: Promise<LoadedPlugin | null>
+    /** set once the copy is ready: events, jobs and teardown go to it */
+    plugin?: LoadedPlugin
+    attempts = 0
+    /** setup will not be tried again */
+    disabled = false
+    tornDown = false
+    /** events handed to this copy after its teardownPlugin was called */
+    eventsAfterTeardown = 0
+    teardown?: Promise<void>
+    /** every plugin this copy loaded, failed attempts included: disposed at shutdown */
+    readonly loads: LoadedPlugin[] = []
+    private retryTimer?: NodeJS.Timeout
+
+    constructor(
+        protected readonly host: CopyHost,
+        readonly config: Record<string, unknown>,
+        readonly thread: number
+    ) {}
+
+    /** the copy an event goes to, once it may take one (null: the event is skipped) */
+    abstract forEvent(): Promise<LoadedPlugin | null>
+    /** the copy teardownPlugin runs on (null: none) */
+    abstract forTeardown(): Promise<LoadedPlugin | null>
+
+    /** Run `retry` after `delayMs` (a setup retry), unless cleared first; the timer does not keep the process alive. */
+    protected retryIn(delayMs: number, retry: () => void): void {
+        this.clearRetry()
+        this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined
+            retry()
+        }, delayMs)
+        this.retryTimer.unref()
+    }
+
+    clearRetry(): void {
+        if (this.retryTimer) clearTimeout(this.retryTimer)
+        this.retryTimer = undefined
+    }
 }
