@@ -121,7 +121,7 @@ export class OpenBatch {
      * format stores instead of a body that could not be made. Undefined once any chunk was compressed.
      */
     uncompressedLines(): Buffer | undefined {
-        if (this.compressor || this.body > 0 || this.pendingEvents !== this.events) return undefined
+        if (this.compressor || this.pendingEvents !== this.events) return undefined
         return Buffer.from(this.pending, 'utf8')
     }
 
