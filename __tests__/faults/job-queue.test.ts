@@ -7,12 +7,16 @@
 import { clientEvents } from '../../dev/client-events'
 import { faults } from '../../dev/fault-proxy'
 import { MAX_JOB_PAYLOAD_BYTES } from '../../src/export/spill'
+import type { Codec } from '../../src/formats/codecs/codec'
+import { CODECS } from '../../src/formats/codecs/registry'
+import { CompressionError } from '../../src/formats/codecs/wasm/engine'
+import { createFormat } from '../../src/formats/registry'
 import { buildExporter, KIB, noisyEvent, recordMetric, ScaledClock, send, sleep, startRig, tally, type Rig } from '../helpers/faults'
 
 const KAFKA_MESSAGE_LIMIT = 1_000_012
 let rig: Rig
 beforeAll(async () => {
-    rig = await startRig(['jobs-split', 'jobs-slow', 'jobs-big', 'jobs-late'])
+    rig = await startRig(['jobs-split', 'jobs-slow', 'jobs-big', 'jobs-late', 'jobs-uncompressed', 'jobs-parquet-fallback'])
 })
 afterAll(async () => {
     await rig.close()
@@ -57,6 +61,45 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
             expect(o.metadata?.['app-version']).toMatch(/^posthog-s3-export\//)
             expect(o.metadata?.['min-event-timestamp']).toMatch(/^\d{4}-\d\d-\d\dT/)
         }
+        clock.dispose()
+    })
+})
+
+describe('a batch stored in its fallback form, spilled through a 1 MB job queue while S3 refuses', () => {
+    // what a WebAssembly codec does past the instances a process can hold (a Node 14 process: ~100)
+    const cannotStart = () => {
+        throw new CompressionError('zstd', 'no WebAssembly instance could be made: too many compressors open at once in this process?')
+    }
+    const noStream: Codec = { ...CODECS.gzip, compressor: cannotStart, compressNow: cannotStart }
+
+    it.each([
+        ['uncompressed JSON lines, its compressor never having started', 'jobs-uncompressed', 'jsonl' as const, /-part\d+of\d+\.jsonl$/],
+        ['gzipped JSON lines, Parquet having refused a value', 'jobs-parquet-fallback', 'parquet' as const, /-part\d+of\d+\.jsonl\.gz$/],
+    ])('goes in parts of %s, and every event is stored once', async (_what, bucket, format, partKey) => {
+        const clock = new ScaledClock(1)
+        rig.clock = clock
+        rig.proxy.setSchedule(() => faults.slowDown())
+        const x = buildExporter(rig, clock, {
+            bucket,
+            timeoutMs: 30_000,
+            config: { maxBatchBytes: 8 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
+            queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT },
+            exporter: format === 'jsonl' ? { format: createFormat('jsonl', { codec: noStream, level: 6, maxBatchBytes: 8 * 1024 * KIB, createdBy: 'test' }) } : {},
+        })
+        // Parquet's team_id column is int32: the first event makes its batch fall back to JSON lines
+        const event = (i: number) => (i === 0 ? { ...noisyEvent(i), team_id: 2 ** 40 } : noisyEvent(i))
+        const sent = await send(x, clock, { count: 3_000, overVirtualMs: 0, chunk: 1_000, event })
+        const report = await x.exporter.close(clock.now() + 60_000)
+        expect(report).toMatchObject({ dropped: 0, unconfirmed: 0, pendingEvents: 0, spilled: sent.length })
+        expect(report.jobs).toBeGreaterThan(1)
+        expect(x.jobs.tooLarge).toBe(0)
+
+        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+        await x.jobs.runAll(x.store, { bucket })
+        const t = await tally(rig.reader, bucket, sent)
+        expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
+        expect(t.objects.map((o) => o.key).filter((k) => !partKey.test(k))).toEqual([])
+        expect(x.log.matching(/stored as JSON lines in .* instead/).length).toBeGreaterThan(0)
         clock.dispose()
     })
 })
