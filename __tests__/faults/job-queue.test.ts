@@ -22,21 +22,30 @@ afterAll(async () => {
     await rig.close()
 })
 
+/**
+ * An exporter whose S3 refuses (503) until its jobs run: teardown must hand its batches to a 1 MB job queue. A
+ * refusal says a batch is not in S3, so it may go as part objects; one whose PUT went unanswered keeps its key (the
+ * 6 s late PUT below), hence the 30 s request deadline: a several-MB PUT past 300 ms on a busy machine is unanswered.
+ */
+function refusedByS3(bucket: string, config: { maxBatchBytes: number; format: 'jsonl' | 'parquet' }, exporter: Parameters<typeof buildExporter>[2]['exporter'] = {}) {
+    const clock = new ScaledClock(1)
+    rig.clock = clock
+    rig.proxy.setSchedule(() => faults.slowDown())
+    const x = buildExporter(rig, clock, { bucket, timeoutMs: 30_000, config: { ...config, bufferLimitBytes: 256 * 1024 * KIB }, queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT }, exporter })
+    return { clock, x }
+}
+
+/** S3 answers again; the queued jobs run; what the bucket holds is counted against what was sent. */
+async function runJobsWithS3Back(x: ReturnType<typeof buildExporter>, bucket: string, sent: string[]) {
+    rig.proxy.setSchedule(() => ({ kind: 'pass' }))
+    await x.jobs.runAll(x.store, { bucket })
+    return tally(rig.reader, bucket, sent)
+}
+
 // Parquet parts are cut the same way (tested in unit/formats-split.test.ts); the read-back here parses JSON lines
 describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 20 MB spilled through a 1 MB job queue', (_name, bucket, format) => {
     it('goes as several jobs of at most 900,000 bytes each, and every event is stored once with its metadata', async () => {
-        const clock = new ScaledClock(1)
-        rig.clock = clock
-        // S3 refuses (503): teardown must hand the batch to the job queue. A refusal says the batch is not in S3, so it
-        // may go as part objects; one whose PUT went unanswered keeps its key (the 6 s late PUT below)
-        rig.proxy.setSchedule(() => faults.slowDown())
-        const x = buildExporter(rig, clock, {
-            bucket,
-            // the same reason: a several-MB PUT past a 300 ms request deadline (a busy machine) is unanswered, not refused
-            timeoutMs: 30_000,
-            config: { maxBatchBytes: 20 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
-            queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT },
-        })
+        const { clock, x } = refusedByS3(bucket, { maxBatchBytes: 20 * 1024 * KIB, format })
         // ~1.2 KB events that compress ~2x: the 20 MB batch's body is several MB, far more than one job takes
         const sent = await send(x, clock, { count: 16_000, overVirtualMs: 0, chunk: 2_000 })
         // a deadline far enough that the final try's 503 is heard on a busy machine too: a PUT still unanswered at the
@@ -49,9 +58,7 @@ describe.each([['JSON lines', 'jobs-split', 'jsonl' as const]])('a %s batch of 2
         expect(x.jobs.tooLarge).toBe(0)
         expect(x.jobs.largestPayloadBytes).toBeLessThanOrEqual(MAX_JOB_PAYLOAD_BYTES)
 
-        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
-        await x.jobs.runAll(x.store, { bucket })
-        const t = await tally(rig.reader, bucket, sent)
+        const t = await runJobsWithS3Back(x, bucket, sent)
         expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
         expect(t.objects).toHaveLength(report.jobs)
         const keys = t.objects.map((o) => o.key).sort()
@@ -76,16 +83,8 @@ describe('a batch stored in its fallback form, spilled through a 1 MB job queue 
         ['uncompressed JSON lines, its compressor never having started', 'jobs-uncompressed', 'jsonl' as const, /-part\d+of\d+\.jsonl$/],
         ['gzipped JSON lines, Parquet having refused a value', 'jobs-parquet-fallback', 'parquet' as const, /-part\d+of\d+\.jsonl\.gz$/],
     ])('goes in parts of %s, and every event is stored once', async (_what, bucket, format, partKey) => {
-        const clock = new ScaledClock(1)
-        rig.clock = clock
-        rig.proxy.setSchedule(() => faults.slowDown())
-        const x = buildExporter(rig, clock, {
-            bucket,
-            timeoutMs: 30_000,
-            config: { maxBatchBytes: 8 * 1024 * KIB, bufferLimitBytes: 256 * 1024 * KIB, format },
-            queue: { maxPayloadBytes: KAFKA_MESSAGE_LIMIT },
-            exporter: format === 'jsonl' ? { format: createFormat('jsonl', { codec: noStream, level: 6, maxBatchBytes: 8 * 1024 * KIB, createdBy: 'test' }) } : {},
-        })
+        const jsonl = format === 'jsonl' ? { format: createFormat('jsonl', { codec: noStream, level: 6, maxBatchBytes: 8 * 1024 * KIB, createdBy: 'test' }) } : {}
+        const { clock, x } = refusedByS3(bucket, { maxBatchBytes: 8 * 1024 * KIB, format }, jsonl)
         // Parquet's team_id column is int32: the first event makes its batch fall back to JSON lines
         const event = (i: number) => (i === 0 ? { ...noisyEvent(i), team_id: 2 ** 40 } : noisyEvent(i))
         const sent = await send(x, clock, { count: 3_000, overVirtualMs: 0, chunk: 1_000, event })
@@ -94,9 +93,7 @@ describe('a batch stored in its fallback form, spilled through a 1 MB job queue 
         expect(report.jobs).toBeGreaterThan(1)
         expect(x.jobs.tooLarge).toBe(0)
 
-        rig.proxy.setSchedule(() => ({ kind: 'pass' }))
-        await x.jobs.runAll(x.store, { bucket })
-        const t = await tally(rig.reader, bucket, sent)
+        const t = await runJobsWithS3Back(x, bucket, sent)
         expect({ lost: t.lost, duplicated: t.duplicated, unexpected: t.unexpected }).toEqual({ lost: 0, duplicated: 0, unexpected: 0 })
         expect(t.objects.map((o) => o.key).filter((k) => !partKey.test(k))).toEqual([])
         expect(x.log.matching(/stored as JSON lines in .* instead/).length).toBeGreaterThan(0)
